@@ -1,0 +1,38 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { AuthModule } from './auth/auth.module';
+import { AppConfig } from './config/app-config';
+import { ConfigModule } from './config/config.module';
+import { DatabaseModule } from './database/database.module';
+import { GroupsModule } from './groups/groups.module';
+import { HealthModule } from './health/health.module';
+import { MessagingModule } from './messaging/messaging.module';
+import { MetricsModule } from './metrics/metrics.module';
+import { PresenceModule } from './presence/presence.module';
+import { RealtimeModule } from './realtime/realtime.module';
+import { SyncModule } from './sync/sync.module';
+import { SystemMessagesModule } from './system-messages/system-messages.module';
+import { UsersModule } from './users/users.module';
+
+@Module({})
+export class AppModule {
+  /** `databaseUrl`: DATABASE_URL, or the embedded database's URL. */
+  static forRoot(config: AppConfig, databaseUrl: string): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        DatabaseModule.forRoot(databaseUrl, config.DB_POOL_SIZE),
+        RealtimeModule,
+        AuthModule,
+        UsersModule,
+        MessagingModule,
+        GroupsModule,
+        SystemMessagesModule,
+        SyncModule,
+        PresenceModule,
+        HealthModule,
+        MetricsModule,
+      ],
+    };
+  }
+}

@@ -1,0 +1,62 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { JwtService } from '@nestjs/jwt';
+import { randomBytes } from 'crypto';
+import { Db } from '../database/db';
+import { AppConfig } from '../config/app-config';
+
+export interface ClientTokenClaims {
+  userId: number;
+  appUserId: string;
+  /** ms since the epoch */
+  expiresAt: number;
+}
+
+interface JwtPayload {
+  sub: string;
+  uid: number;
+  exp: number;
+}
+
+/**
+ * Signs and verifies client tokens (JWT, HS256). Without TOKEN_SECRET the key is made once and kept
+ * in the database (server_settings), so tokens survive restarts and every node shares the key.
+ */
+@Injectable()
+export class TokenService implements OnModuleInit {
+  private secret = '';
+
+  constructor(
+    private readonly jwt: JwtService,
+    private readonly config: AppConfig,
+    private readonly db: Db,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    this.secret = this.config.TOKEN_SECRET ?? (await this.storedSecret());
+  }
+
+  private async storedSecret(): Promise<string> {
+    await this.db.query(`INSERT INTO server_settings (key, value) VALUES ('token_secret', $1) ON CONFLICT (key) DO NOTHING`, [
+      randomBytes(48).toString('base64url'),
+    ]);
+    const rows = await this.db.query<{ value: string }>(`SELECT value FROM server_settings WHERE key = 'token_secret'`);
+    return rows[0].value;
+  }
+
+  issue(userId: number, appUserId: string, ttlSeconds: number): { token: string; expires_at: number } {
+    const exp = Math.floor(Date.now() / 1000) + ttlSeconds;
+    const token = this.jwt.sign({ sub: appUserId, uid: userId, exp } satisfies JwtPayload, { secret: this.secret, algorithm: 'HS256' });
+    return { token, expires_at: exp * 1000 };
+  }
+
+  /** The claims of a valid token, or null for a forged, malformed or expired one. */
+  verify(token: string): ClientTokenClaims | null {
+    try {
+      const payload = this.jwt.verify<JwtPayload>(token, { secret: this.secret, algorithms: ['HS256'] });
+      if (!Number.isInteger(payload.uid) || typeof payload.sub !== 'string') return null;
+      return { userId: payload.uid, appUserId: payload.sub, expiresAt: payload.exp * 1000 };
+    } catch {
+      return null;
+    }
+  }
+}

@@ -1,0 +1,99 @@
+import 'reflect-metadata';
+import { Type, plainToInstance } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength, validateSync } from 'class-validator';
+
+const HTTP_URL = /^https?:\/\/[^\s]+$/;
+const PG_URL = /^postgres(ql)?:\/\/[^\s]+$/;
+const REDIS_URL = /^rediss?:\/\/[^\s]+$/;
+
+/**
+ * Every setting of the server, read from the environment once at start (PROTOCOL §9).
+ * Names are the environment variables; defaults make a fresh checkout start with nothing set.
+ */
+export class AppConfig {
+  @Type(() => Number) @IsInt() @Min(0) @Max(65535)
+  PORT = 3000;
+
+  @IsOptional() @Matches(PG_URL, { message: 'DATABASE_URL must be a postgres:// or postgresql:// URL' })
+  DATABASE_URL?: string;
+
+  /** Where the embedded database keeps its files when DATABASE_URL is unset. */
+  @IsString() @MinLength(1)
+  DATA_DIR = './data';
+
+  @Type(() => Number) @IsInt() @Min(1) @Max(1000)
+  DB_POOL_SIZE = 20;
+
+  @IsOptional() @Matches(REDIS_URL, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
+  REDIS_URL?: string;
+
+  @IsOptional() @IsString() @MinLength(16, { message: 'ADMIN_TOKEN must be at least 16 characters' })
+  ADMIN_TOKEN?: string;
+
+  @IsOptional() @IsString() @MinLength(32, { message: 'TOKEN_SECRET must be at least 32 characters' })
+  TOKEN_SECRET?: string;
+
+  @Type(() => Number) @IsInt() @Min(60)
+  TOKEN_TTL_SECONDS = 7 * 24 * 3600;
+
+  @Type(() => Number) @IsInt() @Min(0)
+  RATE_LIMIT_PER_SEC = 50;
+
+  @Type(() => Number) @IsInt() @Min(0)
+  RATE_LIMIT_BURST = 100;
+
+  @Type(() => Number) @IsInt() @Min(1024)
+  MAX_FRAME_BYTES = 65536;
+
+  @IsString() @Matches(/^\/[^\s?#]*$/, { message: 'WS_PATH must be a path starting with /' })
+  WS_PATH = '/';
+
+  @IsOptional() @Matches(HTTP_URL, { message: 'MEDIA_BASE_URL must be an http or https URL' })
+  MEDIA_BASE_URL?: string;
+
+  @IsString() @Matches(/\{url\}/, { message: 'THUMB_URL_TEMPLATE must contain {url}' })
+  THUMB_URL_TEMPLATE = '{url}?imageView2/2/w/200/h/200';
+
+  @Type(() => Number) @IsInt() @Min(1)
+  MAX_TEXT_CHARS = 5000;
+
+  @Type(() => Number) @IsInt() @Min(64)
+  MAX_EXTRA_BYTES = 8192;
+
+  @Type(() => Number) @IsInt() @Min(2)
+  MAX_GROUP_MEMBERS = 2000;
+
+  @Type(() => Number) @IsInt() @Min(10)
+  HEARTBEAT_INTERVAL_MS = 30_000;
+
+  @Type(() => Number) @IsInt() @Min(20)
+  HEARTBEAT_TIMEOUT_MS = 60_000;
+
+  @IsIn(['error', 'warn', 'log', 'debug', 'verbose'])
+  LOG_LEVEL = 'log';
+
+  /** MEDIA_BASE_URL with its default filled in from PORT. */
+  get mediaBaseUrl(): string {
+    return (this.MEDIA_BASE_URL ?? `http://localhost:${this.PORT}/media`).replace(/\/+$/, '');
+  }
+}
+
+export class ConfigError extends Error {}
+
+/** Reads and validates the environment; throws a ConfigError whose message names the first bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const known = Object.keys(new AppConfig());
+  const raw: Record<string, string> = {};
+  for (const key of [...known, 'DATABASE_URL', 'REDIS_URL', 'ADMIN_TOKEN', 'TOKEN_SECRET', 'MEDIA_BASE_URL']) {
+    const value = env[key];
+    if (value !== undefined && value !== '') raw[key] = value;
+  }
+  const config = plainToInstance(AppConfig, raw, { exposeDefaultValues: true });
+  const errors = validateSync(config, { forbidUnknownValues: false });
+  if (errors.length > 0) {
+    const first = errors[0];
+    const reason = Object.values(first.constraints ?? {})[0] ?? 'is invalid';
+    throw new ConfigError(`Invalid configuration: ${first.property}=${JSON.stringify(raw[first.property])}: ${reason}`);
+  }
+  return config;
+}

@@ -1,0 +1,22 @@
+import { Controller, Get } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
+import { HealthCheck, HealthCheckService, HealthIndicatorFunction, TypeOrmHealthIndicator } from '@nestjs/terminus';
+import { HealthChecks } from './health-checks';
+
+/** 200 when the database (and Redis, when configured) answer; 503 otherwise. */
+@ApiTags('health')
+@Controller('health')
+export class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly database: TypeOrmHealthIndicator,
+    private readonly extra: HealthChecks,
+  ) {}
+
+  @Get()
+  @HealthCheck()
+  check() {
+    const checks: HealthIndicatorFunction[] = [() => this.database.pingCheck('database', { timeout: 2000 }), ...this.extra.all()];
+    return this.health.check(checks);
+  }
+}

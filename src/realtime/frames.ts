@@ -1,0 +1,69 @@
+import { ImCode } from '../common/im-error';
+
+/** What a handler returns: the reply's fields beyond action and nonce, which the adapter fills in. */
+export interface ReplyBody {
+  code?: number;
+  msg?: string;
+  /** An object (encoded to the JSON string clients expect) or an already encoded string. */
+  data?: unknown;
+  time?: number;
+  user_id?: number;
+  msg_id?: number;
+  group_id?: string;
+  result?: string;
+}
+
+/** The one server→client envelope (PROTOCOL §3), in a stable key order. */
+export interface Frame {
+  code: number;
+  msg: string;
+  action: string;
+  result?: string;
+  data?: string;
+  nonce?: string;
+  time: number;
+  user_id?: number;
+  msg_id?: number;
+  group_id?: string;
+}
+
+const REPLY_ACTIONS: Record<string, string> = { chat: 'sendResult', groupChat: 'sendResult', ack: 'ackResult', ping: 'pong' };
+
+/** A request's reply action: sendResult/ackResult/pong where the name is also used for pushes. */
+export function replyActionOf(action: string): string {
+  return REPLY_ACTIONS[action] ?? action;
+}
+
+export function encodeData(data: unknown): string | undefined {
+  if (data === undefined) return undefined;
+  return typeof data === 'string' ? data : JSON.stringify(data);
+}
+
+export function buildFrame(action: string, nonce: string | undefined, body: ReplyBody = {}): Frame {
+  const code = body.code ?? ImCode.Ok;
+  const frame: Frame = { code, msg: body.msg ?? (code === ImCode.Ok ? 'OK' : 'error'), action } as Frame;
+  if (body.result !== undefined) frame.result = body.result;
+  const data = encodeData(body.data);
+  if (data !== undefined) frame.data = data;
+  if (nonce !== undefined) frame.nonce = nonce;
+  frame.time = body.time ?? Date.now();
+  if (body.user_id !== undefined) frame.user_id = body.user_id;
+  if (body.msg_id !== undefined) frame.msg_id = body.msg_id;
+  if (body.group_id !== undefined) frame.group_id = body.group_id;
+  return frame;
+}
+
+/** The reply to a request, as the JSON text written to the socket. */
+export function encodeReply(requestAction: string, nonce: string | undefined, body: ReplyBody = {}): string {
+  return JSON.stringify(buildFrame(replyActionOf(requestAction), nonce, body));
+}
+
+/** A push (a frame not answering a request), as JSON text: serialize once, write to every socket. */
+export function encodePush(action: string, body: ReplyBody & { nonce?: string }): string {
+  return JSON.stringify(buildFrame(action, body.nonce, body));
+}
+
+/** An `error` frame for a request that could not be routed (PROTOCOL §3). */
+export function encodeError(code: number, msg: string, nonce?: string): string {
+  return JSON.stringify(buildFrame('error', nonce, { code, msg }));
+}

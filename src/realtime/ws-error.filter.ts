@@ -1,0 +1,40 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import { WsException } from '@nestjs/websockets';
+import { ImCode, ImError } from '../common/im-error';
+import { ImSocket } from './im-ws-adapter';
+import { encodeReply } from './frames';
+
+/** The code and msg of any error a handler threw; unexpected ones are code 0 ("nothing was stored"). */
+export function toCodeAndMsg(error: unknown, logger: Logger): { code: number; msg: string } {
+  if (error instanceof ImError) return { code: error.code, msg: error.message };
+  if (error instanceof HttpException) {
+    const response = error.getResponse() as string | { message?: string | string[] };
+    const message = typeof response === 'string' ? response : response.message;
+    return { code: error.getStatus(), msg: Array.isArray(message) ? message[0] : (message ?? error.message) };
+  }
+  if (error instanceof WsException) return { code: ImCode.BadRequest, msg: String(error.message) };
+  logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  return { code: ImCode.ServerError, msg: 'server error, nothing was stored; retry with the same nonce' };
+}
+
+/** Turns whatever a WebSocket handler threw into its reply frame (PROTOCOL §3 codes). */
+@Catch()
+export class WsErrorFilter implements ExceptionFilter {
+  private readonly logger = new Logger('WsErrorFilter');
+
+  catch(error: unknown, host: ArgumentsHost): void {
+    const socket = host.switchToWs().getClient<ImSocket>();
+    const request = host.switchToWs().getData<Record<string, unknown>>() ?? {};
+    const action = host.getArgByIndex<string>(2) ?? String(request.action);
+    const { code, msg } = toCodeAndMsg(error, this.logger);
+    const groupId = groupIdOf(request);
+    socket.connection?.send(encodeReply(action, request.nonce as string, { code, msg, group_id: groupId }));
+  }
+}
+
+/** A request's group_id (top level, or in `extra` for group actions) when it is a string. */
+export function groupIdOf(request: Record<string, unknown>): string | undefined {
+  const extra = request.extra as Record<string, unknown> | undefined;
+  const groupId = request.group_id ?? (extra && typeof extra === 'object' ? extra.group_id : undefined);
+  return typeof groupId === 'string' ? groupId : undefined;
+}

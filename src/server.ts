@@ -1,0 +1,57 @@
+import { INestApplication, Logger, LogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { AppModule } from './app.module';
+import { HttpErrorFilter } from './common/http-error.filter';
+import { imValidationPipe } from './common/validation';
+import { AppConfig } from './config/app-config';
+import { EmbeddedDatabase } from './database/embedded-database';
+import { ImWsAdapter } from './realtime/im-ws-adapter';
+
+const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
+
+export interface RunningServer {
+  app: INestApplication;
+  /** The port actually listened on (PORT=0 picks a free one). */
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Builds the whole server (used by main.ts and the e2e tests alike) and starts listening. */
+export async function startServer(config: AppConfig): Promise<RunningServer> {
+  const embedded = config.DATABASE_URL ? undefined : new EmbeddedDatabase(config.DATA_DIR, config.DB_POOL_SIZE + 5);
+  const databaseUrl = config.DATABASE_URL ?? (await embedded!.start());
+  let app: INestApplication | undefined;
+  try {
+    app = await NestFactory.create(AppModule.forRoot(config, databaseUrl), {
+      logger: LOG_LEVELS.slice(0, LOG_LEVELS.indexOf(config.LOG_LEVEL as LogLevel) + 1),
+    });
+    app.useWebSocketAdapter(new ImWsAdapter(app));
+    app.useGlobalPipes(imValidationPipe());
+    app.useGlobalFilters(new HttpErrorFilter());
+    const openApi = new DocumentBuilder()
+      .setTitle('IM server admin API')
+      .setDescription('REST API for the app back end. The WebSocket protocol is documented in docs/PROTOCOL.md.')
+      .setVersion('1')
+      .addBearerAuth()
+      .build();
+    SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app!, openApi), { jsonDocumentUrl: 'docs-json' });
+    await app.listen(config.PORT);
+  } catch (error) {
+    await app?.close().catch(() => undefined);
+    await embedded?.stop();
+    throw error;
+  }
+  const address = app.getHttpServer().address();
+  const port = typeof address === 'object' && address ? address.port : config.PORT;
+  new Logger('Server').log(`listening on port ${port} (WebSocket path ${config.WS_PATH})`);
+  const running = app;
+  return {
+    app: running,
+    port,
+    close: async () => {
+      await running.close();
+      await embedded?.stop();
+    },
+  };
+}

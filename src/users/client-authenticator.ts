@@ -1,0 +1,32 @@
+import { Injectable } from '@nestjs/common';
+import { IncomingMessage } from 'http';
+import { TokenService } from '../auth/token.service';
+import { AuthenticatedUser } from '../realtime/connection';
+import { UsersService } from './users.service';
+
+/** Decides during the WebSocket upgrade who is connecting: a valid token of an enabled user. */
+@Injectable()
+export class ClientAuthenticator {
+  constructor(
+    private readonly tokens: TokenService,
+    private readonly users: UsersService,
+  ) {}
+
+  async authenticate(request: IncomingMessage): Promise<AuthenticatedUser | null> {
+    const token = tokenOf(request);
+    if (!token) return null;
+    const claims = this.tokens.verify(token);
+    if (!claims) return null;
+    const user = await this.users.findById(claims.userId);
+    if (!user || user.disabled || user.app_user_id !== claims.appUserId) return null;
+    return { userId: user.user_id, appUserId: user.app_user_id, tokenExpiresAt: claims.expiresAt };
+  }
+}
+
+function tokenOf(request: IncomingMessage): string | null {
+  const header = request.headers.authorization;
+  const bearer = header && /^Bearer\s+(.+)$/i.exec(header);
+  if (bearer) return bearer[1].trim();
+  const query = new URL(request.url ?? '/', 'http://localhost').searchParams.get('token');
+  return query || null;
+}

@@ -1,0 +1,44 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsInt, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
+
+export const APP_USER_ID_PATTERN = /^[A-Za-z0-9_.@-]{1,64}$/;
+export const HTTP_URL_OR_EMPTY = /^(https?:\/\/\S+)?$/;
+
+export class PutUserBody {
+  @ApiProperty({ minLength: 1, maxLength: 64, example: 'Alice' })
+  @IsString()
+  @Length(1, 64)
+  nickname: string;
+
+  @ApiPropertyOptional({ description: 'http/https URL of the avatar, or ""', example: 'https://cdn.example.com/a.jpg' })
+  @IsOptional()
+  @IsString()
+  @Matches(HTTP_URL_OR_EMPTY, { message: 'head must be an http or https URL or ""' })
+  head?: string;
+}
+
+export class IssueTokenBody {
+  @ApiPropertyOptional({ description: 'token lifetime in seconds; default TOKEN_TTL_SECONDS (7 days)', minimum: 1 })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(366 * 24 * 3600)
+  ttl_seconds?: number;
+}
+
+export class UserDto {
+  @ApiProperty() user_id: number;
+  @ApiProperty() app_user_id: string;
+  @ApiProperty() nickname: string;
+  @ApiProperty() head: string;
+  @ApiProperty() disabled: boolean;
+}
+
+export class TokenDto {
+  @ApiProperty() token: string;
+  @ApiProperty({ description: 'ms since the epoch' }) expires_at: number;
+}
+
+export class OkDto {
+  @ApiProperty({ example: true }) ok: boolean;
+}

@@ -1,0 +1,101 @@
+import { Injectable } from '@nestjs/common';
+import { Db } from '../database/db';
+import { ImError } from '../common/im-error';
+import { Delivery } from '../realtime/delivery';
+import { encodeError } from '../realtime/frames';
+
+/** A user as the admin API shows it. */
+export interface User {
+  user_id: number;
+  app_user_id: string;
+  nickname: string;
+  head: string;
+  disabled: boolean;
+}
+
+/** A user as other people see them in messages and lists. */
+export interface UserProfile {
+  user_id: number;
+  app_user_id: string;
+  nickname: string;
+  head: string;
+}
+
+export type ProfileChangedListener = (user: User) => void;
+
+/** Close code for a socket whose token expired or whose user was disabled. */
+export const CLOSE_UNAUTHORIZED = 4401;
+
+const USER_COLUMNS = `id AS user_id, app_user_id, nickname, head, disabled`;
+
+@Injectable()
+export class UsersService {
+  private readonly profileListeners: ProfileChangedListener[] = [];
+
+  constructor(
+    private readonly db: Db,
+    private readonly delivery: Delivery,
+  ) {}
+
+  /** Called after a nickname or head changed (type-10 system messages hang here). */
+  onProfileChanged(listener: ProfileChangedListener): void {
+    this.profileListeners.push(listener);
+  }
+
+  /** Creates the user, or updates nickname and (when given) head. */
+  async upsert(appUserId: string, nickname: string, head: string | undefined): Promise<{ user: User; created: boolean }> {
+    const now = Date.now();
+    const [previous] = await this.db.query<{ nickname: string; head: string }>(`SELECT nickname, head FROM users WHERE app_user_id = $1`, [appUserId]);
+    const rows = await this.db.query<User>(
+      `INSERT INTO users (app_user_id, nickname, head, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)
+       ON CONFLICT (app_user_id) DO UPDATE SET nickname = EXCLUDED.nickname,
+         head = CASE WHEN $5 THEN EXCLUDED.head ELSE users.head END, updated_at = EXCLUDED.updated_at
+       RETURNING ${USER_COLUMNS}`,
+      [appUserId, nickname, head ?? '', now, head !== undefined],
+    );
+    const user = rows[0];
+    if (previous && (previous.nickname !== user.nickname || previous.head !== user.head)) {
+      for (const listener of this.profileListeners) listener(user);
+    }
+    return { user, created: !previous };
+  }
+
+  async get(appUserId: string): Promise<User> {
+    const [user] = await this.db.query<User>(`SELECT ${USER_COLUMNS} FROM users WHERE app_user_id = $1`, [appUserId]);
+    if (!user) throw ImError.notFound(`no such user: ${appUserId}`);
+    return user;
+  }
+
+  async findById(userId: number): Promise<User | undefined> {
+    const [user] = await this.db.query<User>(`SELECT ${USER_COLUMNS} FROM users WHERE id = $1`, [userId]);
+    return user;
+  }
+
+  /** Profiles by app_user_id; throws 404 naming the first unknown one. */
+  async profilesByAppIds(appUserIds: string[]): Promise<UserProfile[]> {
+    if (appUserIds.length === 0) return [];
+    const rows = await this.db.query<UserProfile>(
+      `SELECT id AS user_id, app_user_id, nickname, head FROM users WHERE app_user_id = ANY($1)`,
+      [appUserIds],
+    );
+    const byId = new Map(rows.map((row) => [row.app_user_id, row]));
+    const missing = appUserIds.find((id) => !byId.has(id));
+    if (missing !== undefined) throw ImError.notFound(`no such user: ${missing}`);
+    return appUserIds.map((id) => byId.get(id)!);
+  }
+
+  async profile(appUserId: string): Promise<UserProfile> {
+    return (await this.profilesByAppIds([appUserId]))[0];
+  }
+
+  /** Disables the user: every open socket gets the 401 error frame and closes with 4401. */
+  async setDisabled(appUserId: string, disabled: boolean): Promise<User> {
+    const [user] = await this.db.query<User>(
+      `UPDATE users SET disabled = $2, updated_at = $3 WHERE app_user_id = $1 RETURNING ${USER_COLUMNS}`,
+      [appUserId, disabled, Date.now()],
+    );
+    if (!user) throw ImError.notFound(`no such user: ${appUserId}`);
+    if (disabled) this.delivery.closeUser(user.user_id, encodeError(401, 'user disabled'), CLOSE_UNAUTHORIZED, 'user disabled');
+    return user;
+  }
+}

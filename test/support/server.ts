@@ -1,0 +1,79 @@
+import { mkdtempSync, rmSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { Client } from 'pg';
+import { loadConfig } from '../../src/config/app-config';
+import { Db } from '../../src/database/db';
+import { RunningServer, startServer } from '../../src/server';
+import { AdminClient } from './admin';
+import { WsClient } from './ws-client';
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+
+export interface TestServer {
+  server: RunningServer;
+  port: number;
+  admin: AdminClient;
+  baseUrl: string;
+  /** Empties every table (between tests). */
+  reset(): Promise<void>;
+  /** Opens a WebSocket as `appUserId` (created if needed) and waits for the sync frame. */
+  connect(appUserId: string, options?: { waitSync?: boolean }): Promise<WsClient>;
+  /** SQL straight into the database the server uses. */
+  sql<T = any>(text: string, params?: unknown[]): Promise<T[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * The real server on a free port: PostgreSQL at DATABASE_URL when set (CI), otherwise the embedded
+ * database in a fresh temporary directory.
+ */
+export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const dataDir = process.env.DATABASE_URL ? undefined : mkdtempSync(join(tmpdir(), 'im-test-'));
+  const config = loadConfig({
+    LOG_LEVEL: 'error',
+    ADMIN_TOKEN,
+    ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : { DATA_DIR: dataDir }),
+    ...env,
+    PORT: '0',
+  });
+  const server = await startServer(config);
+  const baseUrl = `http://127.0.0.1:${server.port}`;
+  const admin = new AdminClient(baseUrl, ADMIN_TOKEN);
+  const pool = server.app.get(Db).pool;
+  const clients = new Set<WsClient>();
+
+  const sql = async <T>(text: string, params?: unknown[]) => (await pool.query(text, params as any[])).rows as T[];
+  return {
+    server,
+    port: server.port,
+    admin,
+    baseUrl,
+    sql,
+    async reset() {
+      for (const client of clients) client.close();
+      clients.clear();
+      await sql(`TRUNCATE system_messages, messages, conversation_members, groups, conversations, blacklist, users RESTART IDENTITY CASCADE`);
+      await sql(`ALTER SEQUENCE msg_id_seq RESTART WITH 1`);
+    },
+    async connect(appUserId, options = {}) {
+      const { token } = await admin.ensureUserToken(appUserId);
+      const client = await WsClient.open(server.port, token);
+      clients.add(client);
+      if (options.waitSync) await client.waitSync();
+      return client;
+    },
+    async close() {
+      for (const client of clients) client.close();
+      await server.close();
+      if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A direct connection to the test database, for checks that must bypass the server. */
+export async function pgClient(): Promise<Client> {
+  const client = new Client({ connectionString: process.env.DATABASE_URL });
+  await client.connect();
+  return client;
+}
