@@ -124,7 +124,7 @@ describe('foundation: connections, frames, limits, admin users', () => {
         expect(registry.size).toBe(1); // only the responsive one is left
         expect(Date.now() - started).toBeGreaterThan(300);
         responsive.close();
-        client.close();
+        client.socket.terminate();
       } finally {
         await fast.close();
       }

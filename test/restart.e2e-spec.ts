@@ -8,7 +8,7 @@ describe('restart on the same database', () => {
   it('keeps users, and tokens issued before the restart stay valid', async () => {
     // on the embedded database both runs share one data directory
     const dataDir = mkdtempSync(join(tmpdir(), 'im-restart-'));
-    const env = process.env.DATABASE_URL ? {} : { DATA_DIR: dataDir };
+    const env: Record<string, string> = process.env.DATABASE_URL ? {} : { DATA_DIR: dataDir };
     const first = await startTestServer(env);
     await first.reset();
     const created = await first.admin.putUser('nora', 'Nora');

@@ -61,6 +61,13 @@ export class ImWsAdapter extends WsAdapter {
     return server;
   }
 
+  /** Socket-level errors (e.g. an oversized frame, answered by ws with 1009) are the client's, not ours. */
+  bindErrorHandler(server: Server): Server {
+    server.on('connection', (socket: WebSocket) => socket.on('error', (error) => this.log.debug(`socket error: ${error.message}`)));
+    server.on('error', (error) => this.log.error(error));
+    return server;
+  }
+
   private onConnection(socket: ImSocket, request: UpgradeRequest): void {
     const connection = new Connection(socket, request.imUser!, this.config.RATE_LIMIT_PER_SEC, this.config.RATE_LIMIT_BURST);
     socket.connection = connection;
