@@ -1,4 +1,30 @@
-import { Module } from '@nestjs/common';
+import { Module, OnModuleInit } from '@nestjs/common';
+import { ConnectionLifecycle } from '../realtime/connection-lifecycle';
+import { UsersModule } from '../users/users.module';
+import { SyncAdminController } from './sync.admin.controller';
+import { SyncGateway } from './sync.gateway';
+import { SyncService } from './sync.service';
 
-@Module({})
-export class SyncModule {}
+/** Order of the sync frame in the connect sequence: first (missed system messages are 20). */
+export const SYNC_CONNECT_STEP_ORDER = 10;
+
+/** Unread sync: the type-19 frame first on every connection, the `sync` action, the admin view. */
+@Module({
+  imports: [UsersModule],
+  controllers: [SyncAdminController],
+  providers: [SyncService, SyncGateway],
+  exports: [SyncService],
+})
+export class SyncModule implements OnModuleInit {
+  constructor(
+    private readonly lifecycle: ConnectionLifecycle,
+    private readonly sync: SyncService,
+  ) {}
+
+  onModuleInit(): void {
+    this.lifecycle.addConnectStep(SYNC_CONNECT_STEP_ORDER, 'sync', async (connection) => {
+      const frame = await this.sync.frame(connection.userId, connection.user.appUserId);
+      await connection.sendNow(frame);
+    });
+  }
+}

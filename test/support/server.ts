@@ -60,7 +60,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
       const { token } = await admin.ensureUserToken(appUserId);
       const client = await WsClient.open(server.port, token);
       clients.add(client);
-      if (options.waitSync) await client.waitSync();
+      if (options.waitSync ?? true) await client.waitSync();
       return client;
     },
     async close() {

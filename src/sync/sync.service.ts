@@ -1,0 +1,156 @@
+import { Injectable } from '@nestjs/common';
+import { randomBytes } from 'crypto';
+import { performance } from 'perf_hooks';
+import { Db } from '../database/db';
+import { encodePush, ReplyBody } from '../realtime/frames';
+import { UsersService } from '../users/users.service';
+import { lastMessagePreview, TEXT_PREVIEW_CHARS } from './preview';
+import { FriendItem, GroupItem, SyncPayload, SyncTimings } from './sync.types';
+
+/** Type and sub_type of the sync system message (PROTOCOL §6). */
+export const SYNC_TYPE = 19;
+
+interface UnreadRow {
+  kind: number;
+  id: number;
+  count: number;
+  last_msg_id: number;
+  last_time: number;
+  type: number;
+  preview: string | null;
+  file_name: string | null;
+  app_user_id: string | null;
+  nickname: string | null;
+  head: string | null;
+  group_name: string | null;
+  cover: string | null;
+}
+
+/**
+ * Every conversation of one user with unread messages, in ONE query whatever their number:
+ * unread = last_seq - read_seq (sending moves the sender's read_seq to its own seq, ack status 2
+ * moves it forward, system messages live outside `messages`), so neither rows nor counters are
+ * counted. The last message comes from conversations.last_msg_id (primary key lookup); the text
+ * preview is cut in SQL so a 5,000-character text never leaves the database.
+ * A group appears only while the user has a member row and the group is not dissolved.
+ */
+const UNREAD_SQL = `
+  SELECT c.kind, c.id, c.last_seq - m.read_seq AS count, c.last_msg_id, c.last_time,
+         msg.type,
+         CASE WHEN msg.type = 1 THEN left(msg.content, ${TEXT_PREVIEW_CHARS}) END AS preview,
+         CASE WHEN msg.type = 8 THEN msg.extra->>'file_name' END AS file_name,
+         u.app_user_id, u.nickname, u.head, g.group_name, g.cover
+    FROM conversation_members m
+    JOIN conversations c ON c.id = m.conversation_id
+    JOIN messages msg ON msg.id = c.last_msg_id
+    LEFT JOIN users u ON c.kind = 1 AND u.id = CASE WHEN c.user_low = m.user_id THEN c.user_high ELSE c.user_low END
+    LEFT JOIN groups g ON c.kind = 2 AND g.id = c.id
+   WHERE m.user_id = $1
+     AND c.last_seq > m.read_seq
+     AND ((c.kind = 1 AND u.id IS NOT NULL) OR (c.kind = 2 AND g.id IS NOT NULL AND g.dissolved_at IS NULL))
+   ORDER BY c.last_time DESC, c.last_msg_id DESC`;
+
+/** The unread friendList/groupList of a user: the type-19 frame on connect, the `sync` reply, the admin view. */
+@Injectable()
+export class SyncService {
+  private readonly listeners: Array<(timings: SyncTimings) => void> = [];
+
+  constructor(
+    private readonly db: Db,
+    private readonly users: UsersService,
+  ) {}
+
+  /** Called after each build with its timings (benchmarks, metrics). */
+  onSyncBuilt(listener: (timings: SyncTimings) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** The user's unread conversations, newest first. */
+  async payload(userId: number): Promise<SyncPayload> {
+    return (await this.timedPayload(userId)).payload;
+  }
+
+  /** The admin view: the payload of the user with this app_user_id (404 when unknown). */
+  async payloadOf(appUserId: string): Promise<SyncPayload> {
+    const user = await this.users.get(appUserId);
+    return this.payload(user.user_id);
+  }
+
+  /** The reply body of the `sync` action: the same data as the type-19 frame. */
+  async reply(userId: number, appUserId: string): Promise<ReplyBody> {
+    const started = performance.now();
+    const { payload, queryMs } = await this.timedPayload(userId);
+    const body: ReplyBody = { data: JSON.stringify(syncData(appUserId, payload)), user_id: userId, msg_id: 0 };
+    this.report(userId, queryMs, started, payload);
+    return body;
+  }
+
+  /** The type-19 push sent first on every connection, encoded. */
+  async frame(userId: number, appUserId: string): Promise<string> {
+    const started = performance.now();
+    const { payload, queryMs } = await this.timedPayload(userId);
+    const frame = encodePush('systemMessage', {
+      data: JSON.stringify(syncData(appUserId, payload)),
+      nonce: makeNonce(),
+      user_id: userId,
+      msg_id: 0,
+    });
+    this.report(userId, queryMs, started, payload);
+    return frame;
+  }
+
+  private async timedPayload(userId: number): Promise<{ payload: SyncPayload; queryMs: number }> {
+    const started = performance.now();
+    const rows = await this.db.query<UnreadRow>(UNREAD_SQL, [userId]);
+    const queryMs = performance.now() - started;
+    const friendList: FriendItem[] = [];
+    const groupList: GroupItem[] = [];
+    for (const row of rows) {
+      const last = {
+        count: row.count,
+        last_message: lastMessagePreview(row.type, row.preview, row.file_name),
+        last_msg_id: row.last_msg_id,
+        last_type: row.type,
+        time: row.last_time,
+      };
+      if (row.kind === 1) {
+        friendList.push({ app_user_id: row.app_user_id!, nickname: row.nickname!, head: row.head!, ...last });
+      } else {
+        groupList.push({ group_id: String(row.id), group_name: row.group_name!, cover: row.cover!, ...last });
+      }
+    }
+    return { payload: { friendList, groupList }, queryMs };
+  }
+
+  private report(userId: number, queryMs: number, started: number, payload: SyncPayload): void {
+    if (this.listeners.length === 0) return;
+    const timings: SyncTimings = {
+      userId,
+      queryMs,
+      buildMs: performance.now() - started,
+      conversations: payload.friendList.length + payload.groupList.length,
+    };
+    for (const listener of this.listeners) listener(timings);
+  }
+}
+
+/** The `data` object of the type-19 frame, keys in PROTOCOL §6 order. */
+export function syncData(appUserId: string, payload: SyncPayload) {
+  return {
+    to_app_user_id: appUserId,
+    content: '',
+    type: SYNC_TYPE,
+    sub_type: 'personal',
+    extra: { friendList: payload.friendList, groupList: payload.groupList },
+  };
+}
+
+const NONCE_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/** A server-made nonce in the advised form: ms timestamp + 6 random characters. */
+export function makeNonce(): string {
+  const bytes = randomBytes(6);
+  let suffix = '';
+  for (const byte of bytes) suffix += NONCE_CHARS[byte % NONCE_CHARS.length];
+  return `${Date.now()}${suffix}`;
+}
