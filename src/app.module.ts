@@ -22,7 +22,7 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         DatabaseModule.forRoot(databaseUrl, config.DB_POOL_SIZE),
-        RealtimeModule,
+        RealtimeModule.forRoot(config),
         AuthModule,
         UsersModule,
         MessagingModule,

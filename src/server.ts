@@ -14,6 +14,8 @@ export interface RunningServer {
   app: INestApplication;
   /** The port actually listened on (PORT=0 picks a free one). */
   port: number;
+  /** DATABASE_URL, or the URL of the embedded database (other nodes may share it). */
+  databaseUrl: string;
   close(): Promise<void>;
 }
 
@@ -49,6 +51,7 @@ export async function startServer(config: AppConfig): Promise<RunningServer> {
   return {
     app: running,
     port,
+    databaseUrl,
     close: async () => {
       await running.close();
       await embedded?.stop();

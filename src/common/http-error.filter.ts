@@ -17,7 +17,9 @@ export class HttpErrorFilter implements ExceptionFilter {
       const status = error.getStatus();
       const body = error.getResponse() as string | { message?: string | string[] };
       const message = typeof body === 'string' ? body : body.message;
-      response.status(status).json({ code: status, msg: Array.isArray(message) ? message[0] : (message ?? error.message) });
+      const msg = Array.isArray(message) ? message[0] : (message ?? error.message);
+      // keep structured bodies (e.g. the health report) and add code/msg
+      response.status(status).json(typeof body === 'object' ? { code: status, msg, ...body, message: undefined } : { code: status, msg });
       return;
     }
     this.logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));

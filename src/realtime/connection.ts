@@ -1,3 +1,4 @@
+import { randomBytes } from 'crypto';
 import { WebSocket } from 'ws';
 
 /** Who a socket belongs to, settled during the upgrade. */
@@ -10,6 +11,9 @@ export interface AuthenticatedUser {
 
 type WriteCallback = (error?: Error) => void;
 
+/** This process's id among the nodes of a cluster (connection ids are unique across nodes). */
+export const NODE_ID = randomBytes(6).toString('hex');
+
 let nextConnectionId = 1;
 
 /**
@@ -18,7 +22,7 @@ let nextConnectionId = 1;
  * nothing overtakes it.
  */
 export class Connection {
-  readonly id = `${process.pid}-${nextConnectionId++}`;
+  readonly id = `${NODE_ID}-${nextConnectionId++}`;
   lastSeen = Date.now();
   private ready = false;
   private held: Array<[string, WriteCallback | undefined]> = [];

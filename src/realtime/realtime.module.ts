@@ -1,22 +1,25 @@
-import { Global, Module } from '@nestjs/common';
+import { DynamicModule, Global, Module } from '@nestjs/common';
+import { AppConfig } from '../config/app-config';
 import { ConnectionLifecycle } from './connection-lifecycle';
 import { ConnectionRegistry } from './connection-registry';
 import { Delivery, DeliveryReceipts, LocalDelivery } from './delivery';
 import { Heartbeat } from './heartbeat';
 import { RealtimeGateway } from './realtime.gateway';
+import { RedisDelivery } from './redis-delivery';
 
 /** WebSocket plumbing every feature shares; global so any service can push through Delivery. */
+/** Delivery is local on one node, through Redis when REDIS_URL is set. */
 @Global()
-@Module({
-  providers: [
-    ConnectionRegistry,
-    ConnectionLifecycle,
-    DeliveryReceipts,
-    Heartbeat,
-    RealtimeGateway,
-    LocalDelivery,
-    { provide: Delivery, useExisting: LocalDelivery },
-  ],
-  exports: [ConnectionRegistry, ConnectionLifecycle, DeliveryReceipts, Delivery],
-})
-export class RealtimeModule {}
+@Module({})
+export class RealtimeModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    const delivery = config.REDIS_URL
+      ? [RedisDelivery, { provide: Delivery, useExisting: RedisDelivery }]
+      : [{ provide: Delivery, useExisting: LocalDelivery }];
+    return {
+      module: RealtimeModule,
+      providers: [ConnectionRegistry, ConnectionLifecycle, DeliveryReceipts, Heartbeat, RealtimeGateway, LocalDelivery, ...delivery],
+      exports: [ConnectionRegistry, ConnectionLifecycle, DeliveryReceipts, Delivery],
+    };
+  }
+}
