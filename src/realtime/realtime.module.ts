@@ -5,6 +5,7 @@ import { ConnectionRegistry } from './connection-registry';
 import { Delivery, DeliveryReceipts, LocalDelivery } from './delivery';
 import { Heartbeat } from './heartbeat';
 import { RealtimeGateway } from './realtime.gateway';
+import { RedisClients } from './redis-clients';
 import { RedisDelivery } from './redis-delivery';
 
 /** WebSocket plumbing every feature shares; global so any service can push through Delivery. */
@@ -14,12 +15,12 @@ import { RedisDelivery } from './redis-delivery';
 export class RealtimeModule {
   static forRoot(config: AppConfig): DynamicModule {
     const delivery = config.REDIS_URL
-      ? [RedisDelivery, { provide: Delivery, useExisting: RedisDelivery }]
+      ? [RedisClients, RedisDelivery, { provide: Delivery, useExisting: RedisDelivery }]
       : [{ provide: Delivery, useExisting: LocalDelivery }];
     return {
       module: RealtimeModule,
       providers: [ConnectionRegistry, ConnectionLifecycle, DeliveryReceipts, Heartbeat, RealtimeGateway, LocalDelivery, ...delivery],
-      exports: [ConnectionRegistry, ConnectionLifecycle, DeliveryReceipts, Delivery],
+      exports: [ConnectionRegistry, ConnectionLifecycle, DeliveryReceipts, Delivery, ...(config.REDIS_URL ? [RedisClients] : [])],
     };
   }
 }

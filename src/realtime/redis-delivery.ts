@@ -1,12 +1,9 @@
-import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { randomBytes } from 'crypto';
-import Redis from 'ioredis';
-import { AppConfig } from '../config/app-config';
-import { HealthChecks } from '../health/health-checks';
 import { Delivery, LocalDelivery, PushOptions } from './delivery';
+import { RedisClients } from './redis-clients';
 
 const CHANNEL = 'im:delivery';
-const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
 type Envelope =
   | { from: string; op: 'push'; userIds: number[]; frame: string; options: PushOptions }
@@ -18,46 +15,24 @@ type Envelope =
  * store: a node that misses a publish loses a live push, never a message (sync + history catch up).
  */
 @Injectable()
-export class RedisDelivery extends Delivery implements OnModuleInit, OnApplicationShutdown {
+export class RedisDelivery extends Delivery implements OnModuleInit {
   private readonly logger = new Logger('RedisDelivery');
-  private readonly publisher: Redis;
-  private readonly subscriber: Redis;
   /** Tells our own publishes apart from other nodes'. */
   private readonly nodeId = randomBytes(8).toString('hex');
 
   constructor(
     private readonly local: LocalDelivery,
-    config: AppConfig,
-    health: HealthChecks,
+    private readonly redis: RedisClients,
   ) {
     super();
-    // Redis may come up after us: connect in the background (ioredis retries); /health says 503 meanwhile.
-    this.publisher = new Redis(config.REDIS_URL!, { lazyConnect: true, maxRetriesPerRequest: 1, connectionName: `im-pub-${this.nodeId}` });
-    this.subscriber = new Redis(config.REDIS_URL!, { lazyConnect: true, maxRetriesPerRequest: null, connectionName: `im-sub-${this.nodeId}` });
-    for (const client of [this.publisher, this.subscriber]) client.on('error', (error) => this.logger.warn(`redis: ${error.message}`));
-    health.add(async () => {
-      const answer = await Promise.race([
-        this.publisher.ping(),
-        delay(1500).then(() => 'timeout'),
-      ]).catch((error: Error) => error.message);
-      if (answer !== 'PONG') {
-        const { HealthCheckError } = await import('@nestjs/terminus');
-        throw new HealthCheckError('redis', { redis: { status: 'down', message: answer } });
-      }
-      return { redis: { status: 'up' } };
-    });
   }
 
   async onModuleInit(): Promise<void> {
-    this.subscriber.on('message', (_channel: string, text: string) => this.onRemote(text));
-    const connected = Promise.all([this.publisher.connect(), this.subscriber.connect()]).then(() => this.subscriber.subscribe(CHANNEL));
+    this.redis.subscriber.on('message', (channel: string, text: string) => channel === CHANNEL && this.onRemote(text));
+    const connecting = this.redis.connect();
+    void this.redis.subscriber.subscribe(CHANNEL).catch((error: Error) => this.logger.warn(`subscribe failed: ${error.message}`));
     // wait briefly so a healthy Redis is subscribed before we accept sockets; never block the start on it
-    await Promise.race([connected.catch((error: Error) => this.logger.warn(`redis not reachable yet: ${error.message}`)), delay(3000)]);
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    this.subscriber.disconnect();
-    this.publisher.disconnect();
+    await connecting;
   }
 
   push(userIds: Iterable<number>, frame: string, options: PushOptions = {}): void {
@@ -73,7 +48,7 @@ export class RedisDelivery extends Delivery implements OnModuleInit, OnApplicati
   }
 
   private publish(envelope: Envelope): void {
-    this.publisher.publish(CHANNEL, JSON.stringify(envelope)).catch((error: Error) => this.logger.warn(`publish failed: ${error.message}`));
+    this.redis.command.publish(CHANNEL, JSON.stringify(envelope)).catch((error: Error) => this.logger.warn(`publish failed: ${error.message}`));
   }
 
   private onRemote(text: string): void {
