@@ -1,0 +1,260 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsDefined,
+  IsIn,
+  IsInt,
+  IsObject,
+  IsOptional,
+  IsString,
+  Matches,
+  ValidateBy,
+  ValidateNested,
+  ValidationOptions,
+} from 'class-validator';
+import { APP_USER_ID_PATTERN, HTTP_URL_OR_EMPTY } from '../users/users.dto';
+
+/** A group_id on the wire: a JSON string of digits. */
+export const GROUP_ID_PATTERN = /^[0-9]{1,18}$/;
+/** Upper bound of one list of app_user_ids in a request (the group size limit is checked too). */
+export const MAX_IDS_PER_REQUEST = 10_000;
+
+/** Length in Unicode code points (PROTOCOL §1), not UTF-16 units. */
+export function CodePointLength(min: number, max: number, options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'codePointLength',
+      validator: {
+        validate: (value) => typeof value === 'string' && [...value].length >= min && [...value].length <= max,
+        defaultMessage: (args) =>
+          min > 0 ? `${args?.property} must be a string of ${min} to ${max} characters` : `${args?.property} must be a string of at most ${max} characters`,
+      },
+    },
+    options,
+  );
+}
+
+const groupIdMessage = { message: 'group_id must be a string of digits' };
+const appUserIdsMessage = { each: true, message: 'app_user_ids must be an array of app_user_id strings (1-64 characters of [A-Za-z0-9_.@-])' };
+const coverMessage = { message: 'cover must be an http or https URL or ""' };
+const flagMessage = (name: string) => ({ message: `${name} must be 0 or 1` });
+
+/** The editable fields, shared by `editGroup`'s extra and PATCH /admin/groups/{id}. */
+export class GroupChangesDto {
+  @ApiPropertyOptional({ minLength: 1, maxLength: 64, example: 'Weekend hikers' })
+  @IsOptional()
+  @CodePointLength(1, 64)
+  group_name?: string;
+
+  @ApiPropertyOptional({ description: 'http/https URL or ""', example: 'https://cdn.example.com/g.jpg' })
+  @IsOptional()
+  @IsString(coverMessage)
+  @Matches(HTTP_URL_OR_EMPTY, coverMessage)
+  cover?: string;
+
+  @ApiPropertyOptional({ maxLength: 300 })
+  @IsOptional()
+  @CodePointLength(0, 300)
+  notice?: string;
+
+  @ApiPropertyOptional({ enum: [0, 1], description: '1: only the owner may post' })
+  @IsOptional()
+  @IsInt(flagMessage('banned_to_post'))
+  @IsIn([0, 1], flagMessage('banned_to_post'))
+  banned_to_post?: number;
+
+  @ApiPropertyOptional({ enum: [0, 1], description: '1: only the owner may invite, nobody may join' })
+  @IsOptional()
+  @IsInt(flagMessage('invite_mode'))
+  @IsIn([0, 1], flagMessage('invite_mode'))
+  invite_mode?: number;
+
+  @ApiPropertyOptional({ description: 'new owner; must already be a member' })
+  @IsOptional()
+  @IsString({ message: 'app_user_id must be a string' })
+  @Matches(APP_USER_ID_PATTERN, { message: 'app_user_id must be 1-64 characters of [A-Za-z0-9_.@-]' })
+  app_user_id?: string;
+}
+
+// ---- WebSocket requests (parameters in `extra`; a top-level group_id is accepted as a fallback) ----
+
+class GroupIdExtra {
+  @IsOptional()
+  @IsString(groupIdMessage)
+  @Matches(GROUP_ID_PATTERN, groupIdMessage)
+  group_id?: string;
+}
+
+class WsGroupRequest {
+  @IsOptional()
+  @IsString(groupIdMessage)
+  @Matches(GROUP_ID_PATTERN, groupIdMessage)
+  group_id?: string;
+}
+
+export class GroupOnlyRequest extends WsGroupRequest {
+  @IsOptional()
+  @IsObject({ message: 'extra must be an object' })
+  @ValidateNested()
+  @Type(() => GroupIdExtra)
+  extra?: GroupIdExtra;
+}
+
+class CreateGroupExtra {
+  @IsDefined({ message: 'group_name is required' })
+  @CodePointLength(1, 64)
+  group_name: string;
+
+  @IsOptional()
+  @IsString(coverMessage)
+  @Matches(HTTP_URL_OR_EMPTY, coverMessage)
+  cover?: string;
+
+  @IsOptional()
+  @CodePointLength(0, 300)
+  notice?: string;
+
+  @IsDefined({ message: 'app_user_ids is required' })
+  @IsArray({ message: 'app_user_ids must be an array' })
+  @ArrayMaxSize(MAX_IDS_PER_REQUEST)
+  @IsString(appUserIdsMessage)
+  @Matches(APP_USER_ID_PATTERN, appUserIdsMessage)
+  app_user_ids: string[];
+}
+
+export class CreateGroupRequest {
+  @IsDefined({ message: 'extra is required' })
+  @IsObject({ message: 'extra must be an object' })
+  @ValidateNested()
+  @Type(() => CreateGroupExtra)
+  extra: CreateGroupExtra;
+}
+
+class EditGroupExtra extends GroupChangesDto {
+  @IsOptional()
+  @IsString(groupIdMessage)
+  @Matches(GROUP_ID_PATTERN, groupIdMessage)
+  group_id?: string;
+}
+
+export class EditGroupRequest extends WsGroupRequest {
+  @IsDefined({ message: 'extra is required' })
+  @IsObject({ message: 'extra must be an object' })
+  @ValidateNested()
+  @Type(() => EditGroupExtra)
+  extra: EditGroupExtra;
+}
+
+class MembersExtra {
+  @IsOptional()
+  @IsString(groupIdMessage)
+  @Matches(GROUP_ID_PATTERN, groupIdMessage)
+  group_id?: string;
+
+  @IsDefined({ message: 'app_user_ids is required' })
+  @IsArray({ message: 'app_user_ids must be an array' })
+  @ArrayMaxSize(MAX_IDS_PER_REQUEST)
+  @IsString(appUserIdsMessage)
+  @Matches(APP_USER_ID_PATTERN, appUserIdsMessage)
+  app_user_ids: string[];
+}
+
+export class MembersRequest extends WsGroupRequest {
+  @IsDefined({ message: 'extra is required' })
+  @IsObject({ message: 'extra must be an object' })
+  @ValidateNested()
+  @Type(() => MembersExtra)
+  extra: MembersExtra;
+}
+
+// ---- admin REST bodies ----
+
+export class AdminCreateGroupBody {
+  @ApiProperty({ description: 'app_user_id of the owner' })
+  @IsDefined({ message: 'owner is required' })
+  @IsString({ message: 'owner must be a string' })
+  @Matches(APP_USER_ID_PATTERN, { message: 'owner must be 1-64 characters of [A-Za-z0-9_.@-]' })
+  owner: string;
+
+  @ApiProperty({ minLength: 1, maxLength: 64 })
+  @IsDefined({ message: 'group_name is required' })
+  @CodePointLength(1, 64)
+  group_name: string;
+
+  @ApiPropertyOptional({ description: 'http/https URL or ""' })
+  @IsOptional()
+  @IsString(coverMessage)
+  @Matches(HTTP_URL_OR_EMPTY, coverMessage)
+  cover?: string;
+
+  @ApiPropertyOptional({ maxLength: 300 })
+  @IsOptional()
+  @CodePointLength(0, 300)
+  notice?: string;
+
+  @ApiProperty({ type: [String], description: 'app_user_ids of the members to add besides the owner' })
+  @IsDefined({ message: 'members is required' })
+  @IsArray({ message: 'members must be an array' })
+  @ArrayMaxSize(MAX_IDS_PER_REQUEST)
+  @IsString({ each: true, message: 'members must be an array of app_user_id strings' })
+  @Matches(APP_USER_ID_PATTERN, { each: true, message: 'members must be an array of app_user_id strings' })
+  members: string[];
+}
+
+export class AdminAddMembersBody {
+  @ApiProperty({ type: [String] })
+  @IsDefined({ message: 'app_user_ids is required' })
+  @IsArray({ message: 'app_user_ids must be an array' })
+  @ArrayMaxSize(MAX_IDS_PER_REQUEST)
+  @IsString(appUserIdsMessage)
+  @Matches(APP_USER_ID_PATTERN, appUserIdsMessage)
+  app_user_ids: string[];
+
+  @ApiPropertyOptional({ description: 'a member named as the inviter in the system messages; default the owner' })
+  @IsOptional()
+  @IsString({ message: 'inviter must be a string' })
+  @Matches(APP_USER_ID_PATTERN, { message: 'inviter must be 1-64 characters of [A-Za-z0-9_.@-]' })
+  inviter?: string;
+}
+
+export class AdminRemoveMembersBody {
+  @ApiProperty({ type: [String] })
+  @IsDefined({ message: 'app_user_ids is required' })
+  @IsArray({ message: 'app_user_ids must be an array' })
+  @ArrayMaxSize(MAX_IDS_PER_REQUEST)
+  @IsString(appUserIdsMessage)
+  @Matches(APP_USER_ID_PATTERN, appUserIdsMessage)
+  app_user_ids: string[];
+}
+
+// ---- response schemas ----
+
+export class GroupMemberDto {
+  @ApiProperty() app_user_id: string;
+  @ApiProperty() nickname: string;
+  @ApiProperty() head: string;
+  @ApiProperty({ enum: ['owner', 'member'] }) role: string;
+}
+
+export class GroupFieldsDto {
+  @ApiProperty({ description: 'string of digits', example: '3' }) group_id: string;
+  @ApiProperty() group_name: string;
+  @ApiProperty() cover: string;
+  @ApiProperty() notice: string;
+  @ApiProperty({ description: 'app_user_id of the owner' }) owner: string;
+  @ApiProperty({ enum: [0, 1] }) banned_to_post: number;
+  @ApiProperty({ enum: [0, 1] }) invite_mode: number;
+  @ApiProperty() member_count: number;
+  @ApiProperty({ description: 'ms since the epoch' }) created_at: number;
+}
+
+export class GroupDto extends GroupFieldsDto {
+  @ApiProperty({ type: [GroupMemberDto] }) member_list: GroupMemberDto[];
+}
+
+export class DissolvedDto {
+  @ApiProperty({ example: '3' }) group_id: string;
+  @ApiProperty({ example: true }) dissolved: boolean;
+}

@@ -1,0 +1,243 @@
+import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { randomBytes } from 'crypto';
+import { Db, Queryable } from '../database/db';
+import { Connection } from '../realtime/connection';
+import { ConnectionRegistry } from '../realtime/connection-registry';
+import { Delivery, DeliveryReceipt } from '../realtime/delivery';
+import { encodePush } from '../realtime/frames';
+
+/** Server-made message types (PROTOCOL §5). */
+export enum SystemMessageType {
+  UserInfoChanged = 10,
+  GroupEdited = 12,
+  GroupDissolved = 13,
+  MembersRemoved = 14,
+  MemberLeft = 15,
+  MembersJoined = 16,
+  InvitedIntoGroup = 17,
+}
+
+export const SYSTEM_MESSAGE_RECEIPT = 'system-message';
+
+/** What one system message says and to whom. */
+export interface SystemMessageSpec {
+  type: SystemMessageType;
+  subType: 'group' | 'personal';
+  groupId?: string;
+  extra: Record<string, unknown>;
+  /** Who caused it (envelope `user_id`); 0 for the admin API. */
+  actorUserId: number;
+  /** Stored per recipient and pushed to every connection of each (with a delivery receipt). */
+  recipients: number[];
+  /** Pushed only, never stored (e.g. a leaver's other connections for type 15). */
+  pushOnly?: Array<{ userId: number; exceptConnectionId?: string }>;
+  /** false: not stored at all, only pushed to whoever is online (type 10). Default true. */
+  store?: boolean;
+}
+
+/** A system message with its msg_id and encoded frame, stored (if it is) but not yet pushed. */
+export interface PreparedSystemMessage {
+  msgId: number;
+  frame: string;
+  time: number;
+  spec: SystemMessageSpec;
+}
+
+/**
+ * The one service every module uses to emit system messages: draws the msg_id from the shared
+ * sequence, encodes the `systemMessage` frame once, stores one row per recipient (types 12–17),
+ * pushes after COMMIT, marks rows received on the delivery receipt, and pushes what was missed on
+ * the next connect (connect step 20, after the sync frame).
+ */
+@Injectable()
+export class SystemMessageService implements OnModuleDestroy {
+  private readonly logger = new Logger('SystemMessageService');
+  /** Connections whose connect sequence has not yet passed the redelivery step. */
+  private readonly connecting = new WeakSet<Connection>();
+  /** Per connecting connection: msg_ids pushed live meanwhile (held until ready: not to redeliver). */
+  private readonly pendingLive = new WeakMap<Connection, Set<number>>();
+  /** Per connection: msg_ids written by the redelivery step (a later live push skips it). */
+  private readonly redelivered = new WeakMap<Connection, Set<number>>();
+  /** Receipts waiting to be written in one statement. */
+  private receiptQueue: Array<[number, number]> = [];
+  private flushing: Promise<void> = Promise.resolve();
+  private flushScheduled = false;
+
+  constructor(
+    private readonly db: Db,
+    private readonly delivery: Delivery,
+    private readonly registry: ConnectionRegistry,
+  ) {}
+
+  /**
+   * Draws the msg_id, encodes the frame and (for stored types) writes one row per recipient on `tx`.
+   * Call `publish` after the transaction committed.
+   */
+  async prepare(tx: Queryable, spec: SystemMessageSpec): Promise<PreparedSystemMessage> {
+    const [{ id }] = await tx.query<{ id: number }>(`SELECT nextval('msg_id_seq') AS id`);
+    const time = Date.now();
+    const data: Record<string, unknown> = {};
+    if (spec.groupId !== undefined) data.group_id = spec.groupId;
+    Object.assign(data, { content: '', type: spec.type, sub_type: spec.subType, extra: spec.extra });
+    const frame = encodePush('systemMessage', {
+      data,
+      nonce: systemNonce(time),
+      time,
+      user_id: spec.actorUserId,
+      msg_id: id,
+      group_id: spec.groupId,
+    });
+    const recipients = [...new Set(spec.recipients)];
+    if (spec.store !== false && recipients.length > 0) {
+      await tx.query(
+        `INSERT INTO system_messages (msg_id, recipient_id, type, frame, created_at)
+         SELECT $1, r, $3, $4, $5 FROM unnest($2::int[]) AS r`,
+        [id, recipients, spec.type, frame, time],
+      );
+    }
+    return { msgId: id, frame, time, spec: { ...spec, recipients } };
+  }
+
+  /** Stores (in its own transaction) and pushes at once. */
+  async emit(spec: SystemMessageSpec): Promise<PreparedSystemMessage> {
+    const prepared = await this.db.transaction((tx) => this.prepare(tx, spec));
+    this.publish([prepared]);
+    return prepared;
+  }
+
+  /** Pushes prepared messages (after COMMIT), in order. */
+  publish(messages: PreparedSystemMessage[]): void {
+    for (const message of messages) this.publishOne(message);
+  }
+
+  private publishOne({ msgId, frame, spec }: PreparedSystemMessage): void {
+    const stored = spec.store !== false;
+    const receipt: DeliveryReceipt | undefined = stored ? { kind: SYSTEM_MESSAGE_RECEIPT, msgId } : undefined;
+    const plain: number[] = [];
+    for (const userId of spec.recipients) {
+      let except: string | undefined;
+      if (stored) {
+        for (const connection of this.registry.connectionsOf(userId)) {
+          if (this.connecting.has(connection)) this.pendingLiveOf(connection).add(msgId);
+          if (this.redelivered.get(connection)?.has(msgId)) except = connection.id;
+        }
+      }
+      if (except) this.delivery.push([userId], frame, { receipt, exceptConnectionId: except });
+      else plain.push(userId);
+    }
+    if (plain.length > 0) this.delivery.push(plain, frame, { receipt });
+    for (const target of spec.pushOnly ?? []) {
+      this.delivery.push([target.userId], frame, { exceptConnectionId: target.exceptConnectionId });
+    }
+  }
+
+  // ---- received marks ----------------------------------------------------------------------
+
+  /** A stored system message was written to a connection of its recipient: it counts as received. */
+  markReceived(userId: number, msgId: number): void {
+    this.receiptQueue.push([userId, msgId]);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      const batch = this.receiptQueue;
+      this.receiptQueue = [];
+      this.flushing = this.flushing.then(() => this.writeReceived(batch));
+    });
+  }
+
+  private async writeReceived(batch: Array<[number, number]>): Promise<void> {
+    if (batch.length === 0) return;
+    try {
+      await this.db.query(
+        `UPDATE system_messages s SET delivered_at = $3
+         FROM unnest($1::int[], $2::bigint[]) AS d(uid, mid)
+         WHERE s.recipient_id = d.uid AND s.msg_id = d.mid AND s.delivered_at IS NULL`,
+        [batch.map(([userId]) => userId), batch.map(([, msgId]) => msgId), Date.now()],
+      );
+    } catch (error) {
+      this.logger.error(`could not mark ${batch.length} system messages received: ${(error as Error).message}`);
+    }
+  }
+
+  /** Resolves once every receipt noted so far is written. */
+  async receiptsSettled(): Promise<void> {
+    while (this.flushScheduled || this.receiptQueue.length > 0) await new Promise((resolve) => setImmediate(resolve));
+    await this.flushing;
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.receiptsSettled().catch(() => undefined);
+  }
+
+  // ---- connect sequence ----------------------------------------------------------------------
+
+  /** Registered as an open listener: from now on live pushes to it are noted until redelivery ran. */
+  connectionOpened(connection: Connection): void {
+    this.connecting.add(connection);
+  }
+
+  /**
+   * Connect step: claims this user's not-yet-received system messages atomically and writes them,
+   * oldest first. A message also pushed live to this (still held) connection is left to that push;
+   * what could not be written is un-claimed for the next connect.
+   */
+  async redeliver(connection: Connection): Promise<void> {
+    try {
+      await this.receiptsSettled();
+      const claimedAt = Date.now();
+      const rows = await this.db.query<{ id: number; msg_id: number; frame: string }>(
+        `UPDATE system_messages SET delivered_at = $2 WHERE recipient_id = $1 AND delivered_at IS NULL
+         RETURNING id, msg_id, frame`,
+        [connection.userId, claimedAt],
+      );
+      if (rows.length === 0) return;
+      rows.sort((a, b) => a.msg_id - b.msg_id || a.id - b.id);
+      const live = this.pendingLive.get(connection) ?? new Set<number>();
+      const toWrite = rows.filter((row) => !live.has(row.msg_id));
+      const leftToLivePush = rows.filter((row) => live.has(row.msg_id));
+      const written = this.redeliveredOf(connection);
+      for (const row of toWrite) written.add(row.msg_id);
+      if (leftToLivePush.length > 0) await this.unclaim(leftToLivePush.map((row) => row.id), claimedAt);
+      for (let i = 0; i < toWrite.length; i++) {
+        try {
+          await connection.sendNow(toWrite[i].frame);
+        } catch {
+          const rest = toWrite.slice(i);
+          for (const row of rest) written.delete(row.msg_id);
+          await this.unclaim(rest.map((row) => row.id), claimedAt);
+          return;
+        }
+      }
+    } finally {
+      this.connecting.delete(connection);
+      this.pendingLive.delete(connection);
+    }
+  }
+
+  private async unclaim(ids: number[], claimedAt: number): Promise<void> {
+    await this.db.query(`UPDATE system_messages SET delivered_at = NULL WHERE id = ANY($1::bigint[]) AND delivered_at = $2`, [ids, claimedAt]);
+  }
+
+  private pendingLiveOf(connection: Connection): Set<number> {
+    let set = this.pendingLive.get(connection);
+    if (!set) this.pendingLive.set(connection, (set = new Set()));
+    return set;
+  }
+
+  private redeliveredOf(connection: Connection): Set<number> {
+    let set = this.redelivered.get(connection);
+    if (!set) this.redelivered.set(connection, (set = new Set()));
+    return set;
+  }
+}
+
+const NONCE_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/** A server-made nonce in the advised form: ms timestamp + 6 random characters. */
+export function systemNonce(time = Date.now()): string {
+  const bytes = randomBytes(6);
+  let suffix = '';
+  for (const byte of bytes) suffix += NONCE_CHARS[byte % NONCE_CHARS.length];
+  return `${time}${suffix}`;
+}
