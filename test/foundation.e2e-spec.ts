@@ -167,6 +167,16 @@ describe('foundation: connections, frames, limits, admin users', () => {
       expect((await t.admin.call('GET', '/admin/users/kate')).body.nickname).toBe('Kate');
     });
 
+    it('answers a body that is not JSON with 400', async () => {
+      const response = await fetch(`${t.baseUrl}/admin/users/kate`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${t.admin.adminToken}`, 'content-type': 'application/json' },
+        body: '{"nickname": ',
+      });
+      expect(response.status).toBe(400);
+      expect((await response.json()).code).toBe(400);
+    });
+
     it('issues tokens with an expiry', async () => {
       await t.admin.putUser('liam');
       const before = Date.now();
