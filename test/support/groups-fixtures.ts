@@ -60,3 +60,10 @@ export async function disconnect(t: TestServer, client: WsClient, appUserId: str
   await client.closed;
   await waitOffline(t, appUserId);
 }
+
+/** The server's numeric user_id of an app user. */
+export async function userIdOf(t: TestServer, appUserId: string): Promise<number> {
+  const [row] = await t.sql<{ id: number }>(`SELECT id FROM users WHERE app_user_id = $1`, [appUserId]);
+  if (!row) throw new Error(`no user ${appUserId}`);
+  return row.id;
+}
