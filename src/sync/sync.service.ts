@@ -34,7 +34,7 @@ interface UnreadRow {
  * preview is cut in SQL so a 5,000-character text never leaves the database.
  * A group appears only while the user has a member row and the group is not dissolved.
  */
-const UNREAD_SQL = `
+export const UNREAD_SQL = `
   SELECT c.kind, c.id, c.last_seq - m.read_seq AS count, c.last_msg_id, c.last_time,
          msg.type,
          CASE WHEN msg.type = 1 THEN left(msg.content, ${TEXT_PREVIEW_CHARS}) END AS preview,

@@ -1,0 +1,205 @@
+/**
+ * Sync benchmark (issue 5): one user with 1,000 conversations (700 one-to-one, 300 groups) over
+ * 1,000,000 stored messages; 100 reconnects, each answered by the type-19 frame built on the server.
+ * Reports, from the same run: the server-side build time (query + mapping + encoding), the SQL query
+ * time alone, their ratio, and what the client saw (open → sync frame).
+ *
+ *   DATABASE_URL=postgresql://postgres@127.0.0.1:5432/im_bench npx ts-node bench/sync-bench.ts
+ *
+ * The database is emptied and seeded (kept between runs when already seeded; BENCH_RESEED=1 forces
+ * a new seed). It must be a database of its own: the script refuses a name without "bench" unless
+ * BENCH_FORCE=1.
+ */
+import 'reflect-metadata';
+import { Client } from 'pg';
+import { WebSocket } from 'ws';
+import { loadConfig } from '../src/config/app-config';
+import { startServer } from '../src/server';
+import { TokenService } from '../src/auth/token.service';
+import { SyncService, UNREAD_SQL } from '../src/sync/sync.service';
+import { SyncTimings } from '../src/sync/sync.types';
+
+const DATABASE_URL = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/im_bench';
+const DIRECTS = 700;
+const GROUPS = 300;
+const PER_CONVERSATION = 1000; // 1,000 conversations × 1,000 = 1,000,000 messages
+const GROUP_EXTRA_MEMBERS = 50;
+const RECONNECTS = Number(process.env.BENCH_RECONNECTS ?? 100);
+const WARMUP = 10;
+const HEAVY = 'bench-heavy';
+
+async function ensureDatabase(): Promise<void> {
+  const url = new URL(DATABASE_URL);
+  const name = decodeURIComponent(url.pathname.slice(1));
+  if (!/bench/i.test(name) && process.env.BENCH_FORCE !== '1') {
+    throw new Error(`refusing to empty database "${name}": use a database of its own (name containing "bench") or BENCH_FORCE=1`);
+  }
+  url.pathname = '/postgres';
+  const admin = new Client({ connectionString: url.toString() });
+  await admin.connect();
+  const exists = await admin.query(`SELECT 1 FROM pg_database WHERE datname = $1`, [name]);
+  if (exists.rowCount === 0) await admin.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
+  await admin.end();
+}
+
+async function seeded(db: Client): Promise<boolean> {
+  if (process.env.BENCH_RESEED === '1') return false;
+  const [row] = (await db.query(`SELECT (SELECT count(*) FROM messages) AS messages, (SELECT count(*) FROM users WHERE app_user_id = $1) AS heavy`, [HEAVY])).rows;
+  return Number(row.messages) === (DIRECTS + GROUPS) * PER_CONVERSATION && Number(row.heavy) === 1;
+}
+
+/** Everything set-based (generate_series), following the server's conventions for seq, last_* and read positions. */
+async function seed(db: Client): Promise<void> {
+  const started = Date.now();
+  const base = Date.now() - 90 * 24 * 3600 * 1000;
+  await db.query(`TRUNCATE system_messages, messages, conversation_members, groups, conversations, blacklist, users RESTART IDENTITY CASCADE`);
+  await db.query(`ALTER SEQUENCE msg_id_seq RESTART WITH 1`);
+  // user 1 = the heavy user; 2..701 = peers; 702.. = group members
+  await db.query(
+    `INSERT INTO users (app_user_id, nickname, head, created_at, updated_at)
+     SELECT CASE WHEN i = 1 THEN $1 ELSE 'bench-user-' || i END, 'User ' || i, 'https://cdn.example.com/h/' || i || '.jpg', $2, $2
+       FROM generate_series(1, $3::int) AS i`,
+    [HEAVY, base, 1 + DIRECTS + GROUP_EXTRA_MEMBERS],
+  );
+  await db.query(`INSERT INTO conversations (kind, user_low, user_high) SELECT 1, 1, 1 + i FROM generate_series(1, $1::int) AS i`, [DIRECTS]);
+  await db.query(`INSERT INTO conversations (kind) SELECT 2 FROM generate_series(1, $1::int)`, [GROUPS]);
+  await db.query(
+    `INSERT INTO groups (id, group_name, cover, owner_id, created_at)
+     SELECT id, 'Group ' || id, 'https://cdn.example.com/g/' || id || '.jpg', ${2 + DIRECTS}, $1 FROM conversations WHERE kind = 2`,
+    [base],
+  );
+  await db.query(
+    `INSERT INTO conversation_members (conversation_id, user_id, joined_at)
+     SELECT id, user_low, $1::bigint FROM conversations WHERE kind = 1
+     UNION ALL SELECT id, user_high, $1 FROM conversations WHERE kind = 1
+     UNION ALL SELECT c.id, u, $1 FROM conversations c, generate_series(1, 1) AS u WHERE c.kind = 2
+     UNION ALL SELECT c.id, u, $1 FROM conversations c, generate_series(${2 + DIRECTS}, ${1 + DIRECTS + GROUP_EXTRA_MEMBERS}) AS u WHERE c.kind = 2`,
+    [base],
+  );
+  console.log(`  users, conversations, members: ${Date.now() - started} ms`);
+
+  // Messages: the heavy user writes seq ≡ 3 (mod 10) up to 893, the others the rest; types cycle 1..8.
+  // Inserted in slices of 100 conversations (one statement each), interleaved in time like real traffic.
+  const slice = 100;
+  for (let from = 1; from <= DIRECTS + GROUPS; from += slice) {
+    await db.query(
+      `INSERT INTO messages (id, conversation_id, seq, sender_id, nonce, type, content, extra, created_at)
+       SELECT nextval('msg_id_seq'), c.id, s,
+              CASE WHEN s % 10 = 3 AND s <= 893 THEN 1
+                   WHEN c.kind = 1 THEN c.user_high
+                   ELSE ${2 + DIRECTS} + (s % ${GROUP_EXTRA_MEMBERS}) END,
+              'b' || c.id || '-' || s,
+              ((s + c.id) % 8) + 1,
+              CASE WHEN ((s + c.id) % 8) + 1 = 1 THEN repeat('message text ', 1 + s % 20) ELSE '' END,
+              CASE ((s + c.id) % 8) + 1
+                WHEN 8 THEN jsonb_build_object('file_name', 'file-' || s || '.pdf', 'file_size', s, 'etag', 'e' || s)
+                WHEN 3 THEN jsonb_build_object('url', 'https://cdn.example.com/i.jpg', 'width', 800, 'height', 600, 'is_original', 2)
+                ELSE '{}'::jsonb END,
+              $1::bigint + s * 60000 + c.id * 7
+         FROM conversations c, generate_series(1, ${PER_CONVERSATION}) AS s
+        WHERE c.id BETWEEN $2 AND $3
+        ORDER BY s, c.id`,
+      [base, from, from + slice - 1],
+    );
+    process.stdout.write(`  messages: ${Math.min(from + slice - 1, DIRECTS + GROUPS) * PER_CONVERSATION}\r`);
+  }
+  console.log(`\n  messages inserted: ${Date.now() - started} ms`);
+  await db.query(
+    `UPDATE conversations c SET last_seq = m.seq, last_msg_id = m.id, last_time = m.created_at
+       FROM messages m WHERE m.conversation_id = c.id AND m.seq = ${PER_CONVERSATION}`,
+  );
+  // Read positions: every sender at least at their own last message; the heavy user somewhere
+  // between 893 and 1000 (a fifth fully read), so about 800 conversations have unread messages.
+  await db.query(
+    `UPDATE conversation_members cm SET read_seq = x.seq FROM
+       (SELECT conversation_id, sender_id, max(seq) AS seq FROM messages GROUP BY 1, 2) AS x
+      WHERE cm.conversation_id = x.conversation_id AND cm.user_id = x.sender_id`,
+  );
+  await db.query(
+    `UPDATE conversation_members SET read_seq = CASE WHEN conversation_id % 5 = 0 THEN ${PER_CONVERSATION} ELSE 893 + (conversation_id * 37) % 107 END
+      WHERE user_id = 1`,
+  );
+  await db.query(`VACUUM ANALYZE`);
+  console.log(`  seeded in ${Date.now() - started} ms`);
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+const fmt = (ms: number) => `${ms.toFixed(2)} ms`;
+
+function openAndWaitSync(port: number, token: string): Promise<{ clientMs: number; bytes: number; data: any }> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const socket = new WebSocket(`ws://127.0.0.1:${port}/?token=${encodeURIComponent(token)}`);
+    socket.once('error', reject);
+    socket.once('message', (raw) => {
+      const clientMs = performance.now() - started;
+      const text = raw.toString();
+      const frame = JSON.parse(text);
+      socket.once('close', () => resolve({ clientMs, bytes: text.length, data: JSON.parse(frame.data) }));
+      socket.close();
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  await ensureDatabase();
+  const db = new Client({ connectionString: DATABASE_URL });
+  await db.connect();
+  const server = await startServer(
+    loadConfig({ DATABASE_URL, PORT: '0', LOG_LEVEL: 'error', ADMIN_TOKEN: 'bench-admin-token-0123456789', RATE_LIMIT_PER_SEC: '0' }),
+  );
+  try {
+    if (await seeded(db)) console.log('reusing the seeded database (BENCH_RESEED=1 to seed again)');
+    else {
+      console.log(`seeding ${DIRECTS + GROUPS} conversations × ${PER_CONVERSATION} messages…`);
+      await seed(db);
+    }
+    const [counts] = (await db.query(`SELECT (SELECT count(*) FROM messages) AS messages, (SELECT count(*) FROM conversation_members WHERE user_id = 1) AS conversations`)).rows;
+    console.log(`database: ${counts.messages} messages; ${HEAVY} is in ${counts.conversations} conversations`);
+
+    const timings: SyncTimings[] = [];
+    server.app.get(SyncService).onSyncBuilt((t) => timings.push(t));
+    const { token } = await server.app.get(TokenService).issue(1, HEAVY, 3600);
+
+    const clientMs: number[] = [];
+    let sample: { bytes: number; data: any } | undefined;
+    for (let i = 0; i < WARMUP + RECONNECTS; i++) {
+      const result = await openAndWaitSync(server.port, token);
+      if (i >= WARMUP) clientMs.push(result.clientMs);
+      sample = result;
+    }
+    const measured = timings.slice(WARMUP);
+    const build = measured.map((t) => t.buildMs);
+    const query = measured.map((t) => t.queryMs);
+    const rest = measured.map((t) => t.buildMs - t.queryMs);
+    const extra = sample!.data.extra;
+    console.log(`\nsync frame: ${extra.friendList.length} friends + ${extra.groupList.length} groups with unread, ${(sample!.bytes / 1024).toFixed(0)} KiB`);
+    console.log(`${RECONNECTS} reconnects (after ${WARMUP} warm-up):`);
+    console.log(`  server build (query + mapping + encoding)  p50 ${fmt(percentile(build, 50))}  p99 ${fmt(percentile(build, 99))}`);
+    console.log(`  SQL query alone (pool round trip)          p50 ${fmt(percentile(query, 50))}  p99 ${fmt(percentile(query, 99))}`);
+    console.log(`  mapping + encoding                         p50 ${fmt(percentile(rest, 50))}  p99 ${fmt(percentile(rest, 99))}`);
+    console.log(`  client: socket open → sync frame           p50 ${fmt(percentile(clientMs, 50))}  p99 ${fmt(percentile(clientMs, 99))}`);
+    const ratio = query.reduce((a, b) => a + b, 0) / build.reduce((a, b) => a + b, 0);
+    console.log(`  query / build ratio: p50 ${(percentile(query, 50) / percentile(build, 50)).toFixed(2)}, overall ${ratio.toFixed(2)}`);
+
+
+    // PostgreSQL's own execution time of the same query, for reference (no network, no parsing).
+    const explain = (await db.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${UNREAD_SQL}`, [1])).rows[0]['QUERY PLAN'][0];
+    console.log(`  EXPLAIN ANALYZE of the query: execution ${fmt(explain['Execution Time'])}, planning ${fmt(explain['Planning Time'])}`);
+  } finally {
+    await server.close();
+    await db.end();
+  }
+}
+
+void main().then(
+  () => process.exit(0),
+  (error) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
