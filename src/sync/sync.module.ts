@@ -24,7 +24,7 @@ export class SyncModule implements OnModuleInit {
   onModuleInit(): void {
     this.lifecycle.addConnectStep(SYNC_CONNECT_STEP_ORDER, 'sync', async (connection) => {
       const frame = await this.sync.frame(connection.userId, connection.user.appUserId);
-      await connection.sendNow(frame);
+      if (connection.isOpen) await connection.sendNow(frame); // closed meanwhile: nothing to report
     });
   }
 }
