@@ -1,0 +1,48 @@
+import { Controller, Get, Query } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiForbiddenResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { AdminApi } from '../auth/admin.guard';
+import { ImError } from '../common/im-error';
+import { UsersService } from '../users/users.service';
+import { groupIdOf } from './message-rules';
+import { AdminHistoryQuery, HistoryPageDto } from './messaging.dto';
+import { HistoryPage, MessagingService } from './messaging.service';
+
+@ApiTags('admin: messages')
+@AdminApi()
+@Controller('admin/messages')
+export class MessagesAdminController {
+  constructor(
+    private readonly messaging: MessagingService,
+    private readonly users: UsersService,
+  ) {}
+
+  @Get()
+  @ApiOperation({
+    summary: 'Chat history of a one-to-one conversation (app_user_id + peer) or a group (group_id)',
+    description:
+      'Same rules as the `history` WebSocket action: neither before_seq nor after_seq = newest page (newest first); ' +
+      'before_seq = older, newest first; after_seq = newer, oldest first. With app_user_id on a group, only a member may read, from when they joined.',
+  })
+  @ApiOkResponse({ type: HistoryPageDto })
+  @ApiBadRequestResponse({ description: 'invalid parameter; msg names the field' })
+  @ApiForbiddenResponse({ description: 'app_user_id is not a member of the group' })
+  @ApiNotFoundResponse({ description: 'no such user or group (a dissolved group is gone)' })
+  async list(@Query() query: AdminHistoryQuery): Promise<HistoryPage> {
+    const hasPeer = query.peer !== undefined;
+    const hasGroup = query.group_id !== undefined;
+    if (hasPeer === hasGroup) throw ImError.badRequest('peer or group_id is required (exactly one of them)');
+    if (query.before_seq !== undefined && query.after_seq !== undefined) throw ImError.badRequest('before_seq and after_seq cannot be used together');
+    const limit = query.limit === undefined ? 20 : Number(query.limit);
+    if (limit < 1 || limit > 100) throw ImError.badRequest('limit must be an integer from 1 to 100');
+    if (hasPeer && query.app_user_id === undefined) throw ImError.badRequest('app_user_id is required with peer');
+    const reader = query.app_user_id === undefined ? undefined : await this.users.profile(query.app_user_id);
+    return this.messaging.history({
+      userId: reader?.user_id,
+      peerAppUserId: query.peer,
+      groupId: hasGroup ? groupIdOf({ group_id: query.group_id }) : undefined,
+      beforeSeq: query.before_seq === undefined ? undefined : Number(query.before_seq),
+      afterSeq: query.after_seq === undefined ? undefined : Number(query.after_seq),
+      limit,
+    });
+  }
+}

@@ -1,0 +1,56 @@
+import { ConnectedSocket, MessageBody, SubscribeMessage } from '@nestjs/websockets';
+import { ReplyBody } from '../realtime/frames';
+import { ImGateway } from '../realtime/im-gateway.decorator';
+import { ImSocket } from '../realtime/im-ws-adapter';
+import { BlacklistService } from '../users/blacklist.service';
+import { recipientOf } from './message-rules';
+import { MessagingService, Sender } from './messaging.service';
+
+/**
+ * chat, groupChat, ack, history, block, unblock. Bodies are validated by the service, not by a DTO
+ * pipe: a duplicate nonce must get 831 before any field is looked at (PROTOCOL §4 step 1).
+ */
+@ImGateway()
+export class MessagingGateway {
+  constructor(
+    private readonly messaging: MessagingService,
+    private readonly blacklist: BlacklistService,
+  ) {}
+
+  @SubscribeMessage('chat')
+  chat(@ConnectedSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
+    return this.messaging.sendDirect(senderOf(socket), request);
+  }
+
+  @SubscribeMessage('groupChat')
+  groupChat(@ConnectedSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
+    return this.messaging.sendGroup(senderOf(socket), request);
+  }
+
+  @SubscribeMessage('ack')
+  ack(@ConnectedSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
+    return this.messaging.ack(senderOf(socket), request);
+  }
+
+  @SubscribeMessage('history')
+  history(@ConnectedSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
+    return this.messaging.historyRequest(senderOf(socket), request);
+  }
+
+  @SubscribeMessage('block')
+  async block(@ConnectedSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
+    await this.blacklist.block(socket.connection!.userId, recipientOf(request));
+    return {};
+  }
+
+  @SubscribeMessage('unblock')
+  async unblock(@ConnectedSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
+    await this.blacklist.unblock(socket.connection!.userId, recipientOf(request));
+    return {};
+  }
+}
+
+function senderOf(socket: ImSocket): Sender {
+  const connection = socket.connection!;
+  return { userId: connection.userId, appUserId: connection.user.appUserId, connectionId: connection.id };
+}
