@@ -76,6 +76,19 @@ describe('messaging: chat and groupChat', () => {
       expect(alice.received((f) => f.action === 'chat')).toEqual([]);
     });
 
+    it('creates the conversation once when both sides send their first messages at the same time', async () => {
+      const [alice, bob] = await pair();
+      const replies = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          i % 2 ? alice.request('chat', { type: 1, content: `a${i}`, app_user_ids: 'bob' }) : bob.request('chat', { type: 1, content: `b${i}`, app_user_ids: 'alice' }),
+        ),
+      );
+      expect(replies.map((r) => r.code)).toEqual(Array(20).fill(200));
+      expect(replies.map((r) => dataOf(r).seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+      expect(await t.sql(`SELECT count(*)::int AS n FROM conversations`)).toEqual([{ n: 1 }]);
+      expect(await t.sql(`SELECT count(*)::int AS n FROM conversation_members`)).toEqual([{ n: 2 }]);
+    });
+
     it('starts read positions at 0 and moves the sender to its own message', async () => {
       const [alice, bob] = await pair();
       await alice.request('chat', { type: 1, content: 'a', app_user_ids: 'bob' });
