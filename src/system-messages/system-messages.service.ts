@@ -18,6 +18,8 @@ export enum SystemMessageType {
 }
 
 export const SYSTEM_MESSAGE_RECEIPT = 'system-message';
+/** A stored frame that points at the row holding the shared frame text (frames start with "{"). */
+const FRAME_REF = '@';
 
 /** What one system message says and to whom. */
 export interface SystemMessageSpec {
@@ -89,11 +91,19 @@ export class SystemMessageService implements OnModuleDestroy {
     });
     const recipients = [...new Set(spec.recipients)];
     if (spec.store !== false && recipients.length > 0) {
-      await tx.query(
-        `INSERT INTO system_messages (msg_id, recipient_id, type, frame, created_at)
-         SELECT $1, r, $3, $4, $5 FROM unnest($2::int[]) AS r`,
-        [id, recipients, spec.type, frame, time],
+      // The frame is stored once, in the first recipient's row; the others hold "@<that row's id>"
+      // (a 17 to 2,000 invitees carries the whole member list: stored 2,000 times it would be huge).
+      const [first] = await tx.query<{ id: number }>(
+        `INSERT INTO system_messages (msg_id, recipient_id, type, frame, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+        [id, recipients[0], spec.type, frame, time],
       );
+      if (recipients.length > 1) {
+        await tx.query(
+          `INSERT INTO system_messages (msg_id, recipient_id, type, frame, created_at)
+           SELECT $1, r, $3, $4, $5 FROM unnest($2::int[]) AS r`,
+          [id, recipients.slice(1), spec.type, `${FRAME_REF}${first.id}`, time],
+        );
+      }
     }
     return { msgId: id, frame, time, spec: { ...spec, recipients } };
   }
@@ -192,6 +202,7 @@ export class SystemMessageService implements OnModuleDestroy {
         [connection.userId, claimedAt],
       );
       if (rows.length === 0) return;
+      await this.resolveFrames(rows);
       rows.sort((a, b) => a.msg_id - b.msg_id || a.id - b.id);
       const live = this.pendingLive.get(connection) ?? new Set<number>();
       const toWrite = rows.filter((row) => !live.has(row.msg_id));
@@ -212,6 +223,20 @@ export class SystemMessageService implements OnModuleDestroy {
     } finally {
       this.connecting.delete(connection);
       this.pendingLive.delete(connection);
+    }
+  }
+
+  /** Replaces "@<id>" references by the frame stored in that row. */
+  private async resolveFrames(rows: Array<{ frame: string }>): Promise<void> {
+    const refs = [...new Set(rows.filter((row) => row.frame.startsWith(FRAME_REF)).map((row) => Number(row.frame.slice(FRAME_REF.length))))];
+    if (refs.length === 0) return;
+    const found = await this.db.query<{ id: number; frame: string }>(`SELECT id, frame FROM system_messages WHERE id = ANY($1::bigint[])`, [refs]);
+    const frames = new Map(found.map((row) => [row.id, row.frame]));
+    for (const row of rows) {
+      if (!row.frame.startsWith(FRAME_REF)) continue;
+      const frame = frames.get(Number(row.frame.slice(FRAME_REF.length)));
+      if (frame === undefined) throw new Error(`system message frame ${row.frame} is missing`);
+      row.frame = frame;
     }
   }
 
