@@ -142,6 +142,8 @@ const ORIGINAL = `
 @Injectable()
 export class MessagingService {
   private readonly limits: MessageLimits;
+  /** Sends in flight by `sender:nonce`: a repeat waits for the first and then finds it stored (831). */
+  private readonly inFlight = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly db: Db,
@@ -159,7 +161,34 @@ export class MessagingService {
   }
 
   /** `chat`: one-to-one message. Returns the sendResult body (200 or 831); throws ImError otherwise. */
-  async sendDirect(sender: Sender, request: Record<string, unknown>): Promise<ReplyBody> {
+  sendDirect(sender: Sender, request: Record<string, unknown>): Promise<ReplyBody> {
+    return this.oneAtATime(sender.userId, request.nonce as string, () => this.storeDirect(sender, request));
+  }
+
+  /** `groupChat`: a message to every member of a group. */
+  sendGroup(sender: Sender, request: Record<string, unknown>): Promise<ReplyBody> {
+    return this.oneAtATime(sender.userId, request.nonce as string, () => this.storeGroup(sender, request));
+  }
+
+  /**
+   * Runs sends of one (sender, nonce) one after the other in this process, so a retry racing its
+   * original gets 831 without provoking a unique violation. The unique index stays the authority
+   * (other nodes, and the error path in `store`).
+   */
+  private async oneAtATime<T>(senderId: number, nonce: string, work: () => Promise<T>): Promise<T> {
+    const key = `${senderId}:${nonce}`;
+    const previous = this.inFlight.get(key);
+    const run = previous ? previous.then(work) : work();
+    const settled = run.catch(() => undefined);
+    this.inFlight.set(key, settled);
+    try {
+      return await run;
+    } finally {
+      if (this.inFlight.get(key) === settled) this.inFlight.delete(key);
+    }
+  }
+
+  private async storeDirect(sender: Sender, request: Record<string, unknown>): Promise<ReplyBody> {
     const nonce = request.nonce as string;
     let to: string;
     let message: ValidatedMessage;
@@ -205,8 +234,7 @@ export class MessagingService {
     return body;
   }
 
-  /** `groupChat`: a message to every member of a group. */
-  async sendGroup(sender: Sender, request: Record<string, unknown>): Promise<ReplyBody> {
+  private async storeGroup(sender: Sender, request: Record<string, unknown>): Promise<ReplyBody> {
     const nonce = request.nonce as string;
     let groupId: number;
     let message: ValidatedMessage;
