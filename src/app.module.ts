@@ -16,12 +16,12 @@ import { UsersModule } from './users/users.module';
 @Module({})
 export class AppModule {
   /** `databaseUrl`: DATABASE_URL, or the embedded database's URL. */
-  static forRoot(config: AppConfig, databaseUrl: string): DynamicModule {
+  static forRoot(config: AppConfig, databaseUrl: string, poolSize = config.DB_POOL_SIZE): DynamicModule {
     return {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
-        DatabaseModule.forRoot(databaseUrl, config.DB_POOL_SIZE),
+        DatabaseModule.forRoot(databaseUrl, poolSize),
         RealtimeModule.forRoot(config),
         AuthModule,
         UsersModule,
@@ -29,7 +29,7 @@ export class AppModule {
         GroupsModule,
         SystemMessagesModule,
         SyncModule,
-        PresenceModule,
+        PresenceModule.forRoot(config),
         HealthModule,
         MetricsModule,
       ],

@@ -8,6 +8,8 @@ import { AppConfig } from './config/app-config';
 import { EmbeddedDatabase } from './database/embedded-database';
 import { ImWsAdapter } from './realtime/im-ws-adapter';
 
+/** Sockets the embedded database accepts: the app's one, plus other nodes or tools sharing it. */
+const EMBEDDED_SOCKETS = 8;
 const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
 export interface RunningServer {
@@ -21,11 +23,14 @@ export interface RunningServer {
 
 /** Builds the whole server (used by main.ts and the e2e tests alike) and starts listening. */
 export async function startServer(config: AppConfig): Promise<RunningServer> {
-  const embedded = config.DATABASE_URL ? undefined : new EmbeddedDatabase(config.DATA_DIR, config.DB_POOL_SIZE + 5);
+  // The embedded database is one session behind its socket server: statements of different pool
+  // connections could interleave mid-query, so the app uses one connection (queries queue in the pool).
+  const embedded = config.DATABASE_URL ? undefined : new EmbeddedDatabase(config.DATA_DIR, EMBEDDED_SOCKETS);
   const databaseUrl = config.DATABASE_URL ?? (await embedded!.start());
+  const poolSize = embedded ? 1 : config.DB_POOL_SIZE;
   let app: INestApplication | undefined;
   try {
-    app = await NestFactory.create(AppModule.forRoot(config, databaseUrl), {
+    app = await NestFactory.create(AppModule.forRoot(config, databaseUrl, poolSize), {
       logger: LOG_LEVELS.slice(0, LOG_LEVELS.indexOf(config.LOG_LEVEL as LogLevel) + 1),
     });
     app.useWebSocketAdapter(new ImWsAdapter(app));

@@ -1,5 +1,5 @@
 import { startTestServer, TestServer } from './support/server';
-import { WsClient } from './support/ws-client';
+import { dataOf, WsClient } from './support/ws-client';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -16,12 +16,40 @@ describe('two nodes over Redis', () => {
     await node2?.close();
     await node1?.close();
   });
-  beforeEach(() => node1.reset());
+  beforeEach(async () => {
+    await node2.reset(); // closes node 2's clients too
+    await node1.reset();
+  });
 
   it('reports Redis in /health', async () => {
     const health = await node1.admin.call('GET', '/health', undefined, null);
     expect(health.status).toBe(200);
     expect(health.body.details.redis.status).toBe('up');
+  });
+
+  it('a chat sent on one node reaches the recipient and the sender\'s other device on the other node', async () => {
+    const alice = await node1.connect('alice');
+    const bob = await node2.connect('bob');
+    const aliceWeb = await node2.connect('alice');
+    const reply = await alice.request('chat', { type: 1, content: 'across nodes', app_user_ids: 'bob' });
+    expect(reply.code).toBe(200);
+    const received = await bob.push('chat');
+    expect(received.msg_id).toBe(reply.msg_id);
+    expect(dataOf(received)).toMatchObject({ content: 'across nodes', app_user_id: 'alice', to_app_user_id: 'bob', seq: 1 });
+    expect((await aliceWeb.push('chat')).msg_id).toBe(reply.msg_id);
+    expect(await alice.quietFor(200, 'chat')).toHaveLength(0);
+  });
+
+  it('presence sees connections held by the other node, and forgets them when they close', async () => {
+    const carol = await node2.connect('carol');
+    const asker = await node1.connect('dave');
+    await node1.admin.putUser('erin');
+    const online = await asker.request('presence', { app_user_ids: ['carol', 'erin'] });
+    expect(dataOf(online)).toEqual({ online: { carol: true, erin: false } });
+    carol.close();
+    await carol.closed;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(dataOf(await asker.request('presence', { app_user_ids: ['carol'] }))).toEqual({ online: { carol: false } });
   });
 
   it('a user disabled through one node is disconnected on the other node', async () => {

@@ -171,7 +171,7 @@ export class GroupsService {
       } else {
         inviter = group.members.find((member) => member.user_id === group.row.owner_id)!;
       }
-      const invitees = await this.users.profilesByAppIds(wanted);
+      const invitees = await this.users.profilesByAppIds(wanted, tx);
       const already = invitees.filter((user) => group.memberIds.has(user.user_id));
       if (already.length > 0) {
         throw ImError.badRequest(`app_user_ids: already members: ${already.map((user) => user.app_user_id).join(', ')}`);
@@ -192,7 +192,7 @@ export class GroupsService {
       if (group.row.invite_mode === 1) throw ImError.forbidden('this group is invite-only (invite_mode 1)');
       if (group.memberIds.has(actor.userId)) throw ImError.badRequest('group_id: you are already a member of this group');
       this.checkSize(group.members.length + 1);
-      const joiner = await this.userById(actor.userId);
+      const joiner = await this.userById(actor.userId, tx);
       await this.addMembers(tx, Number(gid), group.row.last_seq, [actor.userId], now);
       const extra = joinedExtra(gid, joiner, [joiner]);
       return { spec: [groupSpec(SystemMessageType.MembersJoined, gid, extra, [...group.memberIds, actor.userId])] };
@@ -205,7 +205,7 @@ export class GroupsService {
     if (wanted.length === 0) throw ImError.badRequest('extra.app_user_ids must not be empty');
     return this.inGroup(actor, groupId, async (tx, group, gid) => {
       this.requireOwner(actor, group);
-      const removed = await this.users.profilesByAppIds(wanted);
+      const removed = await this.users.profilesByAppIds(wanted, tx);
       if (removed.some((user) => user.user_id === group.row.owner_id)) {
         throw ImError.badRequest('app_user_ids: the owner cannot be removed (transfer ownership or dissolve the group)');
       }
@@ -352,8 +352,8 @@ export class GroupsService {
     }
   }
 
-  private async userById(userId: number): Promise<UserProfile> {
-    const user = await this.users.findById(userId);
+  private async userById(userId: number, q?: Queryable): Promise<UserProfile> {
+    const user = await this.users.findById(userId, q);
     if (!user) throw ImError.notFound(`no such user: ${userId}`);
     return { user_id: user.user_id, app_user_id: user.app_user_id, nickname: user.nickname, head: user.head };
   }

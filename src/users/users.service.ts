@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Db } from '../database/db';
+import { Db, Queryable } from '../database/db';
 import { ImError } from '../common/im-error';
 import { Delivery } from '../realtime/delivery';
 import { encodeError } from '../realtime/frames';
@@ -66,15 +66,16 @@ export class UsersService {
     return user;
   }
 
-  async findById(userId: number): Promise<User | undefined> {
-    const [user] = await this.db.query<User>(`SELECT ${USER_COLUMNS} FROM users WHERE id = $1`, [userId]);
+  /** `q`: pass the transaction when called inside one. */
+  async findById(userId: number, q: Queryable = this.db): Promise<User | undefined> {
+    const [user] = await q.query<User>(`SELECT ${USER_COLUMNS} FROM users WHERE id = $1`, [userId]);
     return user;
   }
 
-  /** Profiles by app_user_id; throws 404 naming the first unknown one. */
-  async profilesByAppIds(appUserIds: string[]): Promise<UserProfile[]> {
+  /** Profiles by app_user_id; throws 404 naming the first unknown one. `q`: the transaction, inside one. */
+  async profilesByAppIds(appUserIds: string[], q: Queryable = this.db): Promise<UserProfile[]> {
     if (appUserIds.length === 0) return [];
-    const rows = await this.db.query<UserProfile>(
+    const rows = await q.query<UserProfile>(
       `SELECT id AS user_id, app_user_id, nickname, head FROM users WHERE app_user_id = ANY($1)`,
       [appUserIds],
     );

@@ -52,6 +52,8 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     sql,
     async reset() {
       for (const client of clients) client.close();
+      // let the server see the closes before ids are reused
+      await Promise.race([Promise.all([...clients].map((client) => client.closed)), new Promise((resolve) => setTimeout(resolve, 2000))]);
       clients.clear();
       await sql(`TRUNCATE system_messages, messages, conversation_members, groups, conversations, blacklist, users RESTART IDENTITY CASCADE`);
       await sql(`ALTER SEQUENCE msg_id_seq RESTART WITH 1`);
