@@ -6,7 +6,7 @@
  *   - database: single-row INSERT commits into a scratch table with the same concurrency.
  *
  *   DATABASE_URL=postgresql://postgres@127.0.0.1:5432/im_bench npx ts-node bench/send-throughput.ts
- *   env: BENCH_MESSAGES (default 20000), BENCH_CLIENTS (20), BENCH_WINDOW (16)
+ *   env: BENCH_MESSAGES (default 20000), BENCH_CLIENTS (20), BENCH_WINDOW (16), BENCH_SPREAD (1)
  */
 import 'reflect-metadata';
 import { Pool } from 'pg';
@@ -18,6 +18,8 @@ import { startServer } from '../src/server';
 const TOTAL = Number(process.env.BENCH_MESSAGES ?? 20000);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 20);
 const WINDOW = Number(process.env.BENCH_WINDOW ?? 16);
+/** How many peers each client spreads its messages over (1 = one conversation per client). */
+const SPREAD = Math.min(Number(process.env.BENCH_SPREAD ?? 1), Number(process.env.BENCH_CLIENTS ?? 20) - 1);
 const ADMIN_TOKEN = 'bench-admin-token-0123456789';
 
 async function admin(base: string, method: string, path: string, body?: unknown): Promise<any> {
@@ -102,11 +104,11 @@ async function main(): Promise<void> {
     await drive(sockets, warm, (c) => ({ action: 'chat', type: 1, content: 'warm up', app_user_ids: `bench${(c + 1) % CLIENTS}` }));
     const ping = await drive(sockets, TOTAL, () => ({ action: 'ping' }));
     const insert = await insertBaseline(new Pool({ connectionString: server.databaseUrl, max: CLIENTS }), TOTAL);
-    const chat = await drive(sockets, TOTAL, (c, i) => ({ action: 'chat', type: 1, content: `message ${i}`, app_user_ids: `bench${(c + 1) % CLIENTS}` }));
+    const chat = await drive(sockets, TOTAL, (c, i) => ({ action: 'chat', type: 1, content: `message ${i}`, app_user_ids: `bench${(c + 1 + (i % SPREAD)) % CLIENTS}` }));
 
     const [{ count }] = (await pool.query('SELECT count(*)::int AS count FROM messages')).rows;
     console.log(`messages stored: ${count} (expected ${TOTAL + warm})`);
-    console.log(`clients ${CLIENTS}, window ${WINDOW}, messages ${TOTAL}`);
+    console.log(`clients ${CLIENTS}, window ${WINDOW}, peers per client ${SPREAD}, messages ${TOTAL}`);
     console.log(`ping round trips      ${ping.toFixed(0)}/s   (transport baseline)`);
     console.log(`single-row INSERTs    ${insert.toFixed(0)}/s   (database baseline)`);
     console.log(`durable chat sends    ${chat.toFixed(0)}/s`);
