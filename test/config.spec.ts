@@ -1,0 +1,50 @@
+import { ConfigError, loadConfig } from '../src/config/app-config';
+
+describe('configuration', () => {
+  it('starts with nothing set: every default of PROTOCOL §9', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      PORT: 3000,
+      RATE_LIMIT_PER_SEC: 50,
+      RATE_LIMIT_BURST: 100,
+      MAX_FRAME_BYTES: 65536,
+      THUMB_URL_TEMPLATE: '{url}?imageView2/2/w/200/h/200',
+      TOKEN_TTL_SECONDS: 7 * 24 * 3600,
+      MAX_GROUP_MEMBERS: 2000,
+      WS_PATH: '/',
+    });
+    expect(config.DATABASE_URL).toBeUndefined();
+    expect(config.REDIS_URL).toBeUndefined();
+    expect(config.mediaBaseUrl).toBe('http://localhost:3000/media');
+  });
+
+  it('reads numbers and URLs from the environment', () => {
+    const config = loadConfig({ PORT: '8080', RATE_LIMIT_PER_SEC: '0', MEDIA_BASE_URL: 'https://cdn.example.com/files/', DATABASE_URL: 'postgresql://u@db:5432/im' });
+    expect(config.PORT).toBe(8080);
+    expect(config.RATE_LIMIT_PER_SEC).toBe(0);
+    expect(config.mediaBaseUrl).toBe('https://cdn.example.com/files');
+    expect(config.DATABASE_URL).toBe('postgresql://u@db:5432/im');
+  });
+
+  it.each([
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['DATABASE_URL', 'mysql://x'],
+    ['REDIS_URL', 'localhost:6379'],
+    ['RATE_LIMIT_BURST', '-1'],
+    ['MAX_FRAME_BYTES', '12'],
+    ['MEDIA_BASE_URL', 'ftp://x'],
+    ['THUMB_URL_TEMPLATE', 'no placeholder'],
+    ['ADMIN_TOKEN', 'short'],
+  ])('refuses %s=%s with one line naming the variable', (name, value) => {
+    let error: unknown;
+    try {
+      loadConfig({ [name]: value });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toContain(name);
+    expect((error as Error).message).not.toContain('\n');
+  });
+});
