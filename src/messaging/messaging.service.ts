@@ -84,6 +84,9 @@ interface OriginalRow {
 }
 
 const UNIQUE_VIOLATION = '23505';
+/** Bounds of the 831 data cache (MessagingService.recentData). */
+const RECENT_MAX_ENTRIES = 10_000;
+const RECENT_MAX_CHARS = 8_000_000;
 const SENDER_NONCE_CONSTRAINT = 'messages_sender_nonce';
 
 /** The message row, the seq/msg_id bump of its conversation and the sender's read position: one statement. */
@@ -144,6 +147,12 @@ export class MessagingService {
   private readonly limits: MessageLimits;
   /** Sends in flight by `sender:nonce`: a repeat waits for the first and then finds it stored (831). */
   private readonly inFlight = new Map<string, Promise<unknown>>();
+  /**
+   * The exact `data` string of recent sendResults by `sender:nonce`, so an 831 repeats it byte for byte
+   * (rebuilt from jsonb, `extra`'s key order could differ). Bounded; a miss rebuilds from the database.
+   */
+  private readonly recentData = new Map<string, { msgId: number; time: number; data: string }>();
+  private recentChars = 0;
 
   constructor(
     private readonly db: Db,
@@ -230,6 +239,7 @@ export class MessagingService {
     this.metrics.messagesStored.inc({ kind: 'chat' });
     const data = messageData(message, row, { to_app_user_id: to }, row.seq);
     const body: ReplyBody = { data, time: now, user_id: sender.userId, msg_id: row.msg_id };
+    this.remember(sender.userId, nonce, row.msg_id, now, data);
     this.delivery.push([row.recipient_id!, sender.userId], encodePush('chat', { ...body, nonce }), { exceptConnectionId: sender.connectionId });
     return body;
   }
@@ -239,8 +249,17 @@ export class MessagingService {
     let groupId: number;
     let message: ValidatedMessage;
     try {
-      groupId = groupIdOf(request);
+      // A well-formed group_id too large to exist is a 404, which comes after every 400 (§4 step 2 then 3).
+      let missing: ImError | undefined;
+      try {
+        groupId = groupIdOf(request);
+      } catch (error) {
+        if (!(error instanceof ImError) || error.code !== ImCode.NotFound) throw error;
+        missing = error;
+        groupId = 0;
+      }
       message = validateMessage(request, this.limits);
+      if (missing) throw missing;
       await this.fillCard(message);
     } catch (error) {
       return this.duplicateOr(sender.userId, nonce, error);
@@ -260,6 +279,7 @@ export class MessagingService {
     const group = String(groupId);
     const data = messageData(message, row, { group_id: group }, row.seq);
     const body: ReplyBody = { data, time: now, user_id: sender.userId, msg_id: row.msg_id, group_id: group };
+    this.remember(sender.userId, nonce, row.msg_id, now, data);
     const recipients = row.member_ids ?? [];
     recipients.push(sender.userId);
     this.delivery.push(recipients, encodePush('groupChat', { ...body, nonce }), { exceptConnectionId: sender.connectionId });
@@ -291,7 +311,9 @@ export class MessagingService {
       throw new Error(`duplicate nonce ${nonce} but no original found`);
     }
     const target = original.kind === 2 ? { group_id: String(original.conversation_id) } : { to_app_user_id: original.to_app_user_id ?? '' };
-    const data = messageData(original, original, target, original.seq);
+    const recent = this.recentData.get(`${senderId}:${nonce}`);
+    const data =
+      recent && recent.msgId === original.id && recent.time === original.created_at ? recent.data : messageData(original, original, target, original.seq);
     return {
       code: ImCode.Duplicate,
       msg: 'duplicate nonce: this message was already sent',
@@ -301,6 +323,21 @@ export class MessagingService {
       msg_id: original.id,
       group_id: target.group_id,
     };
+  }
+
+  /** Keeps the sendResult `data` of a stored message for a later 831 (oldest dropped first). */
+  private remember(senderId: number, nonce: string, msgId: number, time: number, data: string): void {
+    const key = `${senderId}:${nonce}`;
+    const previous = this.recentData.get(key);
+    if (previous) this.recentChars -= previous.data.length;
+    this.recentData.delete(key);
+    this.recentData.set(key, { msgId, time, data });
+    this.recentChars += data.length;
+    for (const [oldKey, old] of this.recentData) {
+      if (this.recentData.size <= RECENT_MAX_ENTRIES && this.recentChars <= RECENT_MAX_CHARS) break;
+      this.recentData.delete(oldKey);
+      this.recentChars -= old.data.length;
+    }
   }
 
   /** Type 6: the card's person must exist; their nickname and head are filled in. */
