@@ -129,12 +129,13 @@ export class GroupsService {
 
   /** editGroup / PATCH: owner only; 12 to every member with the changed fields. */
   async edit(actor: Actor, groupId: string, changes: GroupChanges): Promise<GroupView> {
-    const given = CHANGE_FIELDS.filter((name) => changes[name] !== undefined);
+    // null counts as absent (as the validators' IsOptional treats it): not changed, not in 12's extra
+    const given = CHANGE_FIELDS.filter((name) => changes[name] !== undefined && changes[name] !== null);
     if (given.length === 0) throw ImError.badRequest(`extra must hold at least one of ${CHANGE_FIELDS.join(', ')}`);
     return this.inGroup(actor, groupId, async (tx, group, gid) => {
       this.requireOwner(actor, group);
       let newOwnerId: number | undefined;
-      if (changes.app_user_id !== undefined) {
+      if (given.includes('app_user_id')) {
         const newOwner = group.members.find((member) => member.app_user_id === changes.app_user_id);
         if (!newOwner) throw ImError.badRequest(`app_user_id: ${changes.app_user_id} is not a member of this group`);
         newOwnerId = newOwner.user_id;
@@ -374,7 +375,7 @@ function noSuchGroup(groupId: string): ImError {
 /** A group_id from a path or request: digits (bigint range), else 404 as no such group. */
 function parseGroupId(groupId: string): string {
   if (!GROUP_ID_PATTERN.test(groupId)) throw noSuchGroup(groupId);
-  return String(Number(groupId));
+  return BigInt(groupId).toString(); // exact (Number() would round ids above 2^53)
 }
 
 function nameOf(user: UserProfile): { app_user_id: string; nickname: string } {
