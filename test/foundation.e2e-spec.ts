@@ -71,6 +71,17 @@ describe('foundation: connections, frames, limits, admin users', () => {
       expect(typeof pong.time).toBe('number');
     });
 
+    it('failure replies carry code, msg, action and nonce only; a chat never echoes a group_id from its extra', async () => {
+      const client = await t.connect('erin');
+      client.sendRaw(JSON.stringify({ action: 'fly', nonce: 'n-3' }));
+      expect(Object.keys(await client.push('error')).sort()).toEqual(['action', 'code', 'msg', 'nonce']);
+      const failed = await client.request('chat', { type: 1, content: 'hi', app_user_ids: 'nobody-here', extra: { group_id: '7' } });
+      expect(failed.code).toBe(404);
+      expect(Object.keys(failed).sort()).toEqual(['action', 'code', 'msg', 'nonce']);
+      const groupFailure = await client.request('groupInfo', { extra: { group_id: '999' } });
+      expect(groupFailure).toMatchObject({ code: 404, group_id: '999', action: 'groupInfo' });
+    });
+
     it('requires a nonce on every request', async () => {
       const client = await t.connect('erin');
       client.sendRaw(JSON.stringify({ action: 'ping' }));

@@ -21,7 +21,7 @@ export interface Frame {
   result?: string;
   data?: string;
   nonce?: string;
-  time: number;
+  time?: number;
   user_id?: number;
   msg_id?: number;
   group_id?: string;
@@ -46,7 +46,8 @@ export function buildFrame(action: string, nonce: string | undefined, body: Repl
   const data = encodeData(body.data);
   if (data !== undefined) frame.data = data;
   if (nonce !== undefined) frame.nonce = nonce;
-  frame.time = body.time ?? Date.now();
+  // failures carry code, msg, action, nonce (PROTOCOL §4 step 5, §3): no time
+  if (body.time !== undefined || code === ImCode.Ok || code === ImCode.Duplicate) frame.time = body.time ?? Date.now();
   if (body.user_id !== undefined) frame.user_id = body.user_id;
   if (body.msg_id !== undefined) frame.msg_id = body.msg_id;
   if (body.group_id !== undefined) frame.group_id = body.group_id;

@@ -27,14 +27,20 @@ export class WsErrorFilter implements ExceptionFilter {
     const request = host.switchToWs().getData<Record<string, unknown>>() ?? {};
     const action = host.getArgByIndex<string>(2) ?? String(request.action);
     const { code, msg } = toCodeAndMsg(error, this.logger);
-    const groupId = groupIdOf(request);
+    const groupId = groupIdOf(request, action);
     socket.connection?.send(encodeReply(action, request.nonce as string, { code, msg, group_id: groupId }));
   }
 }
 
-/** A request's group_id (top level, or in `extra` for group actions) when it is a string. */
-export function groupIdOf(request: Record<string, unknown>): string | undefined {
-  const extra = request.extra as Record<string, unknown> | undefined;
-  const groupId = request.group_id ?? (extra && typeof extra === 'object' ? extra.group_id : undefined);
-  return typeof groupId === 'string' ? groupId : undefined;
+/** Group management actions name their group in `extra` (top level accepted too). */
+const GROUP_ACTIONS = new Set(['createGroup', 'editGroup', 'inviteToGroup', 'joinGroup', 'removeFromGroup', 'leaveGroup', 'dissolveGroup', 'groupInfo']);
+
+/**
+ * The group a failed request concerns, echoed in its reply: `extra.group_id` for group actions, the
+ * top-level `group_id` otherwise (groupChat, ack, history); a chat's free-form extra is never read.
+ */
+export function groupIdOf(request: Record<string, unknown>, action: string): string | undefined {
+  const extra = request.extra && typeof request.extra === 'object' ? (request.extra as Record<string, unknown>).group_id : undefined;
+  const candidates = GROUP_ACTIONS.has(action) ? [extra, request.group_id] : [request.group_id];
+  return candidates.find((value): value is string => typeof value === 'string');
 }
