@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
 import { ConfigError, loadConfig } from './config/app-config';
 import { startServer } from './server';
 
@@ -13,6 +14,8 @@ async function main(): Promise<void> {
     }
     throw error;
   }
+  // one failed background task must not take every user's connection down with it
+  process.on('unhandledRejection', (reason) => new Logger('Process').error(`unhandled rejection: ${reason instanceof Error ? reason.stack : String(reason)}`));
   const server = await startServer(config);
   const stop = () => void server.close().then(() => process.exit(0));
   process.once('SIGTERM', stop);
