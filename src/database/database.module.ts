@@ -2,6 +2,7 @@ import { DynamicModule, Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { dataSourceOptions } from './data-source-options';
 import { Db } from './db';
+import { WriteBatcher } from './write-batcher';
 
 /** PostgreSQL at `url` (a server, or the embedded one); migrations run on start. */
 @Global()
@@ -11,8 +12,8 @@ export class DatabaseModule {
     return {
       module: DatabaseModule,
       imports: [TypeOrmModule.forRoot({ ...dataSourceOptions(url, poolSize), retryAttempts: 3, retryDelay: 1000 })],
-      providers: [Db],
-      exports: [Db],
+      providers: [Db, WriteBatcher],
+      exports: [Db, WriteBatcher],
     };
   }
 }

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { ImCode, ImError } from '../common/im-error';
 import { AppConfig } from '../config/app-config';
 import { Db, Queryable } from '../database/db';
+import { WriteBatcher } from '../database/write-batcher';
 import { MetricsService } from '../metrics/metrics.service';
 import { Delivery } from '../realtime/delivery';
 import { encodePush, ReplyBody } from '../realtime/frames';
@@ -156,6 +157,7 @@ export class MessagingService {
 
   constructor(
     private readonly db: Db,
+    private readonly batcher: WriteBatcher,
     private readonly users: UsersService,
     private readonly delivery: Delivery,
     private readonly metrics: MetricsService,
@@ -212,12 +214,14 @@ export class MessagingService {
 
     const now = Date.now();
     const params = [sender.userId, to, now, nonce, message.type, message.content, JSON.stringify(message.extra)];
-    let row = await this.store<DirectRow>(STORE_DIRECT, params);
+    // lock-order key of the conversation (the pair, whoever sends)
+    const pair = sender.appUserId < to ? `d:${sender.appUserId}\u0000${to}` : `d:${to}\u0000${sender.appUserId}`;
+    let row = await this.store<DirectRow>(STORE_DIRECT, params, pair);
     if (row === 'duplicate') return this.duplicateOr(sender.userId, nonce);
     if (row.msg_id === null && row.recipient_id !== null && row.recipient_id !== sender.userId && !row.blocked) {
       // First message between these two: create the conversation and its members with the message.
       const recipientId = row.recipient_id;
-      row = await this.store<DirectRow>(STORE_DIRECT, params, async (tx) => {
+      row = await this.store<DirectRow>(STORE_DIRECT, params, pair, async (tx) => {
         const [low, high] = sender.userId < recipientId ? [sender.userId, recipientId] : [recipientId, sender.userId];
         await tx.query(
           `WITH c AS (
@@ -265,7 +269,7 @@ export class MessagingService {
       return this.duplicateOr(sender.userId, nonce, error);
     }
     const now = Date.now();
-    const row = await this.store<GroupRow>(STORE_GROUP, [sender.userId, groupId, now, nonce, message.type, message.content, JSON.stringify(message.extra)]);
+    const row = await this.store<GroupRow>(STORE_GROUP, [sender.userId, groupId, now, nonce, message.type, message.content, JSON.stringify(message.extra)], `g:${groupId}`);
     if (row === 'duplicate') return this.duplicateOr(sender.userId, nonce);
     if (row.msg_id === null || row.seq === null) {
       let error: ImError;
@@ -288,11 +292,12 @@ export class MessagingService {
 
   /**
    * Runs the store statement (optionally after `before`, in one transaction) and returns its row,
-   * or 'duplicate' when the unique (sender, nonce) index refused the message.
+   * or 'duplicate' when the unique (sender, nonce) index refused the message. Without `before` it goes
+   * through the WriteBatcher: concurrent sends share one COMMIT; `order` names the conversation it locks.
    */
-  private async store<T>(sql: string, params: unknown[], before?: (tx: Queryable) => Promise<void>): Promise<T | 'duplicate'> {
+  private async store<T>(sql: string, params: unknown[], order: string, before?: (tx: Queryable) => Promise<void>): Promise<T | 'duplicate'> {
     try {
-      if (!before) return (await this.db.query<T>(sql, params))[0];
+      if (!before) return (await this.batcher.run<T>(sql, params, order))[0];
       return await this.db.transaction(async (tx) => {
         await before(tx);
         return (await tx.query<T>(sql, params))[0];
