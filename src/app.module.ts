@@ -16,12 +16,12 @@ import { UsersModule } from './users/users.module';
 @Module({})
 export class AppModule {
   /** `databaseUrl`: DATABASE_URL, or the embedded database's URL. */
-  static forRoot(config: AppConfig, databaseUrl: string, poolSize = config.DB_POOL_SIZE): DynamicModule {
+  static forRoot(config: AppConfig, databaseUrl: string, embedded = false): DynamicModule {
     return {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
-        DatabaseModule.forRoot(databaseUrl, poolSize),
+        DatabaseModule.forRoot(databaseUrl, embedded ? 1 : config.DB_POOL_SIZE, embedded),
         RealtimeModule.forRoot(config),
         AuthModule,
         UsersModule,

@@ -27,10 +27,9 @@ export async function startServer(config: AppConfig): Promise<RunningServer> {
   // connections could interleave mid-query, so the app uses one connection (queries queue in the pool).
   const embedded = config.DATABASE_URL ? undefined : new EmbeddedDatabase(config.DATA_DIR, EMBEDDED_SOCKETS);
   const databaseUrl = config.DATABASE_URL ?? (await embedded!.start());
-  const poolSize = embedded ? 1 : config.DB_POOL_SIZE;
   let app: INestApplication | undefined;
   try {
-    app = await NestFactory.create(AppModule.forRoot(config, databaseUrl, poolSize), {
+    app = await NestFactory.create(AppModule.forRoot(config, databaseUrl, embedded !== undefined), {
       logger: LOG_LEVELS.slice(0, LOG_LEVELS.indexOf(config.LOG_LEVEL as LogLevel) + 1),
     });
     app.useWebSocketAdapter(new ImWsAdapter(app));

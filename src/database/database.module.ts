@@ -1,5 +1,6 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
+import { getDataSourceToken, TypeOrmModule } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
 import { dataSourceOptions } from './data-source-options';
 import { Db } from './db';
 import { WriteBatcher } from './write-batcher';
@@ -8,11 +9,12 @@ import { WriteBatcher } from './write-batcher';
 @Global()
 @Module({})
 export class DatabaseModule {
-  static forRoot(url: string, poolSize: number): DynamicModule {
+  /** `embedded`: the URL is the embedded database (one session behind every connection). */
+  static forRoot(url: string, poolSize: number, embedded = false): DynamicModule {
     return {
       module: DatabaseModule,
       imports: [TypeOrmModule.forRoot({ ...dataSourceOptions(url, poolSize), retryAttempts: 3, retryDelay: 1000 })],
-      providers: [Db, WriteBatcher],
+      providers: [{ provide: Db, useFactory: (dataSource: DataSource) => new Db(dataSource, embedded), inject: [getDataSourceToken()] }, WriteBatcher],
       exports: [Db, WriteBatcher],
     };
   }

@@ -17,7 +17,14 @@ export interface Queryable {
 export class Db implements Queryable {
   readonly pool: Pool;
 
-  constructor(dataSource: DataSource) {
+  /**
+   * `shared session`: every connection reaches the same database session (the embedded database
+   * behind pglite-socket), so per-connection state such as named prepared statements is not safe.
+   */
+  constructor(
+    dataSource: DataSource,
+    readonly sharedSession = false,
+  ) {
     this.pool = (dataSource.driver as unknown as { master: Pool }).master;
   }
 

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { escapeLiteral } from 'pg';
+import { createHash } from 'crypto';
+import { escapeLiteral, PoolClient } from 'pg';
 import { Db } from './db';
 
 interface Pending {
@@ -26,6 +27,7 @@ export class WriteBatcher {
   /** Counters for /metrics and tests: multi-statement batches, the statements in them, failed batches. */
   readonly stats = { batches: 0, batchedStatements: 0, failedBatches: 0 };
   private queue: Pending[] = [];
+  private readonly preparedOn = new WeakMap<PoolClient, Set<string>>();
   private inFlight = 0;
   private readonly maxInFlight: number;
 
@@ -62,7 +64,10 @@ export class WriteBatcher {
     if (!client) return;
     let results: Array<{ rows: any[] }>;
     try {
-      const text = ['BEGIN', ...batch.map((item) => inline(item.sql, item.params)), 'COMMIT'].join(';\n');
+      const statements = this.db.sharedSession
+        ? batch.map((item) => inline(item.sql, item.params))
+        : (await this.prepare(client, batch)).map((name, i) => `EXECUTE ${name}(${batch[i].params.map(literal).join(', ')})`);
+      const text = ['BEGIN', ...statements, 'COMMIT'].join(';\n');
       results = (await client.query(text)) as unknown as Array<{ rows: any[] }>;
     } catch {
       this.stats.failedBatches++;
@@ -78,13 +83,39 @@ export class WriteBatcher {
     batch.forEach((item, i) => item.resolve(results[i + 1].rows));
   }
 
+  /** Plans each distinct statement once per connection (planning costs as much as running it). */
+  private async prepare(client: PoolClient, batch: Pending[]): Promise<string[]> {
+    let prepared = this.preparedOn.get(client);
+    if (!prepared) this.preparedOn.set(client, (prepared = new Set()));
+    const names: string[] = [];
+    for (const item of batch) {
+      const name = `wb_${statementId(item.sql)}`;
+      if (!prepared.has(name)) {
+        await client.query(`PREPARE ${name} AS ${item.sql}`);
+        prepared.add(name);
+      }
+      names.push(name);
+    }
+    return names;
+  }
+
   private async runAlone(item: Pending): Promise<void> {
     try {
-      item.resolve(await this.db.query(item.sql, item.params));
+      if (this.db.sharedSession) return item.resolve(await this.db.query(item.sql, item.params));
+      // a named statement: pg plans it once per connection (a name apart from the batches' PREPAREs)
+      const result = await this.db.pool.query({ name: `wp_${statementId(item.sql)}`, text: item.sql, values: item.params as any[] });
+      item.resolve(result.rows);
     } catch (error) {
       item.reject(error);
     }
   }
+}
+
+const ids = new Map<string, string>();
+function statementId(sql: string): string {
+  let id = ids.get(sql);
+  if (!id) ids.set(sql, (id = createHash('sha1').update(sql).digest('hex').slice(0, 16)));
+  return id;
 }
 
 /** The statement with its $n parameters written as SQL literals (a multi-statement query takes none). */
@@ -92,6 +123,7 @@ function inline(sql: string, params: unknown[]): string {
   return sql.replace(/\$(\d+)/g, (_, n: string) => literal(params[Number(n) - 1]));
 }
 
+/** A parameter written as an SQL literal (EXECUTE in a multi-statement query takes no $n). */
 function literal(value: unknown): string {
   if (value === null || value === undefined) return 'NULL';
   if (typeof value === 'number') {
