@@ -230,6 +230,9 @@ describe('foundation: connections, frames, limits, admin users', () => {
       const metrics = await t.admin.call('GET', '/metrics', undefined, null);
       expect(metrics.status).toBe(200);
       expect(String(metrics.body)).toContain('im_connections_open');
+      await t.connect('olga', { waitSync: true });
+      const after = String((await t.admin.call('GET', '/metrics', undefined, null)).body);
+      expect(after).toMatch(/^im_sync_build_seconds_count [1-9]/m);
     });
   });
 });

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { WriteBatcher } from '../database/write-batcher';
 import { ConnectionRegistry } from '../realtime/connection-registry';
 
@@ -7,6 +7,12 @@ import { ConnectionRegistry } from '../realtime/connection-registry';
 @Injectable()
 export class MetricsService {
   readonly registry = new Registry();
+  readonly syncBuildSeconds = new Histogram({
+    name: 'im_sync_build_seconds',
+    help: 'time to build a sync payload (type 19, sync action, admin conversations)',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
   readonly messagesStored = new Counter({ name: 'im_messages_stored_total', help: 'chat messages stored', labelNames: ['kind'], registers: [this.registry] });
 
   constructor(connections: ConnectionRegistry, batcher: WriteBatcher) {

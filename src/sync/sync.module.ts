@@ -1,4 +1,5 @@
 import { Module, OnModuleInit } from '@nestjs/common';
+import { MetricsService } from '../metrics/metrics.service';
 import { ConnectionLifecycle } from '../realtime/connection-lifecycle';
 import { UsersModule } from '../users/users.module';
 import { SyncAdminController } from './sync.admin.controller';
@@ -19,9 +20,11 @@ export class SyncModule implements OnModuleInit {
   constructor(
     private readonly lifecycle: ConnectionLifecycle,
     private readonly sync: SyncService,
+    private readonly metrics: MetricsService,
   ) {}
 
   onModuleInit(): void {
+    this.sync.onSyncBuilt((timings) => this.metrics.syncBuildSeconds.observe(timings.buildMs / 1000));
     this.lifecycle.addConnectStep(SYNC_CONNECT_STEP_ORDER, 'sync', async (connection) => {
       const frame = await this.sync.frame(connection.userId, connection.user.appUserId);
       if (connection.isOpen) await connection.sendNow(frame); // closed meanwhile: nothing to report
