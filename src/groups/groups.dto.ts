@@ -1,3 +1,4 @@
+import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
@@ -37,9 +38,30 @@ export function CodePointLength(min: number, max: number, options?: ValidationOp
 }
 
 const groupIdMessage = { message: 'group_id must be a string of digits' };
-const appUserIdsMessage = { each: true, message: 'app_user_ids must be an array of app_user_id strings (1-64 characters of [A-Za-z0-9_.@-])' };
+const appUserIdsMessage = 'app_user_ids must be an array of app_user_id strings (1-64 characters of [A-Za-z0-9_.@-])';
 const coverMessage = { message: 'cover must be an http or https URL or ""' };
 const flagMessage = (name: string) => ({ message: `${name} must be 0 or 1` });
+
+/** Decorators written as if stacked on the property (the last one applied first), as one. */
+function stacked(...decorators: PropertyDecorator[]): PropertyDecorator {
+  return applyDecorators(...decorators.reverse());
+}
+
+/** An optional group_id: a string of digits. */
+const OptionalGroupId = () => stacked(IsOptional(), IsString(groupIdMessage), Matches(GROUP_ID_PATTERN, groupIdMessage));
+
+/** An optional cover: an http/https URL or "". */
+const CoverField = () => stacked(IsOptional(), IsString(coverMessage), Matches(HTTP_URL_OR_EMPTY, coverMessage));
+
+/** A required array of app_user_ids, `eachMessage` naming the field when an item is bad. */
+const AppUserIdList = (field: string, eachMessage = appUserIdsMessage) =>
+  stacked(
+    IsDefined({ message: `${field} is required` }),
+    IsArray({ message: `${field} must be an array` }),
+    ArrayMaxSize(MAX_IDS_PER_REQUEST),
+    IsString({ each: true, message: eachMessage }),
+    Matches(APP_USER_ID_PATTERN, { each: true, message: eachMessage }),
+  );
 
 /** The editable fields, shared by `editGroup`'s extra and PATCH /admin/groups/{id}. */
 export class GroupChangesDto {
@@ -49,9 +71,7 @@ export class GroupChangesDto {
   group_name?: string;
 
   @ApiPropertyOptional({ description: 'http/https URL or ""', example: 'https://cdn.example.com/g.jpg' })
-  @IsOptional()
-  @IsString(coverMessage)
-  @Matches(HTTP_URL_OR_EMPTY, coverMessage)
+  @CoverField()
   cover?: string;
 
   @ApiPropertyOptional({ maxLength: 300 })
@@ -81,16 +101,12 @@ export class GroupChangesDto {
 // ---- WebSocket requests (parameters in `extra`; a top-level group_id is accepted as a fallback) ----
 
 class GroupIdExtra {
-  @IsOptional()
-  @IsString(groupIdMessage)
-  @Matches(GROUP_ID_PATTERN, groupIdMessage)
+  @OptionalGroupId()
   group_id?: string;
 }
 
 class WsGroupRequest {
-  @IsOptional()
-  @IsString(groupIdMessage)
-  @Matches(GROUP_ID_PATTERN, groupIdMessage)
+  @OptionalGroupId()
   group_id?: string;
 }
 
@@ -107,20 +123,14 @@ class CreateGroupExtra {
   @CodePointLength(1, 64)
   group_name: string;
 
-  @IsOptional()
-  @IsString(coverMessage)
-  @Matches(HTTP_URL_OR_EMPTY, coverMessage)
+  @CoverField()
   cover?: string;
 
   @IsOptional()
   @CodePointLength(0, 300)
   notice?: string;
 
-  @IsDefined({ message: 'app_user_ids is required' })
-  @IsArray({ message: 'app_user_ids must be an array' })
-  @ArrayMaxSize(MAX_IDS_PER_REQUEST)
-  @IsString(appUserIdsMessage)
-  @Matches(APP_USER_ID_PATTERN, appUserIdsMessage)
+  @AppUserIdList('app_user_ids')
   app_user_ids: string[];
 }
 
@@ -133,9 +143,7 @@ export class CreateGroupRequest {
 }
 
 class EditGroupExtra extends GroupChangesDto {
-  @IsOptional()
-  @IsString(groupIdMessage)
-  @Matches(GROUP_ID_PATTERN, groupIdMessage)
+  @OptionalGroupId()
   group_id?: string;
 }
 
@@ -148,16 +156,10 @@ export class EditGroupRequest extends WsGroupRequest {
 }
 
 class MembersExtra {
-  @IsOptional()
-  @IsString(groupIdMessage)
-  @Matches(GROUP_ID_PATTERN, groupIdMessage)
+  @OptionalGroupId()
   group_id?: string;
 
-  @IsDefined({ message: 'app_user_ids is required' })
-  @IsArray({ message: 'app_user_ids must be an array' })
-  @ArrayMaxSize(MAX_IDS_PER_REQUEST)
-  @IsString(appUserIdsMessage)
-  @Matches(APP_USER_ID_PATTERN, appUserIdsMessage)
+  @AppUserIdList('app_user_ids')
   app_user_ids: string[];
 }
 
@@ -184,9 +186,7 @@ export class AdminCreateGroupBody {
   group_name: string;
 
   @ApiPropertyOptional({ description: 'http/https URL or ""' })
-  @IsOptional()
-  @IsString(coverMessage)
-  @Matches(HTTP_URL_OR_EMPTY, coverMessage)
+  @CoverField()
   cover?: string;
 
   @ApiPropertyOptional({ maxLength: 300 })
@@ -195,21 +195,13 @@ export class AdminCreateGroupBody {
   notice?: string;
 
   @ApiProperty({ type: [String], description: 'app_user_ids of the members to add besides the owner' })
-  @IsDefined({ message: 'members is required' })
-  @IsArray({ message: 'members must be an array' })
-  @ArrayMaxSize(MAX_IDS_PER_REQUEST)
-  @IsString({ each: true, message: 'members must be an array of app_user_id strings' })
-  @Matches(APP_USER_ID_PATTERN, { each: true, message: 'members must be an array of app_user_id strings' })
+  @AppUserIdList('members', 'members must be an array of app_user_id strings')
   members: string[];
 }
 
 export class AdminAddMembersBody {
   @ApiProperty({ type: [String] })
-  @IsDefined({ message: 'app_user_ids is required' })
-  @IsArray({ message: 'app_user_ids must be an array' })
-  @ArrayMaxSize(MAX_IDS_PER_REQUEST)
-  @IsString(appUserIdsMessage)
-  @Matches(APP_USER_ID_PATTERN, appUserIdsMessage)
+  @AppUserIdList('app_user_ids')
   app_user_ids: string[];
 
   @ApiPropertyOptional({ description: 'a member named as the inviter in the system messages; default the owner' })
@@ -221,11 +213,7 @@ export class AdminAddMembersBody {
 
 export class AdminRemoveMembersBody {
   @ApiProperty({ type: [String] })
-  @IsDefined({ message: 'app_user_ids is required' })
-  @IsArray({ message: 'app_user_ids must be an array' })
-  @ArrayMaxSize(MAX_IDS_PER_REQUEST)
-  @IsString(appUserIdsMessage)
-  @Matches(APP_USER_ID_PATTERN, appUserIdsMessage)
+  @AppUserIdList('app_user_ids')
   app_user_ids: string[];
 }
 
