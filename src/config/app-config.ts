@@ -72,6 +72,37 @@ export class AppConfig {
   @IsIn(['error', 'warn', 'log', 'debug', 'verbose'])
   LOG_LEVEL = 'log';
 
+  /** Comma-separated exact origins allowed to open WebSockets; unset = any (PROTOCOL §2). */
+  @IsOptional() @IsString()
+  ALLOWED_ORIGINS?: string;
+
+  @Type(() => Number) @IsInt() @Min(1)
+  MAX_CONNECTIONS_PER_USER = 10;
+
+  /** Unsent bytes one connection may hold before it is dropped with 1013. */
+  @Type(() => Number) @IsInt() @Min(1024)
+  MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+
+  /** Sockets opened without a token that have not sent `auth` yet, per remote address. */
+  @Type(() => Number) @IsInt() @Min(1)
+  MAX_UNAUTHENTICATED_PER_ADDRESS = 100;
+
+  /** How long a socket opened without a token has to send `auth`. */
+  @Type(() => Number) @IsInt() @Min(100)
+  AUTH_TIMEOUT_MS = 10_000;
+
+  /** Deepest nesting of objects and arrays accepted in a frame or an admin body. */
+  @Type(() => Number) @IsInt() @Min(2) @Max(1000)
+  MAX_NESTING_DEPTH = 16;
+
+  /** Largest admin REST body (larger: 413). */
+  @Type(() => Number) @IsInt() @Min(1024)
+  ADMIN_BODY_MAX_BYTES = 1024 * 1024;
+
+  /** How long SIGTERM waits for requests already read to be answered before closing sockets anyway. */
+  @Type(() => Number) @IsInt() @Min(0)
+  SHUTDOWN_TIMEOUT_MS = 10_000;
+
   /** MEDIA_BASE_URL with its default filled in from PORT. */
   get mediaBaseUrl(): string {
     return (this.MEDIA_BASE_URL ?? `http://localhost:${this.PORT}/media`).replace(/\/+$/, '');
@@ -84,7 +115,7 @@ export class ConfigError extends Error {}
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const known = Object.keys(new AppConfig());
   const raw: Record<string, string> = {};
-  for (const key of [...known, 'DATABASE_URL', 'REDIS_URL', 'ADMIN_TOKEN', 'TOKEN_SECRET', 'MEDIA_BASE_URL']) {
+  for (const key of [...known, 'DATABASE_URL', 'REDIS_URL', 'ADMIN_TOKEN', 'TOKEN_SECRET', 'MEDIA_BASE_URL', 'ALLOWED_ORIGINS']) {
     const value = env[key];
     if (value !== undefined && value !== '') raw[key] = value;
   }
