@@ -19,6 +19,11 @@ export interface RunningServer {
   /** DATABASE_URL, or the URL of the embedded database (other nodes may share it). */
   databaseUrl: string;
   close(): Promise<void>;
+  /**
+   * Graceful stop (SIGTERM, PROTOCOL §2): refuse upgrades, answer every request already read, close
+   * each socket with 1012, then close the database pool, all within SHUTDOWN_TIMEOUT_MS (+ close grace).
+   */
+  shutdown(): Promise<void>;
 }
 
 /** Builds the whole server (used by main.ts and the e2e tests alike) and starts listening. */
@@ -28,11 +33,13 @@ export async function startServer(config: AppConfig): Promise<RunningServer> {
   const embedded = config.DATABASE_URL ? undefined : new EmbeddedDatabase(config.DATA_DIR, EMBEDDED_SOCKETS);
   const databaseUrl = config.DATABASE_URL ?? (await embedded!.start());
   let app: INestApplication | undefined;
+  let adapter: ImWsAdapter | undefined;
   try {
     app = await NestFactory.create(AppModule.forRoot(config, databaseUrl, embedded !== undefined), {
       logger: LOG_LEVELS.slice(0, LOG_LEVELS.indexOf(config.LOG_LEVEL as LogLevel) + 1),
     });
-    app.useWebSocketAdapter(new ImWsAdapter(app));
+    adapter = new ImWsAdapter(app);
+    app.useWebSocketAdapter(adapter);
     app.useGlobalPipes(imValidationPipe());
     app.useGlobalFilters(new HttpErrorFilter());
     const openApi = new DocumentBuilder()
@@ -52,13 +59,19 @@ export async function startServer(config: AppConfig): Promise<RunningServer> {
   const port = typeof address === 'object' && address ? address.port : config.PORT;
   new Logger('Server').log(`listening on port ${port} (WebSocket path ${config.WS_PATH})`);
   const running = app;
+  const wsAdapter = adapter!;
+  const close = async () => {
+    await running.close();
+    await embedded?.stop();
+  };
   return {
     app: running,
     port,
     databaseUrl,
-    close: async () => {
-      await running.close();
-      await embedded?.stop();
+    close,
+    shutdown: async () => {
+      await wsAdapter.drain(config.SHUTDOWN_TIMEOUT_MS);
+      await close();
     },
   };
 }

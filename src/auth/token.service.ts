@@ -53,7 +53,8 @@ export class TokenService implements OnModuleInit {
   verify(token: string): ClientTokenClaims | null {
     try {
       const payload = this.jwt.verify<JwtPayload>(token, { secret: this.secret, algorithms: ['HS256'] });
-      if (!Number.isInteger(payload.uid) || typeof payload.sub !== 'string') return null;
+      // a token without an expiry would be valid for ever (PROTOCOL §2: tokens always carry one)
+      if (!Number.isInteger(payload.uid) || typeof payload.sub !== 'string' || !Number.isFinite(payload.exp)) return null;
       return { userId: payload.uid, appUserId: payload.sub, expiresAt: payload.exp * 1000 };
     } catch {
       return null;

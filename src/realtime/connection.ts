@@ -1,5 +1,6 @@
 import { randomBytes } from 'crypto';
 import { WebSocket } from 'ws';
+import { TokenBucket } from './token-bucket';
 
 /** Who a socket belongs to, settled during the upgrade. */
 export interface AuthenticatedUser {
@@ -11,10 +12,18 @@ export interface AuthenticatedUser {
 
 type WriteCallback = (error?: Error) => void;
 
+/** Close codes of PROTOCOL §2. */
+export const CLOSE_SLOW_CONSUMER = 1013;
+export const CLOSE_SERVICE_RESTART = 1012;
+export const CLOSE_REPLACED = 4409;
+/** How long a dropped slow reader gets to read the close frame before its socket is destroyed. */
+const SLOW_CONSUMER_GRACE_MS = 1000;
+
 /** This process's id among the nodes of a cluster (connection ids are unique across nodes). */
 export const NODE_ID = randomBytes(6).toString('hex');
 
 let nextConnectionId = 1;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * One open WebSocket of one user. Everything written to the socket goes through `send`, which holds
@@ -23,19 +32,23 @@ let nextConnectionId = 1;
  */
 export class Connection {
   readonly id = `${NODE_ID}-${nextConnectionId++}`;
+  /** When the client last answered a ping (only pongs count as alive, PROTOCOL §2). */
   lastSeen = Date.now();
+  readonly openedAt = Date.now();
   private ready = false;
   private held: Array<[string, WriteCallback | undefined]> = [];
-  private tokens: number;
-  private lastRefill = Date.now();
+  private readonly requests: TokenBucket;
+  private expiryTimer?: NodeJS.Timeout;
 
   constructor(
     readonly socket: WebSocket,
     readonly user: AuthenticatedUser,
-    private readonly ratePerSec: number,
-    private readonly burst: number,
+    ratePerSec: number,
+    burst: number,
+    /** Unsent bytes beyond which the connection is dropped (slow reader). */
+    private readonly maxBufferedBytes = Number.POSITIVE_INFINITY,
   ) {
-    this.tokens = burst;
+    this.requests = new TokenBucket(ratePerSec, burst);
   }
 
   get userId(): number {
@@ -68,18 +81,26 @@ export class Connection {
     for (const [frame, onWritten] of held) this.write(frame, onWritten);
   }
 
-  /** Token bucket: `ratePerSec` sustained, `burst` at once; a rate of 0 turns the limit off. */
   takeRequestToken(now = Date.now()): boolean {
-    if (this.ratePerSec <= 0) return true;
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.lastRefill) * this.ratePerSec) / 1000);
-    this.lastRefill = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
+    return this.requests.take(now);
   }
 
   tokenExpired(now = Date.now()): boolean {
     return now >= this.user.tokenExpiresAt;
+  }
+
+  /** Calls `onExpired` when the token expires (PROTOCOL §3: the server closes it then, idle or not). */
+  watchExpiry(onExpired: () => void): void {
+    clearTimeout(this.expiryTimer);
+    const delay = this.user.tokenExpiresAt - Date.now();
+    // setTimeout holds at most ~24.8 days: a longer-lived token is checked again then
+    const step = Math.min(Math.max(delay, 0), MAX_TIMER_MS);
+    this.expiryTimer = setTimeout(() => (this.tokenExpired() ? onExpired() : this.watchExpiry(onExpired)), step);
+    this.expiryTimer.unref();
+  }
+
+  stopWatchingExpiry(): void {
+    clearTimeout(this.expiryTimer);
   }
 
   close(code: number, reason: string): void {
@@ -93,6 +114,18 @@ export class Connection {
       onWritten?.(new Error('connection closed'));
       return;
     }
+    if (this.socket.bufferedAmount + frame.length > this.maxBufferedBytes) {
+      onWritten?.(new Error('slow consumer dropped'));
+      this.dropSlowConsumer();
+      return;
+    }
     this.socket.send(frame, onWritten);
+  }
+
+  /** A reader that lets MAX_BUFFERED_BYTES pile up is dropped; it catches up by sync + history. */
+  private dropSlowConsumer(): void {
+    this.socket.close(CLOSE_SLOW_CONSUMER, 'too many unsent frames');
+    // the close frame waits behind the unsent bytes: a reader that does not read never sees it
+    setTimeout(() => this.socket.terminate(), SLOW_CONSUMER_GRACE_MS).unref();
   }
 }

@@ -1,40 +1,60 @@
 import { INestApplicationContext, Logger } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { MessageMappingProperties } from '@nestjs/websockets';
-import { IncomingMessage } from 'http';
 import { Observable } from 'rxjs';
 import { RawData, Server, WebSocket } from 'ws';
 import { ImCode } from '../common/im-error';
 import { AppConfig } from '../config/app-config';
 import { CLOSE_UNAUTHORIZED } from '../users/users.service';
 import { ClientAuthenticator } from '../users/client-authenticator';
-import { AuthenticatedUser, Connection } from './connection';
+import { AuthenticatedUser, CLOSE_REPLACED, CLOSE_SERVICE_RESTART, Connection } from './connection';
 import { ConnectionLifecycle } from './connection-lifecycle';
+import { ConnectionRegistry } from './connection-registry';
+import { TokenBucket } from './token-bucket';
+import { addressOf, takeSlot, UpgradeGate, UpgradeRequest } from './upgrade-gate';
 import { encodeError, encodeReply, ReplyBody } from './frames';
 import { toCodeAndMsg } from './ws-error.filter';
 
-export type ImSocket = WebSocket & { connection?: Connection };
+export type ImSocket = WebSocket & { connection?: Connection; pendingAuth?: PendingAuth };
 type Handler = (request: unknown, action: string) => Promise<unknown> | unknown;
-type UpgradeRequest = IncomingMessage & { imUser?: AuthenticatedUser };
+
+/** A socket opened without a token: it must send `auth` within AUTH_TIMEOUT_MS (PROTOCOL §2). */
+interface PendingAuth {
+  address: string;
+  timer: NodeJS.Timeout;
+  requests: TokenBucket;
+  authenticating: boolean;
+}
 
 const ROUTES = Symbol('routes');
 const NONCE_MAX = 64;
+/** After SIGTERM, how long sockets get to answer the 1012 close before they are destroyed. */
+const CLOSE_GRACE_MS = 2000;
 
 /**
- * The WebSocket transport: authentication during the upgrade, frame size limit, parsing and routing
- * by `action` (every bad frame answered, never dropped), rate limiting, and replies.
+ * The WebSocket transport: the upgrade gate (origins, tokens, in-band `auth`), frame size limit,
+ * parsing and routing by `action` (every bad frame answered, never dropped), rate limiting, replies,
+ * connection limits per user, token expiry, and the drain on shutdown.
  */
 export class ImWsAdapter extends WsAdapter {
   private readonly log = new Logger('ImWsAdapter');
   private readonly config: AppConfig;
   private readonly authenticator: ClientAuthenticator;
   private readonly lifecycle: ConnectionLifecycle;
+  private readonly registry: ConnectionRegistry;
+  private readonly gate: UpgradeGate;
+  private readonly servers = new Set<Server>();
+  /** Requests read and not yet answered; the shutdown drain waits for them. */
+  private inFlight = 0;
+  private idleWaiters: Array<() => void> = [];
 
   constructor(app: INestApplicationContext) {
     super(app);
     this.config = app.get(AppConfig);
     this.authenticator = app.get(ClientAuthenticator);
     this.lifecycle = app.get(ConnectionLifecycle);
+    this.registry = app.get(ConnectionRegistry);
+    this.gate = new UpgradeGate(this.config, this.authenticator);
   }
 
   create(port: number, options: Record<string, unknown> = {}): Server {
@@ -44,19 +64,10 @@ export class ImWsAdapter extends WsAdapter {
       maxPayload: this.config.MAX_FRAME_BYTES,
       perMessageDeflate: false,
       verifyClient: (info: { req: UpgradeRequest }, done: (ok: boolean, code?: number, message?: string) => void) => {
-        this.authenticator.authenticate(info.req).then(
-          (user) => {
-            if (!user) return done(false, 401, 'Unauthorized');
-            info.req.imUser = user;
-            done(true);
-          },
-          (error) => {
-            this.log.error(`upgrade authentication failed: ${(error as Error).message}`);
-            done(false, 503, 'Service Unavailable');
-          },
-        );
+        void this.gate.verify(info.req).then((verdict) => (verdict.ok ? done(true) : done(false, verdict.status, verdict.message)));
       },
     });
+    this.servers.add(server);
     server.on('connection', (socket: ImSocket, request: UpgradeRequest) => this.onConnection(socket, request));
     return server;
   }
@@ -68,12 +79,100 @@ export class ImWsAdapter extends WsAdapter {
     return server;
   }
 
+  /**
+   * Shutdown (PROTOCOL §2): refuse upgrades, stop executing new frames (a client resends what got no
+   * reply), wait for the requests already read to be answered, then close every socket with 1012.
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    this.gate.draining = true;
+    await this.idle(timeoutMs);
+    const sockets = [...this.servers].flatMap((server) => [...server.clients]);
+    await Promise.all(
+      sockets.map(
+        (socket) =>
+          new Promise<void>((resolve) => {
+            if (socket.readyState === WebSocket.CLOSED) return resolve();
+            const timer = setTimeout(() => {
+              socket.terminate();
+              resolve();
+            }, CLOSE_GRACE_MS);
+            socket.once('close', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            socket.close(CLOSE_SERVICE_RESTART, 'server restarting');
+          }),
+      ),
+    );
+  }
+
+  private idle(timeoutMs: number): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.idleWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private track<T>(work: Promise<T>): Promise<T> {
+    this.inFlight++;
+    return work.finally(() => {
+      if (--this.inFlight > 0) return;
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const wake of waiters) wake();
+    });
+  }
+
   private onConnection(socket: ImSocket, request: UpgradeRequest): void {
-    const connection = new Connection(socket, request.imUser!, this.config.RATE_LIMIT_PER_SEC, this.config.RATE_LIMIT_BURST);
+    if (request.imPendingAuth) return this.awaitAuth(socket, request);
+    this.admit(socket, request.imUser!);
+  }
+
+  /** An authenticated socket becomes a Connection: registered, limited, watched, then the connect sequence. */
+  private admit(socket: ImSocket, user: AuthenticatedUser): void {
+    const connection = new Connection(socket, user, this.config.RATE_LIMIT_PER_SEC, this.config.RATE_LIMIT_BURST, this.config.MAX_BUFFERED_BYTES);
     socket.connection = connection;
     socket.on('pong', () => (connection.lastSeen = Date.now()));
-    socket.once('close', () => this.lifecycle.close(connection));
-    void this.lifecycle.open(connection);
+    socket.once('close', () => {
+      connection.stopWatchingExpiry();
+      this.lifecycle.close(connection);
+    });
+    connection.watchExpiry(() => connection.send(encodeError(ImCode.Unauthorized, 'token expired'), () => connection.close(CLOSE_UNAUTHORIZED, 'token expired')));
+    void this.lifecycle.open(connection); // registers the connection before its first await
+    this.closeOldestBeyondLimit(user.userId);
+  }
+
+  /** PROTOCOL §2: at most MAX_CONNECTIONS_PER_USER; one more closes the user's oldest with 4409. */
+  private closeOldestBeyondLimit(userId: number): void {
+    const open = [...this.registry.connectionsOf(userId)].filter((connection) => connection.isOpen);
+    const excess = open.length - this.config.MAX_CONNECTIONS_PER_USER;
+    for (const connection of open.slice(0, Math.max(0, excess))) {
+      connection.close(CLOSE_REPLACED, 'too many connections: replaced by a newer one');
+    }
+  }
+
+  private awaitAuth(socket: ImSocket, request: UpgradeRequest): void {
+    takeSlot(request);
+    const pending: PendingAuth = {
+      address: addressOf(request),
+      requests: new TokenBucket(this.config.RATE_LIMIT_PER_SEC, this.config.RATE_LIMIT_BURST),
+      authenticating: false,
+      timer: setTimeout(() => socket.close(CLOSE_UNAUTHORIZED, 'authentication timeout'), this.config.AUTH_TIMEOUT_MS),
+    };
+    socket.pendingAuth = pending;
+    socket.once('close', () => this.endPendingAuth(socket));
+  }
+
+  private endPendingAuth(socket: ImSocket): void {
+    const pending = socket.pendingAuth;
+    if (!pending) return;
+    socket.pendingAuth = undefined;
+    clearTimeout(pending.timer);
+    this.gate.release(pending.address);
   }
 
   /** Called once per gateway for each socket: all gateways' handlers share one router. */
@@ -83,15 +182,55 @@ export class ImWsAdapter extends WsAdapter {
     if (!routes) {
       const table = new Map<string, Handler>();
       holder[ROUTES] = routes = table;
-      socket.on('message', (data: RawData, isBinary: boolean) => void this.onFrame(socket, table, data, isBinary));
+      socket.on('message', (data: RawData, isBinary: boolean) => {
+        // after SIGTERM nothing new is executed: the client resends what got no reply elsewhere
+        if (this.gate.draining) return;
+        void this.track(socket.connection ? this.onFrame(socket, table, data, isBinary) : this.onUnauthenticatedFrame(socket, data, isBinary));
+      });
     }
     for (const { message, callback } of handlers) routes.set(String(message), callback as Handler);
+  }
+
+  /** Before `auth` only `auth` is executed; anything else gets 401 (PROTOCOL §2). */
+  private async onUnauthenticatedFrame(socket: ImSocket, data: RawData, isBinary: boolean): Promise<void> {
+    const pending = socket.pendingAuth;
+    if (!pending || socket.readyState !== WebSocket.OPEN) return;
+    const text = isBinary ? '' : data.toString();
+    const { action, nonce } = peek(text);
+    if (!pending.requests.take()) {
+      socket.send(action ? encodeReply(action, nonce, { code: ImCode.TooManyRequests, msg: 'too many requests' }) : encodeError(ImCode.TooManyRequests, 'too many requests', nonce));
+      return;
+    }
+    if (action === undefined) return void socket.send(encodeError(ImCode.BadRequest, isBinary ? 'frame must be a JSON text frame' : 'frame is not a JSON object with an action', nonce));
+    if (action !== 'auth') return void socket.send(encodeReply(action, nonce, { code: ImCode.Unauthorized, msg: 'not authenticated: send auth first' }));
+    const request = JSON.parse(text) as Record<string, unknown>;
+    if (!isValidNonce(request.nonce)) return void socket.send(encodeReply('auth', nonce, { code: ImCode.BadRequest, msg: 'nonce must be 1 to 64 printable ASCII characters' }));
+    if (typeof request.token !== 'string' || request.token === '') return void socket.send(encodeReply('auth', nonce, { code: ImCode.BadRequest, msg: 'token must be a non-empty string' }));
+    if (pending.authenticating) return void socket.send(encodeReply('auth', nonce, { code: ImCode.BadRequest, msg: 'auth already in progress' }));
+    pending.authenticating = true;
+    let user: AuthenticatedUser | null;
+    try {
+      user = await this.authenticator.authenticateToken(request.token);
+    } catch (error) {
+      pending.authenticating = false;
+      this.log.warn(`in-band authentication failed: ${(error as Error).message}`);
+      return void socket.send(encodeReply('auth', nonce, { code: ImCode.ServerError, msg: 'server error; retry' }));
+    }
+    if (socket.readyState !== WebSocket.OPEN) return;
+    if (!user) {
+      socket.send(encodeReply('auth', nonce, { code: ImCode.Unauthorized, msg: 'invalid or expired token, or user disabled' }), () =>
+        socket.close(CLOSE_UNAUTHORIZED, 'unauthorized'),
+      );
+      return;
+    }
+    this.endPendingAuth(socket);
+    socket.send(encodeReply('auth', nonce, { user_id: user.userId }));
+    this.admit(socket, user);
   }
 
   private async onFrame(socket: ImSocket, routes: Map<string, Handler>, data: RawData, isBinary: boolean): Promise<void> {
     const connection = socket.connection;
     if (!connection) return;
-    connection.lastSeen = Date.now();
     const text = isBinary ? '' : data.toString();
 
     if (!connection.takeRequestToken()) {
@@ -117,6 +256,7 @@ export class ImWsAdapter extends WsAdapter {
       return connection.send(encodeError(ImCode.BadRequest, 'action is required', nonce));
     }
     const action = fields.action;
+    if (action === 'auth') return connection.send(encodeReply(action, nonce, { code: ImCode.BadRequest, msg: 'already authenticated' }));
     const handler = routes.get(action);
     if (!handler) return connection.send(encodeError(ImCode.BadRequest, `unknown action: ${action}`, nonce));
     if (nonce === undefined || nonce.length === 0 || nonce.length > NONCE_MAX) {
@@ -138,6 +278,10 @@ export class ImWsAdapter extends WsAdapter {
       connection.send(encodeReply(action, nonce, { code, msg }));
     }
   }
+}
+
+function isValidNonce(value: unknown): value is string {
+  return typeof value === 'string' && /^[\x21-\x7e]{1,64}$/.test(value);
 }
 
 /** action and nonce of a frame we will not execute, for its 429 reply. */

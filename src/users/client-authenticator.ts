@@ -12,9 +12,8 @@ export class ClientAuthenticator {
     private readonly users: UsersService,
   ) {}
 
-  async authenticate(request: IncomingMessage): Promise<AuthenticatedUser | null> {
-    const token = tokenOf(request);
-    if (!token) return null;
+  /** The user of a valid token of an enabled user, or null. Throws when the database fails. */
+  async authenticateToken(token: string): Promise<AuthenticatedUser | null> {
     const claims = this.tokens.verify(token);
     if (!claims) return null;
     const user = await this.users.findById(claims.userId);
@@ -23,7 +22,8 @@ export class ClientAuthenticator {
   }
 }
 
-function tokenOf(request: IncomingMessage): string | null {
+/** The token of an upgrade (Authorization: Bearer, or ?token=); never read from cookies. */
+export function tokenOf(request: IncomingMessage): string | null {
   const header = request.headers.authorization;
   const bearer = header && /^Bearer\s+(.+)$/i.exec(header);
   if (bearer) return bearer[1].trim();
