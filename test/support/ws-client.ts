@@ -14,6 +14,16 @@ export interface Frame {
   [key: string]: unknown;
 }
 
+export interface OpenOptions {
+  /** Token in the Authorization header instead of the query. */
+  header?: boolean;
+  path?: string;
+  /** The Origin header to send. */
+  origin?: string;
+  /** false: never answer the server's pings (a client the heartbeat should drop). */
+  autoPong?: boolean;
+}
+
 let counter = 0;
 export function newNonce(): string {
   return `${Date.now()}${(counter++).toString(36).padStart(6, 'x')}`;
@@ -51,10 +61,11 @@ export class WsClient {
     this.closed = new Promise((resolve) => socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
   }
 
-  static open(port: number, token?: string, options: { header?: boolean; path?: string } = {}): Promise<WsClient> {
+  static open(port: number, token?: string, options: OpenOptions = {}): Promise<WsClient> {
     const path = options.path ?? '/';
     const url = token && !options.header ? `ws://127.0.0.1:${port}${path}?token=${encodeURIComponent(token)}` : `ws://127.0.0.1:${port}${path}`;
-    const socket = new WebSocket(url, { headers: token && options.header ? { authorization: `Bearer ${token}` } : {} });
+    const headers: Record<string, string> = token && options.header ? { authorization: `Bearer ${token}` } : {};
+    const socket = new WebSocket(url, { headers, origin: options.origin, autoPong: options.autoPong ?? true });
     const client = new WsClient(socket);
     return new Promise((resolve, reject) => {
       socket.once('open', () => resolve(client));
@@ -64,7 +75,7 @@ export class WsClient {
   }
 
   /** Opening should fail: resolves to the HTTP status of the refused upgrade. */
-  static async refusedStatus(port: number, token?: string, options: { header?: boolean } = {}): Promise<number> {
+  static async refusedStatus(port: number, token?: string, options: OpenOptions = {}): Promise<number> {
     try {
       const client = await WsClient.open(port, token, options);
       client.close();
