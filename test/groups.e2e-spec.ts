@@ -366,6 +366,7 @@ describe('groups over WebSocket (PROTOCOL §5)', () => {
       const refused: Array<[string, Record<string, unknown>]> = [
         ['no code', { group_id: gid }],
         ['no extra at all (top-level group_id)', {}],
+        ['a null code', { group_id: gid, invite_code: null }],
         ['an empty code', { group_id: gid, invite_code: '' }],
         ['a wrong code', { group_id: gid, invite_code: 'A'.repeat(16) }],
         ['another group\'s code', { group_id: gid, invite_code: await inviteCode(c.alice, other) }],
