@@ -1,6 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
-import { HealthCheck, HealthCheckService, HealthIndicatorFunction, TypeOrmHealthIndicator } from '@nestjs/terminus';
+import { HealthCheck, HealthCheckService, HealthIndicatorFunction } from '@nestjs/terminus';
+import { DatabaseHealth } from './database-health';
 import { HealthChecks } from './health-checks';
 
 /** 200 when the database (and Redis, when configured) answer; 503 otherwise. */
@@ -9,14 +10,14 @@ import { HealthChecks } from './health-checks';
 export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
-    private readonly database: TypeOrmHealthIndicator,
+    private readonly database: DatabaseHealth,
     private readonly extra: HealthChecks,
   ) {}
 
   @Get()
   @HealthCheck()
   check() {
-    const checks: HealthIndicatorFunction[] = [() => this.database.pingCheck('database', { timeout: 2000 }), ...this.extra.all()];
+    const checks: HealthIndicatorFunction[] = [() => this.database.check('database'), ...this.extra.all()];
     return this.health.check(checks);
   }
 }
