@@ -1,7 +1,7 @@
 import { checkConsistency, SendLog, SentMessage } from './support/consistency-checker';
 import { PrivatePostgres } from './support/private-postgres';
 import { startTestServer, TestServer } from './support/server';
-import { newNonce, WsClient } from './support/ws-client';
+import { dataOf, newNonce, WsClient } from './support/ws-client';
 
 /**
  * The server against a PostgreSQL cluster of its own that the test kills and restarts (never the
@@ -208,4 +208,59 @@ describe('database faults (private PostgreSQL cluster)', () => {
     report('PostgreSQL stopped');
     await expectConsistent();
   }, 120_000);
+
+  it('a system message whose received mark fails to be written still arrives once', async () => {
+    const undelivered = async (appUserId: string) =>
+      (
+        await t.sql<{ count: number }>(
+          `SELECT count(*)::int AS count FROM system_messages s JOIN users u ON u.id = s.recipient_id WHERE u.app_user_id = $1 AND s.delivered_at IS NULL`,
+          [appUserId],
+        )
+      )[0].count;
+    await until(async () => (await undelivered('s1')) === 0, 10_000, "s1's invitation (17) marked received");
+    // a real failure in the database: the UPDATE that marks a system message received raises while
+    // `receipt_faults` says so (a sequence: not rolled back with the failing statement, so it counts attempts)
+    await t.sql(`CREATE SEQUENCE receipt_attempts`);
+    await t.sql(`CREATE TABLE receipt_faults (failing boolean NOT NULL)`);
+    await t.sql(`INSERT INTO receipt_faults VALUES (true)`);
+    await t.sql(`
+      CREATE FUNCTION fail_receipt() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        PERFORM nextval('receipt_attempts');
+        IF (SELECT failing FROM receipt_faults) THEN RAISE EXCEPTION 'injected: cannot mark received'; END IF;
+        RETURN NEW;
+      END $$`);
+    await t.sql(`
+      CREATE TRIGGER fail_receipt BEFORE UPDATE OF delivered_at ON system_messages FOR EACH ROW
+      WHEN (OLD.delivered_at IS NULL AND NEW.delivered_at IS NOT NULL) EXECUTE FUNCTION fail_receipt()`);
+    try {
+      const attempts = async () => (await t.sql<{ n: number }>(`SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS n FROM receipt_attempts`))[0].n;
+      const edited = await clients.s0.request('editGroup', { extra: { group_id: groupId, group_name: 'renamed' } });
+      expect(edited.code).toBe(200);
+      const live = await clients.s1.push('systemMessage', (frame) => dataOf(frame).type === 12 && dataOf(frame).extra.group_name === 'renamed');
+      await until(async () => (await attempts()) >= 1, 10_000, 'a failed attempt to mark the 12 received');
+      expect(await undelivered('s1')).toBe(1);
+
+      // reconnecting while the mark still fails: the 12 is not pushed again
+      clients.s1.close();
+      await clients.s1.closed;
+      clients.s1 = await t.connect('s1');
+      expect((await clients.s1.quietFor(500, 'systemMessage')).filter((frame) => frame.msg_id === live.msg_id)).toEqual([]);
+
+      await until(async () => (await attempts()) >= 4, 10_000, 'the mark retried');
+      // the fault ends: the retried mark lands by itself, and a later connect does not get the 12 either
+      await t.sql(`UPDATE receipt_faults SET failing = false`);
+      await until(async () => (await undelivered('s1')) === 0, 15_000, 'the retried mark written');
+      clients.s1.close();
+      await clients.s1.closed;
+      clients.s1 = await t.connect('s1');
+      expect((await clients.s1.quietFor(500, 'systemMessage')).filter((frame) => frame.msg_id === live.msg_id)).toEqual([]);
+      expect(clients.s1.received((frame) => frame.msg_id === live.msg_id)).toEqual([]);
+    } finally {
+      await t.sql(`DROP TRIGGER IF EXISTS fail_receipt ON system_messages`);
+      await t.sql(`DROP FUNCTION IF EXISTS fail_receipt()`);
+      await t.sql(`DROP TABLE IF EXISTS receipt_faults`);
+      await t.sql(`DROP SEQUENCE IF EXISTS receipt_attempts`);
+    }
+  }, 60_000);
 });

@@ -118,7 +118,9 @@ export async function checkConsistency(
     for (const appUserId of users) {
       const client = await options.connect(appUserId);
       try {
-        const sync = dataOf(await client.waitSync(10_000)).extra as { friendList: Array<{ app_user_id: string; count: number }>; groupList: Array<{ group_id: string; count: number }> };
+        const isSync = (frame: Frame) => frame.action === 'systemMessage' && frame.msg_id === 0 && dataOf(frame).type === 19;
+        const syncFrame = client.received(isSync)[0] ?? (await client.waitSync(10_000));
+        const sync = dataOf(syncFrame).extra as { friendList: Array<{ app_user_id: string; count: number }>; groupList: Array<{ group_id: string; count: number }> };
         const reported = new Map<string, number>();
         for (const item of sync.friendList) reported.set(`u:${item.app_user_id}`, item.count);
         for (const item of sync.groupList) reported.set(`g:${item.group_id}`, item.count);
