@@ -1,6 +1,7 @@
 import { checkConsistency, SendLog, SentMessage } from './support/consistency-checker';
 import { PrivatePostgres } from './support/private-postgres';
 import { startTestServer, TestServer } from './support/server';
+import { TcpProxy } from './support/tcp-proxy';
 import { dataOf, newNonce, WsClient } from './support/ws-client';
 
 /**
@@ -261,6 +262,45 @@ describe('database faults (private PostgreSQL cluster)', () => {
       await t.sql(`DROP FUNCTION IF EXISTS fail_receipt()`);
       await t.sql(`DROP TABLE IF EXISTS receipt_faults`);
       await t.sql(`DROP SEQUENCE IF EXISTS receipt_attempts`);
+    }
+  }, 60_000);
+
+  it('a message stored whose reply was lost: code 0, then on retry 831 with it, pushed then, stored once', async () => {
+    // a second server whose database connections go through a proxy that can lose the database's reply
+    const proxy = await TcpProxy.start(pg.port);
+    const viaProxy = await startTestServer({ DATABASE_URL: `postgresql://postgres@127.0.0.1:${proxy.port}/postgres`, RATE_LIMIT_PER_SEC: '0' });
+    try {
+      const sender = await viaProxy.connect('s1');
+      const recipient = await viaProxy.connect('p1');
+      await sleep(300); // the connects' own writes are done
+      const entry = log.add('s1', 'chat', 'p1', newNonce());
+      const fields = { type: 1, content: 'its reply is lost', app_user_ids: 'p1', nonce: entry.nonce };
+      proxy.cutAfterNextRequest(300);
+      log.reply(entry, await sender.request('chat', fields, REPLY_TIMEOUT_MS));
+      expect(entry.codes).toEqual([0]);
+      const [stored] = await pg.sql<{ id: number }>(
+        `SELECT m.id FROM messages m JOIN users u ON u.id = m.sender_id WHERE u.app_user_id = 's1' AND m.nonce = $1`,
+        [entry.nonce],
+      );
+      expect(stored).toBeDefined(); // committed: only the reply was lost
+      expect(recipient.received((frame) => frame.nonce === entry.nonce)).toEqual([]);
+
+      proxy.pass();
+      const retry = await sender.request('chat', fields, REPLY_TIMEOUT_MS);
+      log.reply(entry, retry);
+      expect(retry).toMatchObject({ code: 831, msg_id: stored.id });
+      const pushed = await recipient.push('chat', (frame) => frame.nonce === entry.nonce);
+      expect(pushed).toMatchObject({ msg_id: stored.id, data: retry.data });
+      const again = await sender.request('chat', fields, REPLY_TIMEOUT_MS);
+      log.reply(entry, again);
+      expect(again).toMatchObject({ code: 831, msg_id: stored.id });
+      expect((await recipient.quietFor(300, 'chat')).filter((frame) => frame.nonce === entry.nonce)).toEqual([]); // pushed once
+
+      for (const client of Object.values(clients)) client.close();
+      expect(await checkConsistency(t.sql, log)).toEqual([]);
+    } finally {
+      await viaProxy.close();
+      await proxy.close();
     }
   }, 60_000);
 });

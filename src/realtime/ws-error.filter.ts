@@ -4,7 +4,7 @@ import { ImCode, ImError } from '../common/im-error';
 import { ImSocket } from './im-ws-adapter';
 import { encodeReply } from './frames';
 
-/** The code and msg of any error a handler threw; unexpected ones are code 0 ("nothing was stored"). */
+/** The code and msg of any error a handler threw; unexpected ones are code 0 (retry with the same nonce). */
 export function toCodeAndMsg(error: unknown, logger: Logger): { code: number; msg: string } {
   if (error instanceof ImError) return { code: error.code, msg: error.message };
   if (error instanceof HttpException) {
@@ -14,7 +14,8 @@ export function toCodeAndMsg(error: unknown, logger: Logger): { code: number; ms
   }
   if (error instanceof WsException) return { code: ImCode.BadRequest, msg: String(error.message) };
   logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
-  return { code: ImCode.ServerError, msg: 'server error, nothing was stored; retry with the same nonce' };
+  // not "nothing was stored": the database may have committed before the connection failed (PROTOCOL §3 code 0)
+  return { code: ImCode.ServerError, msg: 'server error; retry with the same nonce (answered 831 if it was stored after all)' };
 }
 
 /** Turns whatever a WebSocket handler threw into its reply frame (PROTOCOL §3 codes). */
