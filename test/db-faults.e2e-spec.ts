@@ -178,6 +178,7 @@ describe('database faults (private PostgreSQL cluster)', () => {
 
     // during the outage: answers, not silence; /health and upgrades say 503
     await until(async () => (await health()) === 503, 10_000, '/health 503 during the outage');
+    expect((await t.admin.call('GET', '/health', undefined, null)).body).toMatchObject({ details: { database: { status: 'down' } } });
     expect(await WsClient.refusedStatus(t.port, token)).toBe(503);
     const during = log.add('s2', 'chat', 'p2', newNonce());
     requests.set(during, { client: clients.s2, fields: { type: 1, content: 'during the outage', app_user_ids: 'p2' } });
