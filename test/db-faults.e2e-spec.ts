@@ -162,7 +162,8 @@ describe('database faults (private PostgreSQL cluster)', () => {
     expect(edits.every((code) => code === 200 || code === 0)).toBe(true);
     const answered = log.sent.filter((entry) => entry.codes.length > 0);
     expect(answered.length).toBeGreaterThan(0);
-    expect(answered.every((entry) => [0, 200].includes(entry.codes[0]))).toBe(true);
+    // 831 first is possible too: a batch that committed just before its connection died is re-run alone
+    expect(answered.filter((entry) => ![0, 200, 831].includes(entry.codes[0]))).toEqual([]);
 
     await settle();
     report('backends terminated');
