@@ -305,4 +305,55 @@ describe('database faults (private PostgreSQL cluster)', () => {
       await proxy.close();
     }
   }, 60_000);
+
+  it('system messages claimed on connect whose claim reply was lost are given back and arrive once later', async () => {
+    const proxy = await TcpProxy.start(pg.port);
+    const viaProxy = await startTestServer({ DATABASE_URL: `postgresql://postgres@127.0.0.1:${proxy.port}/postgres`, RATE_LIMIT_PER_SEC: '0' });
+    const invited = await clients.s0.request('inviteToGroup', { extra: { group_id: groupId, app_user_ids: ['p2'] } });
+    expect(invited.code).toBe(200); // p2 is offline: its 17 waits in system_messages
+    const row = async () =>
+      (
+        await pg.sql<{ msg_id: number; delivered_at: number | null }>(
+          `SELECT s.msg_id, s.delivered_at FROM system_messages s JOIN users u ON u.id = s.recipient_id WHERE u.app_user_id = 'p2' AND s.type = 17`,
+        )
+      )[0];
+    const { msg_id: invitation } = await row();
+    // p2's claim on connect is slow (a trigger sleeps), so the line can be cut while PostgreSQL commits it
+    await t.sql(`CREATE TABLE claim_faults (slow boolean NOT NULL)`);
+    await t.sql(`INSERT INTO claim_faults VALUES (true)`);
+    await t.sql(`
+      CREATE FUNCTION slow_claim() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF (SELECT slow FROM claim_faults) AND NEW.recipient_id = (SELECT id FROM users WHERE app_user_id = 'p2') THEN PERFORM pg_sleep(1.5); END IF;
+        RETURN NEW;
+      END $$`);
+    await t.sql(`
+      CREATE TRIGGER slow_claim BEFORE UPDATE OF delivered_at ON system_messages FOR EACH ROW
+      WHEN (OLD.delivered_at IS NULL AND NEW.delivered_at IS NOT NULL) EXECUTE FUNCTION slow_claim()`);
+    try {
+      const { token } = await viaProxy.admin.token('p2');
+      const first = await WsClient.open(viaProxy.port, token);
+      await first.waitSync();
+      await sleep(500); // the claim is in the trigger now
+      proxy.refuse(); // the claim commits, its reply is lost; new database connections are refused
+      await until(async () => (await row()).delivered_at !== null, 5_000, 'the claim committed');
+      await sleep(1500);
+      expect(first.received((frame) => frame.msg_id === invitation)).toEqual([]); // claimed, never written
+      await t.sql(`UPDATE claim_faults SET slow = false`);
+      proxy.pass();
+      await until(async () => (await row()).delivered_at === null, 15_000, 'the claim given back');
+      first.close();
+
+      const again = await viaProxy.connect('p2');
+      await again.push('systemMessage', (frame) => frame.msg_id === invitation);
+      expect((await again.quietFor(300, 'systemMessage')).filter((frame) => frame.msg_id === invitation)).toEqual([]);
+      await until(async () => (await row()).delivered_at !== null, 5_000, 'the 17 marked received');
+    } finally {
+      await viaProxy.close();
+      await proxy.close();
+      await t.sql(`DROP TRIGGER IF EXISTS slow_claim ON system_messages`);
+      await t.sql(`DROP FUNCTION IF EXISTS slow_claim()`);
+      await t.sql(`DROP TABLE IF EXISTS claim_faults`);
+    }
+  }, 60_000);
 });
