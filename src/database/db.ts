@@ -87,7 +87,6 @@ export class Db implements Queryable {
     return (await this.pool.query(sql, params as any[])).rows as T[];
   }
 
-  /** Runs `work` in one transaction on one connection; rolls back if it throws. */
   /**
    * Runs `work` in one transaction on one connection; rolls back if it throws. When the connection
    * fails during COMMIT the outcome is unknown: the error propagates (code 0), and the caller's retry

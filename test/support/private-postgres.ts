@@ -50,6 +50,7 @@ export class PrivatePostgres {
   private readonly dir: string;
   private readonly data: string;
   private readonly bin = postgresBin();
+  private forgetExitHook = () => undefined as void;
 
   private constructor(dir: string, port: number) {
     this.dir = dir;
@@ -65,6 +66,13 @@ export class PrivatePostgres {
     const { uid, gid } = await postgresUser();
     chownSync(dir, uid, gid);
     const pg = new PrivatePostgres(dir, await freePort());
+    // if the test process dies without destroy(), its cluster must not outlive it (only our postmaster, by pid)
+    const onExit = () => {
+      const pid = pg.postmasterPid();
+      if (pid !== undefined && alive(pid)) process.kill(pid, 'SIGQUIT');
+    };
+    process.once('exit', onExit);
+    pg.forgetExitHook = () => process.removeListener('exit', onExit);
     try {
       await pg.asPostgres(join(pg.bin, 'initdb'), ['-D', pg.data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync']);
       await pg.start();
@@ -148,6 +156,7 @@ export class PrivatePostgres {
       }
     }
     rmSync(this.dir, { recursive: true, force: true });
+    this.forgetExitHook();
   }
 
   private async asPostgres(command: string, args: string[]): Promise<void> {
