@@ -14,6 +14,11 @@ export class MetricsService {
     registers: [this.registry],
   });
   readonly messagesStored = new Counter({ name: 'im_messages_stored_total', help: 'chat messages stored', labelNames: ['kind'], registers: [this.registry] });
+  readonly redisPublishFailures = new Counter({
+    name: 'im_redis_publish_failures_total',
+    help: 'cross-node pushes not published because Redis was unreachable or refused them (live pushes lost; messages stay stored)',
+    registers: [this.registry],
+  });
 
   constructor(connections: ConnectionRegistry, batcher: WriteBatcher) {
     collectDefaultMetrics({ register: this.registry });
