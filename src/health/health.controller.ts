@@ -3,7 +3,11 @@ import { ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorFunction, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { HealthChecks } from './health-checks';
 
-/** 200 when the database (and Redis, when configured) answer; 503 otherwise. */
+/**
+ * `GET /health` (readiness): 200 when the database (and Redis, when configured) answer; 503
+ * otherwise, the body telling which one is down. `GET /health/live` (liveness): 200 while the
+ * process runs, with no dependency checked (docs/operations.md, "Redis faults").
+ */
 @ApiTags('health')
 @Controller('health')
 export class HealthController {
@@ -18,5 +22,10 @@ export class HealthController {
   check() {
     const checks: HealthIndicatorFunction[] = [() => this.database.pingCheck('database', { timeout: 2000 }), ...this.extra.all()];
     return this.health.check(checks);
+  }
+
+  @Get('live')
+  live() {
+    return { status: 'ok' };
   }
 }
