@@ -43,7 +43,7 @@ export class ServerProcess {
   }
 
   /** Starts a node with this environment (PORT=0, log level `log`, the test admin token) and waits until it listens. */
-  static async start(env: Record<string, string>, timeoutMs = 30_000): Promise<ServerProcess> {
+  static async start(env: Record<string, string>, timeoutMs = 60_000): Promise<ServerProcess> {
     const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', join('src', 'main.ts')], {
       cwd: ROOT,
       env: { ...process.env, NODE_OPTIONS: '', NO_COLOR: '1', LOG_LEVEL: 'log', ADMIN_TOKEN, ...env, PORT: '0' },
