@@ -4,7 +4,7 @@ import { join } from 'path';
 import { Client } from 'pg';
 import { EmbeddedDatabase } from '../src/database/embedded-database';
 import { PrivateRedis } from './support/private-redis';
-import { ServerProcess } from './support/server-process';
+import { ChildServer } from './support/child-server';
 import { dataOf, WsClient } from './support/ws-client';
 
 jest.setTimeout(60_000);
@@ -39,8 +39,26 @@ async function ack(from: WsClient, to: string, msgId: number, status: 1 | 2): Pr
   if (reply.code !== 200) throw new Error(`ack failed: ${JSON.stringify(reply)}`);
 }
 
-/** Lines a node logged about Redis, or at warn/error level. */
-const aboutRedis = (lines: string[]) => lines.filter((line) => /\[Redis\w*\]|\bWARN\b|\bERROR\b/.test(line));
+/** Where a node's output stands now, to read what it logs from here on. */
+const mark = (node: ChildServer) => node.output.length;
+
+/** Lines a node logged between two marks about Redis, or at warn/error level. */
+const aboutRedis = (node: ChildServer, from: number, to?: number) =>
+  node.output
+    .slice(from, to)
+    .split('\n')
+    .filter((line) => /\[Redis\w*\]|\bWARN\b|\bERROR\b/.test(line));
+
+const clients: WsClient[] = [];
+
+/** Opens a WebSocket to `node` as `appUserId` (created if needed) and waits for the sync frame. */
+async function connect(node: ChildServer, appUserId: string): Promise<WsClient> {
+  const { token } = await node.admin.ensureUserToken(appUserId);
+  const client = await WsClient.open(node.port, token);
+  clients.push(client);
+  await client.waitSync();
+  return client;
+}
 
 /**
  * Three real server processes sharing one database and a redis-server of the test's own, which the
@@ -56,14 +74,14 @@ describe('Redis faults', () => {
   let databaseUrl: string;
   let embedded: { db: EmbeddedDatabase; dir: string } | undefined;
   let sql: Client;
-  let a: ServerProcess;
-  let b: ServerProcess;
+  let a: ChildServer;
+  let b: ChildServer;
   /** A third node, SIGKILLed by the presence test. */
-  let doomed: ServerProcess;
+  let doomed: ChildServer;
   const DOOMED_TTL_MS = 2000;
 
   const startNode = (env: Record<string, string> = {}) =>
-    ServerProcess.start({ REDIS_URL: redis.url, DATABASE_URL: databaseUrl, DB_POOL_SIZE: embedded ? '1' : '2', ...env });
+    ChildServer.start({ REDIS_URL: redis.url, DATABASE_URL: databaseUrl, DB_POOL_SIZE: embedded ? '1' : '2', NO_COLOR: '1', ...env });
 
   beforeAll(async () => {
     redis = await PrivateRedis.start();
@@ -84,6 +102,7 @@ describe('Redis faults', () => {
   }, 120_000);
 
   afterAll(async () => {
+    for (const client of clients) client.close();
     await Promise.all([a?.stop(), b?.stop(), doomed?.stop()]);
     await sql?.end();
     await redis?.stop();
@@ -94,14 +113,15 @@ describe('Redis faults', () => {
   });
 
   it('Redis killed for ~5 s: /health 503 and /health/live 200 on both nodes, same-node sends work, one log line each way, then everything recovers', async () => {
-    const alice = await a.connect('alice');
-    const carol = await a.connect('carol');
-    const bob = await b.connect('bob');
+    const alice = await connect(a, 'alice');
+    const carol = await connect(a, 'carol');
+    const bob = await connect(b, 'bob');
     const before = await chat(alice, 'bob', 'before the outage');
     expect((await bob.push('chat', (frame) => frame.msg_id === before)).msg_id).toBe(before);
     expect(await online(alice, ['bob', 'carol'])).toEqual({ bob: true, carol: true });
 
     const outageStart = Date.now();
+    const outageStartLogs = [mark(a), mark(b)];
     await redis.kill();
 
     for (const node of [a, b]) {
@@ -115,7 +135,7 @@ describe('Redis faults', () => {
 
     // same-node delivery keeps working and messages are stored, while cross-node pushes are lost
     // (counted, not logged one by one); a user connecting meanwhile is only known to their node
-    const dave = await b.connect('dave');
+    const dave = await connect(b, 'dave');
     const sameNode: number[] = [];
     while (Date.now() - outageStart < 5000) {
       const msgId = await chat(alice, 'carol', `during the outage ${sameNode.length}`);
@@ -128,11 +148,11 @@ describe('Redis faults', () => {
     const { rows } = await sql.query(`SELECT count(*)::int AS n FROM messages WHERE id = ANY($1)`, [sameNode]);
     expect(rows[0].n).toBe(sameNode.length);
     expect(await online(alice, ['carol'])).toEqual({ carol: true }); // this node's own users, without Redis
-    const outageEnd = Date.now();
+    const outageEndLogs = [mark(a), mark(b)];
 
     // the outage: at most a couple of lines per node however many pushes were lost
-    for (const node of [a, b]) {
-      const lines = aboutRedis(node.linesBetween(outageStart, outageEnd));
+    for (const [i, node] of [a, b].entries()) {
+      const lines = aboutRedis(node, outageStartLogs[i], outageEndLogs[i]);
       expect(lines.length >= 1 && lines.length <= 3 ? 'a few lines' : lines).toBe('a few lines');
     }
 
@@ -143,7 +163,7 @@ describe('Redis faults', () => {
       expect(health.body.details.redis.status).toBe('up');
     }
     // the end of the outage is logged once, with the count of pushes lost
-    const recovered = await poll(async () => a.linesBetween(outageEnd).filter((line) => /reachable again/.test(line)), (found) => found.length > 0, 5000);
+    const recovered = await poll(async () => aboutRedis(a, outageEndLogs[0]).filter((line) => /reachable again/.test(line)), (found) => found.length > 0, 5000);
     expect(recovered).toHaveLength(1);
     expect(recovered[0]).toMatch(/[1-9]\d* cross-node pushes were lost/);
 
@@ -170,23 +190,24 @@ describe('Redis faults', () => {
     expect(metrics.body).toMatch(/^im_redis_publish_failures_total [1-9]/m);
 
     // a few lines in all, not one per lost push
-    for (const node of [a, b]) {
-      const lines = aboutRedis(node.linesBetween(outageStart));
+    for (const [i, node] of [a, b].entries()) {
+      const lines = aboutRedis(node, outageStartLogs[i]);
       expect(lines.length <= 4 ? 'a few lines' : lines).toBe('a few lines');
     }
   });
 
   it('the users of a node that was SIGKILLed show offline on the other node within PRESENCE_TTL_MS', async () => {
     const ttlMs = DOOMED_TTL_MS;
-    const zoe = await doomed.connect('zoe');
-    const asker = await b.connect('asker');
+    const zoe = await connect(doomed, 'zoe');
+    const asker = await connect(b, 'asker');
     expect(await poll(() => online(asker, ['zoe']), (value) => value.zoe, 5000)).toEqual({ zoe: true });
     // refreshed entries keep zoe online past the TTL while her node lives
     await sleep(ttlMs + 500);
     expect(await online(asker, ['zoe'])).toEqual({ zoe: true });
 
     const killedAt = Date.now();
-    await doomed.kill(); // no shutdown hook runs: nothing removes zoe's entry
+    doomed.signal('SIGKILL'); // no shutdown hook runs: nothing removes zoe's entry
+    await doomed.exited;
     await zoe.closed;
     const after = await poll(() => online(asker, ['zoe']), (value) => !value.zoe, ttlMs + 10_000);
     expect(after).toEqual({ zoe: false });
