@@ -1,5 +1,5 @@
 import { Controller, Get } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorFunction, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { HealthChecks } from './health-checks';
 
@@ -25,6 +25,7 @@ export class HealthController {
   }
 
   @Get('live')
+  @ApiOkResponse({ description: 'liveness: the process runs (no dependency is checked)', schema: { type: 'object', properties: { status: { type: 'string', example: 'ok' } } } })
   live() {
     return { status: 'ok' };
   }
