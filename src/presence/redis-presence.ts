@@ -9,12 +9,28 @@ import { Presence } from './presence';
 const keyOf = (userId: number) => `im:presence:${userId}`;
 
 /**
+ * Writes this node's entry into each presence key: KEYS = the users' keys, ARGV = node id, lapse
+ * time, now, TTL. One script call per chunk of users costs Node a tenth of three commands per user.
+ */
+const WRITE_ENTRIES = `for _, key in ipairs(KEYS) do
+  redis.call('ZADD', key, ARGV[2], ARGV[1])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[3])
+  redis.call('PEXPIRE', key, ARGV[4])
+end
+return #KEYS`;
+
+/** Users per script call: a call holds Redis for well under a millisecond per hundred users. */
+const WRITE_CHUNK = 500;
+
+type WithWriteEntries = { writePresence(keyCount: number, ...keysAndArgs: Array<string | number>): unknown };
+
+/**
  * Presence across nodes: each user has a Redis sorted set of the nodes holding at least one of
  * their connections, scored by when that entry lapses (writer's clock + PRESENCE_TTL_MS). A node
  * writes its entry when one of the user's connections opens, removes it when the user's last
  * connection on the node closes, and every PRESENCE_REFRESH_MS re-writes the entries of all the
- * users it holds in one pipeline (one round trip per node, not per user). A node that dies without
- * cleaning up stops refreshing, so its users show offline within PRESENCE_TTL_MS.
+ * users it holds in one pipeline of script calls (one round trip per node, not per user). A node that
+ * dies without cleaning up stops refreshing, so its users show offline within PRESENCE_TTL_MS.
  *
  * While Redis is unreachable this node answers from its own connections, and removals it could
  * not write are remembered; when Redis is back it writes them and re-writes all its entries at
@@ -35,6 +51,7 @@ export class RedisPresence extends Presence implements OnApplicationBootstrap, O
   ) {
     super();
     this.ttlMs = config.PRESENCE_TTL_MS;
+    redis.command.defineCommand('writePresence', { lua: WRITE_ENTRIES });
     lifecycle.onOpen((connection) => this.write([connection.userId]));
     lifecycle.onClose((connection, wasLastOnNode) => wasLastOnNode && this.remove(connection));
     redis.onUp(() => this.resume());
@@ -76,7 +93,7 @@ export class RedisPresence extends Presence implements OnApplicationBootstrap, O
   }
 
   /** Re-writes the entries of every user held here (the periodic refresh). */
-  refresh(): void {
+  private refresh(): void {
     this.write([...this.registry.onlineUserIds()]);
   }
 
@@ -84,13 +101,18 @@ export class RedisPresence extends Presence implements OnApplicationBootstrap, O
     if (userIds.length === 0 || !this.redis.commandReady) return;
     const now = Date.now();
     const pipeline = this.redis.command.pipeline();
-    for (const userId of userIds) {
-      const key = keyOf(userId);
-      pipeline.zadd(key, now + this.ttlMs, NODE_ID);
-      pipeline.zremrangebyscore(key, '-inf', now); // entries of nodes that died
-      pipeline.pexpire(key, this.ttlMs);
+    for (let i = 0; i < userIds.length; i += WRITE_CHUNK) {
+      const keys = userIds.slice(i, i + WRITE_CHUNK).map(keyOf);
+      // the entry lapses TTL after now; lapsed entries (of nodes that died) go
+      (pipeline as unknown as WithWriteEntries).writePresence(keys.length, ...keys, NODE_ID, now + this.ttlMs, now, this.ttlMs);
     }
-    pipeline.exec().catch((error: Error) => this.redis.problem('presence write', error));
+    pipeline.exec().then(
+      (results) => {
+        const failed = results?.find(([error]) => error);
+        if (failed) this.redis.problem('presence write', failed[0]!);
+      },
+      (error: Error) => this.redis.problem('presence write', error),
+    );
   }
 
   private remove(connection: Connection): void {
