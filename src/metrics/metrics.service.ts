@@ -16,7 +16,7 @@ export class MetricsService {
   readonly messagesStored = new Counter({ name: 'im_messages_stored_total', help: 'chat messages stored', labelNames: ['kind'], registers: [this.registry] });
   readonly redisPublishFailures = new Counter({
     name: 'im_redis_publish_failures_total',
-    help: 'cross-node pushes not published because Redis was unreachable or refused them (live pushes lost; messages stay stored)',
+    help: 'pushes not published to the other nodes because Redis was unreachable or refused them (their live pushes are lost; messages stay stored)',
     registers: [this.registry],
   });
 

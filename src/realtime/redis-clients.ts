@@ -18,7 +18,7 @@ const PROBLEM_LOG_PERIOD_MS = 60_000;
  * reconnects in the background and restores the subscriptions by itself.
  *
  * Redis is "up" while both connections are ready. An outage is logged once when it starts (warn)
- * and once when it ends (log, with the number of cross-node pushes lost meanwhile); ioredis's
+ * and once when it ends (log, with the number of pushes not published meanwhile); ioredis's
  * per-attempt connection errors are kept for /health only. While the command connection is not
  * ready nothing is sent to Redis: callers check `commandReady` and fall back to this node alone.
  * `onUp` listeners run each time Redis is up again, to re-write what the outage lost (presence).
@@ -33,8 +33,8 @@ export class RedisClients implements OnApplicationShutdown {
   private downSince: number | undefined = Date.now();
   private outageLogged = false;
   private lastError = 'not connected yet';
-  /** Cross-node pushes lost in the current outage. */
-  private lostPushes = 0;
+  /** Pushes not published to the other nodes in the current outage. */
+  private unpublishedPushes = 0;
   private closing = false;
   private readonly problems = new Map<string, { loggedAt: number; suppressed: number }>();
 
@@ -87,10 +87,10 @@ export class RedisClients implements OnApplicationShutdown {
     }
   }
 
-  /** A cross-node push that did not reach Redis: counted, never logged one by one. */
-  lostPush(error?: Error): void {
+  /** A push that could not be published for the other nodes: counted, never logged one by one. */
+  unpublished(error?: Error): void {
     this.metrics.redisPublishFailures.inc();
-    if (this.downSince !== undefined) this.lostPushes++;
+    if (this.downSince !== undefined) this.unpublishedPushes++;
     else if (error) this.problem('publish', error);
   }
 
@@ -124,13 +124,13 @@ export class RedisClients implements OnApplicationShutdown {
     if (up && this.downSince !== undefined) {
       const seconds = ((Date.now() - this.downSince) / 1000).toFixed(1);
       if (this.outageLogged) {
-        this.logger.log(`reachable again after ${seconds} s; ${this.lostPushes} cross-node pushes were lost meanwhile (clients catch up with sync and history)`);
+        this.logger.log(`reachable again after ${seconds} s; ${this.unpublishedPushes} pushes were not published to the other nodes meanwhile (their clients catch up with sync and history)`);
       } else {
         this.logger.log('connected');
       }
       this.downSince = undefined;
       this.outageLogged = false;
-      this.lostPushes = 0;
+      this.unpublishedPushes = 0;
       for (const listener of this.upListeners) listener();
     } else if (!up && this.downSince === undefined) {
       this.downSince = Date.now();
@@ -151,6 +151,6 @@ export class RedisClients implements OnApplicationShutdown {
   private async down(message: string): Promise<never> {
     const { HealthCheckError } = await import('@nestjs/terminus');
     const since = this.downSince === undefined ? undefined : new Date(this.downSince).toISOString();
-    throw new HealthCheckError('redis', { redis: { status: 'down', message, since, lost_pushes: this.lostPushes } });
+    throw new HealthCheckError('redis', { redis: { status: 'down', message, since, unpublished_pushes: this.unpublishedPushes } });
   }
 }

@@ -51,8 +51,8 @@ export class RedisDelivery extends Delivery implements OnModuleInit {
   }
 
   private publish(envelope: Envelope): void {
-    if (!this.redis.commandReady) return this.redis.lostPush();
-    this.redis.command.publish(CHANNEL, JSON.stringify(envelope)).catch((error: Error) => this.redis.lostPush(error));
+    if (!this.redis.commandReady) return this.redis.unpublished();
+    this.redis.command.publish(CHANNEL, JSON.stringify(envelope)).catch((error: Error) => this.redis.unpublished(error));
   }
 
   private onRemote(text: string): void {
