@@ -37,10 +37,10 @@ interface PathNode {
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 
 /** `extra.items[3]["a b"]`: dotted for plain keys, brackets for indices and other keys (JSON-escaped). */
-export function formatPath(node: PathNode | undefined, root = ''): string {
+export function formatPath(node: PathNode | undefined): string {
   const keys: Array<string | number> = [];
   for (let at = node; at; at = at.parent) keys.push(at.key);
-  let path = root;
+  let path = '';
   for (let i = keys.length - 1; i >= 0; i--) {
     const key = keys[i];
     if (typeof key === 'number') path += `[${key}]`;
@@ -56,25 +56,26 @@ function named(path: string, what: string): string {
 
 /**
  * Walks a parsed JSON value: first problem found, or undefined. `maxDepth` counts containers: the
- * frame (or body) object itself is level 1, so `{"extra":{}}` is 2 levels deep.
+ * frame (or body) object itself is level 1, so `{"extra":{}}` is 2 levels deep. `whole` names the
+ * value itself in messages ("frame has a key containing …").
  */
-export function findGenericProblem(value: unknown, maxDepth: number, root = ''): GenericProblem | undefined {
+export function findGenericProblem(value: unknown, maxDepth: number, whole = 'frame'): GenericProblem | undefined {
   const stack: Array<{ value: unknown; depth: number; path: PathNode | undefined }> = [{ value, depth: 0, path: undefined }];
   while (stack.length > 0) {
     const item = stack.pop()!;
     const current = item.value;
     if (typeof current === 'string') {
       if (UNSTORABLE.test(current)) {
-        const path = formatPath(item.path, root);
-        return { path, msg: named(path || 'value', 'contains a NUL character (U+0000) or an unpaired UTF-16 surrogate') };
+        const path = formatPath(item.path);
+        return { path, msg: named(path || whole, 'contains a NUL character (U+0000) or an unpaired UTF-16 surrogate') };
       }
       continue;
     }
     if (current === null || typeof current !== 'object') continue;
     const depth = item.depth + 1;
     if (depth > maxDepth) {
-      const path = formatPath(item.path, root);
-      return { path, msg: named(path || 'value', `is nested deeper than ${maxDepth} levels (objects and arrays)`) };
+      const path = formatPath(item.path);
+      return { path, msg: named(path || whole, `is nested deeper than ${maxDepth} levels (objects and arrays)`) };
     }
     if (Array.isArray(current)) {
       for (let i = current.length - 1; i >= 0; i--) stack.push({ value: current[i], depth, path: { parent: item.path, key: i } });
@@ -84,8 +85,8 @@ export function findGenericProblem(value: unknown, maxDepth: number, root = ''):
     for (let i = keys.length - 1; i >= 0; i--) {
       const key = keys[i];
       if (UNSTORABLE.test(key)) {
-        const path = formatPath(item.path, root);
-        return { path, msg: named(path || 'body', 'has a key containing a NUL character (U+0000) or an unpaired UTF-16 surrogate') };
+        const path = formatPath(item.path);
+        return { path, msg: named(path || whole, 'has a key containing a NUL character (U+0000) or an unpaired UTF-16 surrogate') };
       }
       stack.push({ value: (current as Record<string, unknown>)[key], depth, path: { parent: item.path, key } });
     }
