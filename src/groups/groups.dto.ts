@@ -1,18 +1,15 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   IsArray,
   IsDefined,
   IsIn,
   IsInt,
-  IsObject,
   IsOptional,
   IsString,
   Matches,
   ValidateBy,
-  ValidateNested,
   ValidationOptions,
 } from 'class-validator';
 import { MAX_IDS_PER_REQUEST } from '../contract/groups';
@@ -58,7 +55,7 @@ const AppUserIdList = (field: string, eachMessage = appUserIdsMessage) =>
     Matches(APP_USER_ID_PATTERN, { each: true, message: eachMessage }),
   );
 
-/** The editable fields, shared by `editGroup`'s extra and PATCH /admin/groups/{id}. */
+/** The editable fields of PATCH /admin/groups/{id} (the WebSocket `editGroup` is described by src/contract/groups.ts). */
 export class GroupChangesDto {
   @ApiPropertyOptional({ minLength: 1, maxLength: 64, example: 'Weekend hikers' })
   @IsOptional()
