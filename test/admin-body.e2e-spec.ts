@@ -148,6 +148,13 @@ describe('admin REST bodies (PROTOCOL §8)', () => {
       expect(await userExists('eve')).toBe(false);
     });
 
+    it("Nest's own refusals (unknown route, undecodable path parameter) are exactly {code, msg} too", async () => {
+      expectError(await send(t, 'GET', '/admin/no-such-route', undefined), 404);
+      expectError(await send(t, 'GET', '/admin/users/%ED%A0%80', undefined), 400);
+      expectError(await send(t, 'GET', '/admin/users/%E0%A4%A', undefined), 400);
+      expectError(await send(t, 'PUT', '/admin/users/a%00b', JSON.stringify({ nickname: 'x' }), json), 400, /app_user_id/);
+    });
+
     it('no input gives a 500 on any route with a body', async () => {
       await t.admin.putUser('owner');
       const gid = (await t.admin.call('POST', '/admin/groups', { owner: 'owner', group_name: 'G', members: [] })).body.group_id;

@@ -23,8 +23,12 @@ export class HttpErrorFilter implements ExceptionFilter {
       const body = error.getResponse() as string | { message?: string | string[] };
       const message = typeof body === 'string' ? body : body.message;
       const msg = Array.isArray(message) ? message[0] : (message ?? error.message);
-      // keep structured bodies (e.g. the health report) and add code/msg
-      response.status(status).json(typeof body === 'object' ? { code: status, msg, ...body, message: undefined } : { code: status, msg });
+      // keep structured bodies (e.g. the health report) and add code/msg; Nest's own error shape
+      // ({statusCode, message, error: "Not Found"}) becomes exactly {code, msg} (PROTOCOL §8)
+      if (typeof body !== 'object') return void response.status(status).json({ code: status, msg });
+      const { message: _message, statusCode: _statusCode, ...rest } = body as Record<string, unknown>;
+      if (typeof rest.error === 'string') delete rest.error;
+      response.status(status).json({ code: status, msg, ...rest });
       return;
     }
     this.logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
