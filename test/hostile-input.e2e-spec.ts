@@ -252,7 +252,8 @@ describe('hostile input over WebSocket (PROTOCOL §3 rules for every request)', 
   let ids: Ids;
 
   beforeAll(async () => {
-    t = await startTestServer();
+    // hundreds of requests per connection and test: the rate limit (PROTOCOL §7) is not under test here
+    t = await startTestServer({ RATE_LIMIT_PER_SEC: '1000000', RATE_LIMIT_BURST: '1000000' });
   });
   afterAll(() => t.close());
   beforeEach(async () => {
@@ -264,9 +265,32 @@ describe('hostile input over WebSocket (PROTOCOL §3 rules for every request)', 
     ids = { gid, msgId: sent.msg_id! };
   });
 
-  it('covers every action the server routes', () => {
+  it('covers every action the server routes (auth below)', () => {
     const { REQUEST_SCHEMAS } = require('../src/contract');
-    expect(ACTIONS.sort()).toEqual(Object.keys(REQUEST_SCHEMAS).sort());
+    expect([...ACTIONS, 'auth'].sort()).toEqual(Object.keys(REQUEST_SCHEMAS).sort());
+  });
+
+  it('in-band auth: a bad token, nonce, string or depth is a 400 naming it; the socket can still authenticate', async () => {
+    const { token } = await t.admin.token('carol');
+    const socket = await WsClient.open(t.port);
+    try {
+      const refused: Array<[Record<string, unknown>, RegExp]> = [
+        ...[undefined, null, 5, 1.5, true, [token], { token }, ''].map((value): [Record<string, unknown>, RegExp] => [{ nonce: newNonce(), token: value }, /^token (is required|must be)/]),
+        [{ nonce: newNonce(), token: `${token}\u0000` }, /^token contains a NUL/],
+        [{ nonce: newNonce(), token: `${token}\ud800` }, /^token contains a NUL/],
+        [{ nonce: 'a b', token }, /^nonce /],
+        [{ nonce: 7, token }, /^nonce /],
+        [{ nonce: newNonce(), token, extra: nest(17) }, /^extra.* is nested deeper than 16 levels/],
+      ];
+      for (const [fields, msg] of refused) {
+        const reply = await requestRaw(socket, { action: 'auth', ...fields });
+        expect({ fields, code: reply.code, action: reply.action }).toEqual({ fields, code: 400, action: 'auth' });
+        expect(reply.msg).toMatch(msg);
+      }
+      expect(await requestRaw(socket, { action: 'auth', nonce: newNonce(), token })).toMatchObject({ code: 200, action: 'auth' });
+    } finally {
+      socket.close();
+    }
   });
 
   for (const testCase of CASES) {

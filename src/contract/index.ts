@@ -35,7 +35,11 @@ export const REQUEST_SCHEMAS: Readonly<Record<string, Schema>> = Object.freeze({
   presence: presence.presence,
   sync: sync.sync,
   ping: realtime.ping,
+  auth: realtime.auth,
 });
+
+/** Actions the adapter answers itself, without a @SubscribeMessage handler. */
+export const ADAPTER_ACTIONS: ReadonlySet<string> = new Set(['auth']);
 
 /** Sends whose failures are answered 831 when the (sender, nonce) is already stored (PROTOCOL §4 step 1). */
 export const DEDUPED_ACTIONS: ReadonlySet<string> = new Set(['chat', 'groupChat']);

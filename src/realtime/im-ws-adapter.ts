@@ -4,7 +4,7 @@ import { MessageMappingProperties } from '@nestjs/websockets';
 import { Observable } from 'rxjs';
 import { RawData, Server, WebSocket } from 'ws';
 import { ImCode } from '../common/im-error';
-import { checkRequest, DEDUPED_ACTIONS, nonceProblem, SendDedupe } from '../contract';
+import { checkRequest, DEDUPED_ACTIONS, SendDedupe } from '../contract';
 import { AppConfig } from '../config/app-config';
 import { CLOSE_UNAUTHORIZED } from '../users/users.service';
 import { ClientAuthenticator } from '../users/client-authenticator';
@@ -206,13 +206,13 @@ export class ImWsAdapter extends WsAdapter {
     if (action === undefined) return void socket.send(encodeError(ImCode.BadRequest, isBinary ? 'frame must be a JSON text frame' : 'frame is not a JSON object with an action', nonce));
     if (action !== 'auth') return void socket.send(encodeReply(action, nonce, { code: ImCode.Unauthorized, msg: 'not authenticated: send auth first' }));
     const request = JSON.parse(text) as Record<string, unknown>;
-    if (!isValidNonce(request.nonce)) return void socket.send(encodeReply('auth', nonce, { code: ImCode.BadRequest, msg: 'nonce must be 1 to 64 printable ASCII characters' }));
-    if (typeof request.token !== 'string' || request.token === '') return void socket.send(encodeReply('auth', nonce, { code: ImCode.BadRequest, msg: 'token must be a non-empty string' }));
+    const problem = checkRequest('auth', request, this.config.MAX_NESTING_DEPTH); // the request contract, as for every action
+    if (problem) return void socket.send(encodeReply('auth', nonce, { code: ImCode.BadRequest, msg: problem.msg }));
     if (pending.authenticating) return void socket.send(encodeReply('auth', nonce, { code: ImCode.BadRequest, msg: 'auth already in progress' }));
     pending.authenticating = true;
     let user: AuthenticatedUser | null;
     try {
-      user = await this.authenticator.authenticateToken(request.token);
+      user = await this.authenticator.authenticateToken(request.token as string);
     } catch (error) {
       pending.authenticating = false;
       this.log.warn(`in-band authentication failed: ${(error as Error).message}`);
@@ -312,10 +312,6 @@ function optionalProvider<T>(app: INestApplicationContext, token: abstract new (
   } catch {
     return undefined;
   }
-}
-
-function isValidNonce(value: unknown): value is string {
-  return nonceProblem(value) === undefined; // the one nonce rule (src/contract/generic.ts)
 }
 
 /** action and nonce of a frame we will not execute, for its 429 reply. */
