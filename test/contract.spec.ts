@@ -51,10 +51,14 @@ describe('request contract (src/contract)', () => {
     }
   });
 
-  it('PROTOCOL v2 §5: joinGroup takes extra.invite_code (16 URL-safe chars), editGroup extra.reset_invite_code (1)', () => {
+  it('PROTOCOL v2 §5: joinGroup takes extra.invite_code (a string; 403 decided by the service), editGroup extra.reset_invite_code (1)', () => {
     const ok = (action: string, extra: Record<string, unknown>) => checkRequest(action, { action, nonce: 'n', extra }, 16);
     expect(ok('joinGroup', { group_id: '3', invite_code: 'Zx3_k9Qw-2LmP0aB' })).toBeUndefined();
-    expect(ok('joinGroup', { group_id: '3', invite_code: 'Zx3_k9Qw-2LmP0a' })?.msg).toMatch(/^extra\.invite_code /);
+    // absent, null or wrong: the groups service's 403; another JSON type: 400
+    expect(ok('joinGroup', { group_id: '3' })).toBeUndefined();
+    expect(ok('joinGroup', { group_id: '3', invite_code: null })).toBeUndefined();
+    expect(ok('joinGroup', { group_id: '3', invite_code: 'short' })).toBeUndefined();
+    expect(ok('joinGroup', { group_id: '3', invite_code: 1234567890123456 })?.msg).toBe('extra.invite_code must be a string (or null)');
     expect(ok('editGroup', { group_id: '3', reset_invite_code: 1 })).toBeUndefined();
     expect(ok('editGroup', { group_id: '3', reset_invite_code: 2 })?.msg).toBe('extra.reset_invite_code must be 1 (or null)');
   });

@@ -69,7 +69,8 @@ function wrongValues(kind: Kind, valid: unknown, nullable: boolean): unknown[] {
       case 'object':
         return ['x', 5, [valid], true, BIG, 1.5, -1];
       case 'inviteCode':
-        return [5, ['Zx3_k9Qw-2LmP0aB'], {}, true, BIG, 1.5, -1, 'short', 'Zx3_k9Qw-2LmP0a/', 'Zx3_k9Qw-2LmP0a\u0000'];
+        // a string of the wrong form is a wrong code (403, the groups service's); only other types are 400
+        return [5, [valid], { code: valid }, true, BIG, 1.5, -1, `${valid}\u0000`, `\ud800${valid}`];
     }
   })();
   return nullable ? values : [...values, null];
@@ -86,6 +87,7 @@ interface Case {
 interface Ids {
   gid: string;
   msgId: number;
+  inviteCode: string;
 }
 
 /**
@@ -188,11 +190,11 @@ const CASES: Case[] = [
   {
     who: 'carol',
     action: 'joinGroup',
-    base: ({ gid }) => ({ extra: { group_id: gid } }),
+    base: ({ gid, inviteCode }) => ({ extra: { group_id: gid, invite_code: inviteCode } }),
     fields: [
       { path: 'extra', kind: 'object', nullable: true },
       { path: 'extra.group_id', kind: 'groupId' },
-      { path: 'extra.invite_code', kind: 'inviteCode' },
+      { path: 'extra.invite_code', kind: 'inviteCode', nullable: true },
     ],
   },
   {
@@ -262,7 +264,9 @@ describe('hostile input over WebSocket (PROTOCOL §3 rules for every request)', 
     const gid = await createGroup(c.alice, ['bob']);
     const sent = await c.alice.request('chat', { app_user_ids: 'bob', type: 1, content: 'first' });
     expect(sent.code).toBe(200);
-    ids = { gid, msgId: sent.msg_id! };
+    const inviteCode = dataOf(await c.alice.request('groupInfo', { extra: { group_id: gid } })).invite_code;
+    expect(inviteCode).toMatch(/^[A-Za-z0-9_-]{16}$/);
+    ids = { gid, msgId: sent.msg_id!, inviteCode };
   });
 
   it('covers every action the server routes (auth below)', () => {
