@@ -10,6 +10,7 @@ import * as sync from './sync';
 
 export { EXPECTED } from './common';
 export * from './generic';
+export { FRAME_SCHEMAS, PUSH_FRAME_ACTIONS, REPLY_FRAME_ACTIONS, SYSTEM_MESSAGE_DATA, dataSchemaOf } from './frames';
 
 /**
  * The request contract of the WebSocket protocol: one JSON Schema per client→server action

@@ -1,0 +1,370 @@
+import { Schema } from './common';
+
+/**
+ * The server→client side of the contract (PROTOCOL §3–§6): one JSON Schema per frame `action` the
+ * server sends today, all in the one envelope of src/realtime/frames.ts. `data` is a JSON-encoded
+ * string; its decoded object is described the JSON Schema way, with `contentMediaType:
+ * application/json` + `contentSchema` on the string (validators treat both as annotations: the frame
+ * test decodes `data` and validates it against `contentSchema` itself).
+ *
+ * Only what the server sends today. PROTOCOL v2 features not built yet (recall, edit, reactions,
+ * typing, setGroupRole, muteMember, readBy, conversations, setConversation, clearHistory, search,
+ * media; mention_count/muted/pinned in sync items; admin roles and muted_until in member lists) are
+ * added here when their issues land.
+ *
+ * Data objects are closed (`additionalProperties: false`) where the server decides every key, so a
+ * new field the server starts sending fails the frame test until it is described here.
+ */
+
+const CODES = [200, 0, 400, 401, 403, 404, 429, 811, 812, 831];
+
+const str = (description: string, extra: Schema = {}): Schema => ({ type: 'string', description, ...extra });
+const int = (description: string, minimum = 0, extra: Schema = {}): Schema => ({ type: 'integer', minimum, description, ...extra });
+const gid = (description = 'the group (a string of digits)'): Schema => ({ type: 'string', pattern: '^[0-9]+$', description, examples: ['3'] });
+const closed = (description: string, properties: Record<string, Schema>, required: string[] = Object.keys(properties), extra: Schema = {}): Schema => ({
+  type: 'object',
+  description,
+  properties,
+  required,
+  additionalProperties: false,
+  ...extra,
+});
+
+// ---- decoded `data` objects -------------------------------------------------------------------
+
+const messageType = (): Schema => int('message type: 1 text, 2 voice, 3 image, 4 location, 5 red packet, 6 business card, 7 video, 8 file', 1, { maximum: 8 });
+const chatExtra = (): Schema => ({
+  type: 'object',
+  additionalProperties: true,
+  description: 'the message extra as sent, plus server-filled fields (thumb_url, thumbWidth, thumbHeight, nickname/head of a card, download_url; PROTOCOL §4)',
+});
+const oneTarget = (): Schema => ({ oneOf: [{ required: ['to_app_user_id'] }, { required: ['group_id'] }] });
+
+/** `data` of chat/groupChat pushes, of sendResult and of its 831 (PROTOCOL §4 step 6). */
+export const MESSAGE_DATA: Schema = closed(
+  'a chat message as delivered',
+  {
+    type: messageType(),
+    content: str('the text ("" for types without content)'),
+    extra: chatExtra(),
+    app_user_id: str("the sender's app_user_id"),
+    nickname: str("the sender's nickname"),
+    head: str("the sender's avatar URL or \"\""),
+    to_app_user_id: str('the recipient (one-to-one messages)'),
+    group_id: gid('the group (group messages)'),
+    seq: int("the message's position in its conversation", 1),
+  },
+  ['type', 'content', 'extra', 'app_user_id', 'nickname', 'head', 'seq'],
+  { allOf: [oneTarget()] },
+);
+
+/** `data` of the ack push and the ackResult reply (PROTOCOL §4 Read receipts). */
+export const ACK_DATA: Schema = closed(
+  'a read receipt',
+  {
+    msg_id: int('the acknowledged message', 1),
+    status: { type: 'integer', enum: [1, 2], description: '1 delivered, 2 read' },
+    app_user_id: str('the reader'),
+    type: int('type of the acknowledged message', 1),
+    group_id: gid(),
+  },
+  ['msg_id', 'status', 'app_user_id', 'type'],
+);
+
+const historyItem = (): Schema =>
+  closed(
+    'a stored chat message',
+    {
+      msg_id: int('global id', 1),
+      seq: int('position in the conversation', 1),
+      time: int('stored at, ms since the epoch'),
+      user_id: int("the sender's user_id", 1),
+      type: messageType(),
+      content: str('the text'),
+      extra: chatExtra(),
+      app_user_id: str("the sender's app_user_id"),
+      nickname: str("the sender's nickname"),
+      head: str("the sender's avatar URL or \"\""),
+      to_app_user_id: str('the recipient (one-to-one)'),
+      group_id: gid(),
+    },
+    ['msg_id', 'seq', 'time', 'user_id', 'type', 'content', 'extra', 'app_user_id', 'nickname', 'head'],
+    { allOf: [oneTarget()] },
+  );
+
+/** `data` of the history reply (PROTOCOL §4 History). */
+export const HISTORY_DATA: Schema = closed('one page of a conversation', {
+  messages: { type: 'array', description: 'newest first, or oldest first with after_seq', items: historyItem() },
+  has_more: { type: 'boolean', description: 'more messages exist beyond this page in its direction' },
+});
+
+const person = (description: string): Schema =>
+  closed(description, { app_user_id: str('app_user_id'), nickname: str('nickname') });
+const personWithHead = (description: string): Schema =>
+  closed(description, { app_user_id: str('app_user_id'), nickname: str('nickname'), head: str('avatar URL or ""') });
+
+const groupMember = (): Schema =>
+  closed('a member', {
+    app_user_id: str('app_user_id'),
+    nickname: str('nickname'),
+    head: str('avatar URL or ""'),
+    role: { type: 'string', enum: ['owner', 'member'], description: 'owner or member (admins come with setGroupRole)' },
+  });
+
+const groupFieldProperties = (): Record<string, Schema> => ({
+  group_id: gid(),
+  group_name: str('name (1-64 characters)'),
+  cover: str('cover image URL or ""'),
+  notice: str('notice (at most 300 characters)'),
+  owner: str("the owner's app_user_id"),
+  banned_to_post: { type: 'integer', enum: [0, 1], description: '1: only the owner (and admins) may post' },
+  invite_mode: { type: 'integer', enum: [0, 1], description: '1: only the owner (and admins) may invite' },
+  invite_code: str('the current invite code: only in what the owner is shown', { pattern: '^[A-Za-z0-9_-]{16}$' }),
+  member_count: int('number of members', 1),
+  created_at: int('created, ms since the epoch'),
+});
+/** The group fields of a type-17 group_info: never the invite code. */
+function groupInfoProperties(): Record<string, Schema> {
+  const { invite_code: _code, ...rest } = groupFieldProperties();
+  return rest;
+}
+const GROUP_FIELDS_REQUIRED = ['group_id', 'group_name', 'cover', 'notice', 'owner', 'banned_to_post', 'invite_mode', 'member_count', 'created_at'];
+
+/** `data` of the createGroup, editGroup, inviteToGroup, joinGroup, removeFromGroup and groupInfo replies. */
+export const GROUP_DATA: Schema = closed(
+  'the group after the action, with its members',
+  { ...groupFieldProperties(), member_list: { type: 'array', description: 'owner first, then by join time', items: groupMember() } },
+  [...GROUP_FIELDS_REQUIRED, 'member_list'],
+);
+
+/** `data` of the presence reply. */
+export const PRESENCE_DATA: Schema = closed('who is online', {
+  online: { type: 'object', description: 'app_user_id → true when the user has an open connection on any node', additionalProperties: { type: 'boolean' } },
+});
+
+const syncItem = (kind: 'friend' | 'group'): Schema => {
+  const who: Record<string, Schema> =
+    kind === 'friend'
+      ? { app_user_id: str('the other participant'), nickname: str('their nickname'), head: str('their avatar URL or ""') }
+      : { group_id: gid(), group_name: str("the group's name"), cover: str("the group's cover URL or \"\"") };
+  return closed(kind === 'friend' ? 'a one-to-one conversation with unread messages' : 'a group with unread messages', {
+    ...who,
+    count: int('unread chat messages', 1),
+    last_message: str('preview of the last message (PROTOCOL §6)'),
+    last_msg_id: int('msg_id of the last message', 1),
+    last_type: int('type of the last message', 1),
+    time: int('time of the last message, ms'),
+  });
+};
+
+const systemData = (type: number, subType: 'personal' | 'group', extra: Schema, target: 'group' | 'to' | 'none'): Schema => {
+  const properties: Record<string, Schema> = {};
+  if (target === 'group') properties.group_id = gid();
+  if (target === 'to') properties.to_app_user_id = str('the connecting user');
+  Object.assign(properties, {
+    content: { type: 'string', const: '', description: 'always ""' },
+    type: { type: 'integer', const: type, description: 'system message type' },
+    sub_type: { type: 'string', const: subType, description: 'personal or group' },
+    extra,
+  });
+  return { title: `systemMessage type ${type}`, ...closed(`system message type ${type}`, properties) };
+};
+
+/** `data` of a systemMessage push, by type (PROTOCOL §5, §6). */
+export const SYSTEM_MESSAGE_DATA: Readonly<Record<number, Schema>> = Object.freeze({
+  10: systemData(10, 'personal', closed('user info changed', { app_user_id: str('the user'), nickname: str('new nickname'), head: str('new avatar URL or ""') }), 'none'),
+  12: systemData(
+    12,
+    'group',
+    closed(
+      'group edited: group_id + the changed fields (never the invite code)',
+      {
+        group_id: gid(),
+        group_name: str('new name'),
+        cover: str('new cover'),
+        notice: str('new notice'),
+        banned_to_post: { type: 'integer', enum: [0, 1], description: 'new banned_to_post' },
+        invite_mode: { type: 'integer', enum: [0, 1], description: 'new invite_mode' },
+        app_user_id: str('the new owner, when ownership moved'),
+      },
+      ['group_id'],
+    ),
+    'group',
+  ),
+  13: systemData(13, 'group', closed('group dissolved', { group_id: gid() }), 'group'),
+  14: systemData(
+    14,
+    'group',
+    closed('members removed', {
+      group_id: gid(),
+      removed_member_list: { type: 'array', description: 'the removed members', items: person('a removed member') },
+      admin: person('who removed them (the owner for the admin API)'),
+    }),
+    'group',
+  ),
+  15: systemData(15, 'group', closed('member left', { group_id: gid(), member: person('who left') }), 'group'),
+  16: systemData(
+    16,
+    'group',
+    closed('members joined', {
+      group_id: gid(),
+      inviter: person('who invited (the joiner for joinGroup)'),
+      member_list: { type: 'array', description: 'the new members', items: personWithHead('a new member') },
+      joiner: personWithHead('the first of member_list'),
+    }),
+    'group',
+  ),
+  17: systemData(
+    17,
+    'personal',
+    closed('invited into a group', {
+      group_id: gid(),
+      inviter: person('who invited'),
+      member_list: { type: 'array', description: 'the full member list', items: groupMember() },
+      group_info: closed('the group fields (never the invite code)', groupInfoProperties(), GROUP_FIELDS_REQUIRED),
+    }),
+    'group',
+  ),
+  19: systemData(
+    19,
+    'personal',
+    closed('the sync payload (PROTOCOL §6)', {
+      friendList: { type: 'array', description: 'one-to-one conversations with unread messages, newest first', items: syncItem('friend') },
+      groupList: { type: 'array', description: 'groups with unread messages, newest first', items: syncItem('group') },
+    }),
+    'to',
+  ),
+});
+
+/** `data` of the sync reply: the same object as the type-19 push. */
+export const SYNC_DATA: Schema = SYSTEM_MESSAGE_DATA[19];
+
+// ---- the envelope ---------------------------------------------------------------------------------
+
+interface FrameSpec {
+  summary: string;
+  /** Decoded `data`; absent = the frame never carries data. */
+  data?: Schema;
+  /** Top-level fields a success (200, and 831 for sendResult) always carries besides code/msg/action. */
+  success: string[];
+  /** A reply (carries the request's nonce) or a push. */
+  kind: 'reply' | 'push';
+  /** Codes this frame can carry (default: 200 and the failures). */
+  codes?: number[];
+}
+
+function envelope(action: string, spec: FrameSpec): Schema {
+  const properties: Record<string, Schema> = {
+    code: { type: 'integer', enum: spec.codes ?? CODES, description: '200 success; 0 server-side failure; 400/401/403/404/429/811/812/831 (PROTOCOL §3 Codes)' },
+    msg: str('"OK" on success, else what is wrong'),
+    action: { type: 'string', const: action, description: spec.kind === 'reply' ? 'the reply action' : 'the push' },
+  };
+  if (action === 'leaveGroup') properties.result = { type: 'string', const: '', description: 'always "" (only in the leaveGroup reply, as in the original document)' };
+  if (spec.data) {
+    properties.data = {
+      type: 'string',
+      description: 'a JSON-encoded object (clients parse it twice)',
+      contentMediaType: 'application/json',
+      contentSchema: spec.data,
+    };
+  }
+  Object.assign(properties, {
+    nonce: str(spec.kind === 'reply' ? "the request's nonce" : 'a server-made id of this push'),
+    time: int('ms since the epoch (stored time for messages); absent on failures'),
+    user_id: int('the sender / the reader / the user who caused it (0: the admin API) / the connecting user'),
+    msg_id: int('the message (0 for the sync frame)'),
+    group_id: gid('present exactly when the frame concerns a group'),
+  });
+  const schema: Schema = {
+    $id: `im:frame:${action}`,
+    title: action,
+    description: spec.summary,
+    type: 'object',
+    properties,
+    required: ['code', 'msg', 'action'],
+    additionalProperties: false,
+  };
+  if (spec.success.length > 0) {
+    schema.if = { properties: { code: { enum: action === 'sendResult' ? [200, 831] : [200] } }, required: ['code'] };
+    schema.then = { required: spec.success };
+    if (spec.data && !spec.success.includes('data')) throw new Error(`frame ${action}: data must be in success`);
+  }
+  if (spec.data) {
+    // failures carry no data (PROTOCOL §4 step 5)
+    schema.else = { not: { required: ['data'] } };
+  }
+  return schema;
+}
+
+const FRAME_SPECS: Record<string, FrameSpec> = {
+  sendResult: {
+    kind: 'reply',
+    summary: 'Reply to chat and groupChat: 200 (or 831 with the original msg_id, time and data) with data = exactly what recipients get; failures carry code, msg, action, nonce (and group_id).',
+    data: MESSAGE_DATA,
+    success: ['data', 'nonce', 'time', 'user_id', 'msg_id'],
+  },
+  chat: { kind: 'push', summary: 'A one-to-one message arriving (also to the sender\'s other connections).', data: MESSAGE_DATA, success: ['data', 'nonce', 'time', 'user_id', 'msg_id'], codes: [200] },
+  groupChat: {
+    kind: 'push',
+    summary: 'A group message arriving (every member but the sender, and the sender\'s other connections).',
+    data: MESSAGE_DATA,
+    success: ['data', 'nonce', 'time', 'user_id', 'msg_id', 'group_id'],
+    codes: [200],
+  },
+  ackResult: { kind: 'reply', summary: 'Reply to ack: data = the receipt as pushed.', data: ACK_DATA, success: ['data', 'nonce', 'time', 'user_id', 'msg_id'] },
+  ack: {
+    kind: 'push',
+    summary: "A read receipt arriving: to the message's sender and the reader's other connections; user_id = the reader.",
+    data: ACK_DATA,
+    success: ['data', 'time', 'user_id', 'msg_id'],
+    codes: [200],
+  },
+  pong: { kind: 'reply', summary: 'Reply to ping.', success: ['nonce', 'time'] },
+  history: { kind: 'reply', summary: 'Reply to history: one page.', data: HISTORY_DATA, success: ['data', 'nonce', 'time'] },
+  block: { kind: 'reply', summary: 'Reply to block.', success: ['nonce', 'time'] },
+  unblock: { kind: 'reply', summary: 'Reply to unblock.', success: ['nonce', 'time'] },
+  createGroup: { kind: 'reply', summary: 'Reply to createGroup: the new group (with invite_code: the caller is its owner).', data: GROUP_DATA, success: ['data', 'nonce', 'time', 'group_id'] },
+  editGroup: { kind: 'reply', summary: 'Reply to editGroup: the group after the change.', data: GROUP_DATA, success: ['data', 'nonce', 'time', 'group_id'] },
+  inviteToGroup: { kind: 'reply', summary: 'Reply to inviteToGroup: the group after the change.', data: GROUP_DATA, success: ['data', 'nonce', 'time', 'group_id'] },
+  joinGroup: { kind: 'reply', summary: 'Reply to joinGroup: the group after joining.', data: GROUP_DATA, success: ['data', 'nonce', 'time', 'group_id'] },
+  removeFromGroup: { kind: 'reply', summary: 'Reply to removeFromGroup: the group after the change.', data: GROUP_DATA, success: ['data', 'nonce', 'time', 'group_id'] },
+  leaveGroup: {
+    kind: 'reply',
+    summary: 'Reply to leaveGroup: {"code":200,"result":"","msg":"OK","action":"leaveGroup","nonce":…,"group_id":…} (no time, as PROTOCOL §5 shows it).',
+    success: ['result', 'nonce', 'group_id'],
+  },
+  dissolveGroup: { kind: 'reply', summary: 'Reply to dissolveGroup.', success: ['nonce', 'time', 'group_id'] },
+  groupInfo: { kind: 'reply', summary: "Reply to groupInfo: the group's fields and member_list (invite_code for the owner).", data: GROUP_DATA, success: ['data', 'nonce', 'time', 'group_id'] },
+  presence: { kind: 'reply', summary: 'Reply to presence.', data: PRESENCE_DATA, success: ['data', 'nonce', 'time'] },
+  sync: { kind: 'reply', summary: 'Reply to sync: the same data as the type-19 push; user_id = the caller, msg_id 0.', data: SYNC_DATA, success: ['data', 'nonce', 'time', 'user_id', 'msg_id'] },
+  auth: { kind: 'reply', summary: 'Reply to in-band auth: 200 with user_id, then the connect sequence; 401 (then close 4401) or 400.', success: ['nonce', 'time', 'user_id'] },
+  systemMessage: {
+    kind: 'push',
+    summary: 'A system message (types 10, 12-17) or the sync frame (type 19, msg_id 0, pushed first on every connection).',
+    data: { description: 'one of the system message types, by `type`', oneOf: Object.values(SYSTEM_MESSAGE_DATA) },
+    success: ['data', 'nonce', 'time', 'user_id', 'msg_id'],
+    codes: [200],
+  },
+  error: {
+    kind: 'push',
+    summary:
+      'A frame that could not be routed (not JSON, not an object, no known action: 400; 429 when it could not be parsed), with the nonce when one could be read; also {"code":401,"msg":"token expired" | "user disabled"} before a close with 4401.',
+    success: [],
+    codes: [400, 401, 429],
+  },
+};
+
+/** One schema per server→client frame action (the envelope, with `data` described by contentSchema). */
+export const FRAME_SCHEMAS: Readonly<Record<string, Schema>> = Object.freeze(
+  Object.fromEntries(Object.entries(FRAME_SPECS).map(([action, spec]) => [action, envelope(action, spec)])),
+);
+
+/** Frame actions that only answer requests (they carry the request's nonce). */
+export const REPLY_FRAME_ACTIONS: ReadonlySet<string> = new Set(Object.entries(FRAME_SPECS).filter(([, spec]) => spec.kind === 'reply').map(([action]) => action));
+/** Frame actions pushed by the server (not answers to a request of the same connection). */
+export const PUSH_FRAME_ACTIONS: ReadonlySet<string> = new Set(Object.entries(FRAME_SPECS).filter(([, spec]) => spec.kind === 'push').map(([action]) => action));
+
+/** The decoded `data` schema of a frame action (undefined: the frame carries no data). */
+export function dataSchemaOf(action: string): Schema | undefined {
+  return FRAME_SPECS[action]?.data;
+}
