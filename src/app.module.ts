@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { AuthModule } from './auth/auth.module';
 import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
+import { ContractModule } from './contract/contract.module';
 import { DatabaseModule } from './database/database.module';
 import { GroupsModule } from './groups/groups.module';
 import { HealthModule } from './health/health.module';
@@ -32,6 +33,7 @@ export class AppModule {
         PresenceModule.forRoot(config),
         HealthModule,
         MetricsModule,
+        ContractModule,
       ],
     };
   }

@@ -1,4 +1,5 @@
 import { ValidateFunction } from 'ajv';
+import { buildAsyncApi } from '../src/contract/asyncapi';
 import { createAjv, dataSchemaOf, FRAME_SCHEMAS, SYSTEM_MESSAGE_DATA } from '../src/contract';
 import { startTestServer, TestServer } from './support/server';
 import { dataOf, Frame, WsClient } from './support/ws-client';
@@ -48,7 +49,10 @@ describe('frame contract against a running server', () => {
     t = await startTestServer();
     await t.reset();
   });
-  afterAll(() => t.close());
+  afterAll(async () => {
+    for (const client of clients) client.close();
+    await t.close();
+  });
 
   const connect = async (appUserId: string) => {
     const client = await t.connect(appUserId);
@@ -154,6 +158,16 @@ describe('frame contract against a running server', () => {
     expect([...new Set(frames.map((frame) => frame.action))].sort()).toEqual(Object.keys(FRAME_SCHEMAS).sort());
     const types = new Set(frames.filter((frame) => frame.action === 'systemMessage').map((frame) => dataOf(frame).type as number));
     expect([...types].sort((a, b) => a - b)).toEqual(Object.keys(SYSTEM_MESSAGE_DATA).map(Number));
+  });
+
+  it('serves the AsyncAPI document at GET /asyncapi.json (no auth) and lists it in the OpenAPI document', async () => {
+    const served = await t.admin.call('GET', '/asyncapi.json', undefined, null);
+    expect(served.status).toBe(200);
+    expect(served.body).toEqual(buildAsyncApi({ wsPath: '/', host: `127.0.0.1:${t.port}` }));
+    const openApi = await t.admin.call('GET', '/docs-json', undefined, null);
+    expect(openApi.status).toBe(200);
+    expect(Object.keys(openApi.body.paths['/asyncapi.json'])).toEqual(['get']);
+    expect(openApi.body.paths['/asyncapi.json'].get.security).toBeUndefined();
   });
 
   it('the schemas reject frames that break the contract', () => {
