@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'fs';
 import { join } from 'path';
-import { ADAPTER_ACTIONS, checkRequest, createAjv, EXPECTED, findGenericProblem, REQUEST_SCHEMAS } from '../src/contract';
+import { ADAPTER_ACTIONS, checkRequest, createAjv, dataSchemaOf, EXPECTED, findGenericProblem, FRAME_SCHEMAS, PUSH_FRAME_ACTIONS, REQUEST_SCHEMAS } from '../src/contract';
+import { replyActionOf } from '../src/realtime/frames';
 
 /** The request schemas themselves: complete, descriptive, and the generic walk's limits. */
 
@@ -30,6 +31,21 @@ describe('request contract (src/contract)', () => {
       for (const match of readFileSync(file, 'utf8').matchAll(/@SubscribeMessage\('([^']+)'\)/g)) routed.add(match[1]);
     }
     expect([...routed, ...ADAPTER_ACTIONS].sort()).toEqual(Object.keys(REQUEST_SCHEMAS).sort());
+  });
+
+  it('has a frame schema for the reply of every request, and for the pushes (chat, groupChat, ack, systemMessage, error)', () => {
+    const replies = new Set(Object.keys(REQUEST_SCHEMAS).map(replyActionOf));
+    expect([...PUSH_FRAME_ACTIONS].sort()).toEqual(['ack', 'chat', 'error', 'groupChat', 'systemMessage']);
+    expect([...new Set([...replies, ...PUSH_FRAME_ACTIONS])].sort()).toEqual(Object.keys(FRAME_SCHEMAS).sort());
+  });
+
+  it('compiles every frame schema and its decoded data schema in ajv strict mode', () => {
+    const ajv = createAjv();
+    for (const [action, schema] of Object.entries(FRAME_SCHEMAS)) {
+      expect(() => ajv.compile(schema)).not.toThrow();
+      const data = dataSchemaOf(action);
+      if (data) expect(() => ajv.compile(data)).not.toThrow();
+    }
   });
 
   it('compiles every schema in ajv strict mode', () => {

@@ -15,8 +15,9 @@ export { FRAME_SCHEMAS, PUSH_FRAME_ACTIONS, REPLY_FRAME_ACTIONS, SYSTEM_MESSAGE_
 /**
  * The request contract of the WebSocket protocol: one JSON Schema per client→server action
  * (PROTOCOL §3–§7), the single place requests are validated. The adapter runs `checkRequest` on every
- * frame before its handler; handlers receive only requests that passed. An AsyncAPI document and
- * client SDK types are meant to be derived from `REQUEST_SCHEMAS`.
+ * frame before its handler; handlers receive only requests that passed. The server→client side is
+ * FRAME_SCHEMAS (./frames.ts); the AsyncAPI document (./asyncapi.ts, GET /asyncapi.json,
+ * docs/asyncapi.json) is generated from both (docs/ARCHITECTURE.md, "The contract").
  */
 export const REQUEST_SCHEMAS: Readonly<Record<string, Schema>> = Object.freeze({
   chat: messaging.chat,
