@@ -69,8 +69,10 @@ describe('AsyncAPI document (src/contract/asyncapi.ts)', () => {
 
   it('describes data as a JSON-encoded string with contentMediaType and contentSchema', () => {
     const data = doc.components.schemas.sendResultFrame.properties.data;
-    expect(data).toMatchObject({ type: 'string', contentMediaType: 'application/json' });
-    expect(data.contentSchema.properties.seq.type).toBe('integer');
+    expect(data).toMatchObject({ type: 'string', contentMediaType: 'application/json', contentSchema: { $ref: '#/components/schemas/MessageData' } });
+    expect(doc.components.schemas.MessageData.properties.seq.type).toBe('integer');
+    expect(doc.components.schemas.systemMessageFrame.properties.data.contentSchema.oneOf).toContainEqual({ $ref: '#/components/schemas/SystemMessage19Data' });
+    expect(doc.components.schemas.syncFrame.properties.data.contentSchema).toEqual({ $ref: '#/components/schemas/SystemMessage19Data' });
     expect(doc.channels.im.address).toBe('/');
     expect(buildAsyncApi({ wsPath: '/im' }).channels).toMatchObject({ im: { address: '/im' } });
     expect(doc.info.description).toContain('PROTOCOL.md');

@@ -1,6 +1,6 @@
 import { replyActionOf } from '../realtime/frames';
 import { Schema } from './common';
-import { FRAME_SCHEMAS, PUSH_FRAME_ACTIONS } from './frames';
+import { ACK_DATA, FRAME_SCHEMAS, GROUP_DATA, HISTORY_DATA, MESSAGE_DATA, PRESENCE_DATA, PUSH_FRAME_ACTIONS, SYSTEM_MESSAGE_DATA } from './frames';
 import { REQUEST_SCHEMAS } from './index';
 
 /**
@@ -50,6 +50,28 @@ function stripIds(schema: Schema): Schema {
   return rest;
 }
 
+/** Decoded `data` schemas shared by several frames: components/schemas entries, referenced by $ref. */
+function sharedDataSchemas(): Map<Schema, string> {
+  const shared = new Map<Schema, string>([
+    [MESSAGE_DATA, 'MessageData'],
+    [ACK_DATA, 'AckData'],
+    [HISTORY_DATA, 'HistoryData'],
+    [GROUP_DATA, 'GroupData'],
+    [PRESENCE_DATA, 'PresenceData'],
+  ]);
+  for (const [type, schema] of Object.entries(SYSTEM_MESSAGE_DATA)) shared.set(schema, `SystemMessage${type}Data`);
+  return shared;
+}
+
+/** A copy of `value` where every shared schema (but the root itself) is replaced by its $ref. */
+function withRefs(value: unknown, shared: Map<Schema, string>, root = true): unknown {
+  if (Array.isArray(value)) return value.map((item) => withRefs(item, shared, false));
+  if (value === null || typeof value !== 'object') return value;
+  const name = shared.get(value as Schema);
+  if (name !== undefined && !root) return { $ref: `#/components/schemas/${name}` };
+  return Object.fromEntries(Object.entries(value).map(([key, child]) => [key, withRefs(child, shared, false)]));
+}
+
 const upper = (name: string) => name.charAt(0).toUpperCase() + name.slice(1);
 const requestMessage = (action: string) => `${action}Request`;
 const frameMessage = (action: string) => `${action}Frame`;
@@ -61,6 +83,7 @@ export function buildAsyncApi(options: AsyncApiOptions = {}): Record<string, unk
   const messages: Record<string, unknown> = {};
   const channelMessages: Record<string, unknown> = {};
   const operations: Record<string, unknown> = {};
+  const shared = sharedDataSchemas();
 
   for (const [action, schema] of Object.entries(REQUEST_SCHEMAS)) {
     const name = requestMessage(action);
@@ -73,9 +96,10 @@ export function buildAsyncApi(options: AsyncApiOptions = {}): Record<string, unk
       payload: { $ref: `#/components/schemas/${name}` },
     };
   }
+  for (const [schema, name] of shared) schemas[name] = withRefs(schema, shared) as Schema;
   for (const [action, schema] of Object.entries(FRAME_SCHEMAS)) {
     const name = frameMessage(action);
-    schemas[name] = stripIds(schema);
+    schemas[name] = withRefs(stripIds(schema), shared) as Schema;
     messages[name] = {
       name,
       title: `${action} frame`,
