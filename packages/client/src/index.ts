@@ -184,7 +184,8 @@ export interface GroupMember {
   nickname: string;
   head: string;
   role: 'owner' | 'admin' | 'member';
-  muted_until: number;
+  /** ms; 0 or absent when not muted */
+  muted_until?: number;
 }
 
 export interface GroupInfo {
@@ -192,6 +193,10 @@ export interface GroupInfo {
   group_name: string;
   cover: string;
   notice: string;
+  /** the owner's app_user_id */
+  owner: string;
+  member_count: number;
+  created_at: number;
   banned_to_post: number;
   invite_mode: number;
   /** only for the owner and admins */
@@ -412,6 +417,8 @@ export class ImClient {
   private attempt = 0;
   private reconnectTimer?: Timer;
   private pingTimer?: Timer;
+  /** a connect attempt that is not authenticated and synced in time is abandoned */
+  private connectTimer?: Timer;
   private token: string | null = null;
   /** ask getToken before the next connect attempt */
   private needToken = true;
@@ -503,6 +510,7 @@ export class ImClient {
   close(): void {
     this.wanted = false;
     clearTimeout(this.reconnectTimer);
+    clearTimeout(this.connectTimer);
     this.stopPing();
     const socket = this.socket;
     this.socket = null;
@@ -547,6 +555,10 @@ export class ImClient {
     }
     this.socket = socket;
     this.ready = false;
+    clearTimeout(this.connectTimer);
+    this.connectTimer = setTimeout(() => {
+      if (this.socket === socket && !this.ready) this.dropSocket('connect timeout');
+    }, this.requestTimeoutMs);
     socket.onopen = () => {
       if (this.socket !== socket) return;
       if (!query) {
@@ -580,6 +592,7 @@ export class ImClient {
 
   private onSocketClosed(socket: SocketLike, code: number, reason: string): void {
     const wasReady = this.ready;
+    clearTimeout(this.connectTimer);
     this.detach(socket);
     this.socket = null;
     this.ready = false;
@@ -643,6 +656,8 @@ export class ImClient {
     if (!socket) return;
     try {
       socket.close(4000, reason);
+      // `ws` (Node) would wait up to 30 s for the closing handshake of a dead peer
+      (socket as { terminate?: () => void }).terminate?.();
     } catch {
       // ignore
     }
@@ -734,6 +749,7 @@ export class ImClient {
       return;
     }
     const reconnected = this.everConnected;
+    clearTimeout(this.connectTimer);
     this.ready = true;
     this.everConnected = true;
     this.attempt = 0;
