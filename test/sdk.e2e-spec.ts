@@ -1,7 +1,7 @@
 import { ImClient, ImError } from '../packages/client/src';
 import { ConnectionRegistry } from '../src/realtime/connection-registry';
 import { startTestServer, TestServer } from './support/server';
-import { CuttableProxy, range, record, sdkClient, seqsOf, until } from './support/sdk';
+import { CuttableProxy, freePort, range, record, sdkClient, seqsOf, until } from './support/sdk';
 import { WebSocket } from 'ws';
 
 /** Rejection of `promise` as an ImError (fails the test when it resolves). */
@@ -343,4 +343,46 @@ describe('client SDK (packages/client) against the real server', () => {
     expect(detail).toMatchObject({ code: 4409, error: { code: 4409 } });
     expect(first.states).toEqual(['connecting', 'open', 'closed']);
   });
+});
+
+describe('client SDK across a server restart on the same port and database', () => {
+  for (const mode of ['shutdown', 'close'] as const) {
+    it(`sends in flight when the server restarts (${mode === 'shutdown' ? 'SIGTERM drain, 1012' : 'hard close'}) each resolve exactly once; the peer sees every message once, in order`, async () => {
+      const port = await freePort();
+      const env = { RATE_LIMIT_PER_SEC: '0', PORT: String(port) };
+      let t: TestServer | undefined = await startTestServer(env);
+      const clients: ImClient[] = [];
+      try {
+        await t.reset();
+        const bob = await sdkClient(t, 'bob');
+        const alice = await sdkClient(t, 'alice');
+        clients.push(bob.client, alice.client);
+        const total = 30;
+        const settled: number[] = [];
+        const sends = range(1, total).map((i) =>
+          alice.client.sendText({ user: 'bob' }, `r${i}`).then((result) => {
+            settled.push(i);
+            return result;
+          }),
+        );
+        const first = t;
+        t = undefined;
+        await (mode === 'shutdown' ? first.server.shutdown() : first.server.close());
+        t = await startTestServer(env);
+        const results = await Promise.all(sends);
+        expect(settled.sort((a, b) => a - b)).toEqual(range(1, total));
+        expect(results.map((r) => r.message.content)).toEqual(range(1, total).map((i) => `r${i}`));
+        expect(new Set(results.map((r) => r.seq)).size).toBe(total);
+        const stored = await t.sql<{ content: string }>(`SELECT content FROM messages ORDER BY seq`);
+        expect(stored.map((row) => row.content).sort()).toEqual(range(1, total).map((i) => `r${i}`).sort());
+        await until(() => bob.messages.length >= total, 'bob has every message');
+        expect(seqsOf(bob.messages)).toEqual(range(1, total));
+        expect(alice.messages.map((m) => m.seq)).toEqual(range(1, total));
+        expect(bob.states).toContain('reconnecting');
+      } finally {
+        for (const client of clients) client.close();
+        await t?.close();
+      }
+    });
+  }
 });
