@@ -236,7 +236,12 @@ describe('client SDK (packages/client) against the real server', () => {
   it('a conversation first seen after a reconnect: messages newer than anything seen before the drop are emitted', async () => {
     const alice = track(await sdkClient(t, 'alice'));
     const carol = track(await sdkClient(t, 'carol'));
+    const dave = track(await sdkClient(t, 'dave'));
+    await t.admin.putUser('bob');
+    // unread before bob's client connected: in the first sync, and history rather than news
+    await dave.client.sendText({ user: 'bob' }, 'old unread');
     const bob = track(await sdkClient(t, 'bob', { reconnect: { minDelayMs: 1500, maxDelayMs: 1500 } }));
+    expect(bob.syncs[0].friendList.map((f) => f.app_user_id)).toEqual(['dave']);
     await alice.client.sendText({ user: 'bob' }, 'before');
     await until(() => bob.messages.length === 1, 'before');
     dropFromServer(bob.client.userId as number);
@@ -244,6 +249,9 @@ describe('client SDK (packages/client) against the real server', () => {
     await carol.client.sendText({ user: 'bob' }, 'while away 1');
     await carol.client.sendText({ user: 'bob' }, 'while away 2');
     await until(() => bob.messages.length === 3, 'caught up');
+    // the conversation with dave stays in the sync's unread list, and was not replayed as news
+    await until(() => bob.syncs.length === 2, 'second sync');
+    expect(bob.syncs[1].friendList.map((f) => f.app_user_id).sort()).toEqual(['alice', 'carol', 'dave']);
     expect(bob.messages.map((m) => [m.app_user_id, m.seq, m.content])).toEqual([
       ['alice', 1, 'before'],
       ['carol', 1, 'while away 1'],

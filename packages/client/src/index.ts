@@ -372,7 +372,8 @@ export function makeNonce(): string {
   return out;
 }
 
-function conversationKey(conversation: Conversation): string {
+/** A stable string key for a conversation ('u:bob', 'g:3'), e.g. for a Map of conversations. */
+export function conversationKey(conversation: Conversation): string {
   if ('group' in conversation) return `g:${conversation.group}`;
   return `u:${conversation.user}`;
 }
@@ -759,6 +760,10 @@ export class ImClient {
     // requests that waited for a connection, in the order they were made
     for (const pending of [...this.pending.values()]) if (pending.sentOn === null && pending.retryTimer === undefined) this.write(pending);
     if (reconnected) this.catchUp(sync);
+    else {
+      // what the first sync lists existed before this client connected: history, not news
+      for (const item of [...sync.friendList, ...sync.groupList]) if (item.last_msg_id > this.maxMsgId) this.maxMsgId = item.last_msg_id;
+    }
     for (const waiter of this.connectWaiters.splice(0)) waiter.resolve();
   }
 
