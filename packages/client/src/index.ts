@@ -436,7 +436,7 @@ export class ImClient {
     if (!options || typeof options.url !== 'string') throw new TypeError('ImClient: options.url is required');
     if (options.token === undefined && options.getToken === undefined) throw new TypeError('ImClient: token or getToken is required');
     const WS = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketClass }).WebSocket;
-    if (!WS) throw new TypeError('ImClient: no WebSocket class: pass options.WebSocket (in Node: require("ws"))');
+    if (!WS) throw new TypeError('ImClient: no WebSocket class: pass options.WebSocket (in Node before 22: the WebSocket class of the "ws" package)');
     this.options = options;
     this.WS = WS;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
