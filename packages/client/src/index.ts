@@ -240,7 +240,7 @@ export interface ImClientOptions {
   token?: string;
   /** called at the first connect and again after the token expired (4401): return a fresh token */
   getToken?: () => string | Promise<string>;
-  /** the WebSocket class; default globalThis.WebSocket. In Node < 22 pass require('ws'). */
+  /** the WebSocket class; default globalThis.WebSocket. In Node before 22 pass the `ws` package's WebSocket class. */
   WebSocket?: WebSocketClass;
   /** 'in-band' (default): first frame {action:'auth'}; 'query': ?token= on the upgrade URL */
   auth?: 'in-band' | 'query';
