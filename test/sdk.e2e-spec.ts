@@ -338,6 +338,24 @@ describe('client SDK (packages/client) against the real server', () => {
     expect(states).toEqual(['connecting', 'closed']);
   });
 
+  it('a user disabled by the admin API: getToken is asked once more, the fresh token is refused too, closed with 401 (no loop)', async () => {
+    await t.admin.putUser('jade');
+    let calls = 0;
+    const jade = track(
+      await sdkClient(t, 'jade', {
+        getToken: async () => {
+          calls++;
+          return (await t.admin.token('jade')).token;
+        },
+      }),
+    );
+    const closed = new Promise<{ error?: ImError }>((resolve) => jade.client.on('state', (s, detail) => s === 'closed' && resolve(detail)));
+    expect((await t.admin.call('POST', '/admin/users/jade/disable')).status).toBe(200);
+    expect((await closed).error).toMatchObject({ code: 401 });
+    expect(calls).toBe(2);
+    expect(jade.states).toEqual(['connecting', 'open', 'reconnecting', 'closed']);
+  });
+
   it('authenticates with ?token= when auth is "query"', async () => {
     const alice = track(await sdkClient(t, 'alice', { auth: 'query' }));
     expect(alice.client.appUserId).toBe('alice');
