@@ -8,7 +8,7 @@ import { AppConfig } from './config/app-config';
 import { EmbeddedDatabase } from './database/embedded-database';
 import { ImWsAdapter } from './realtime/im-ws-adapter';
 
-/** Sockets the embedded database accepts: the app's one, plus other nodes or tools sharing it. */
+/** Sockets the embedded database accepts: the app's one, plus other nodes or tools given its URL (password included). */
 const EMBEDDED_SOCKETS = 8;
 const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
@@ -16,7 +16,7 @@ export interface RunningServer {
   app: INestApplication;
   /** The port actually listened on (PORT=0 picks a free one). */
   port: number;
-  /** DATABASE_URL, or the URL of the embedded database (other nodes may share it). */
+  /** DATABASE_URL, or the URL of the embedded database with its per-start password (other nodes may share it; a secret). */
   databaseUrl: string;
   close(): Promise<void>;
   /**

@@ -1,13 +1,18 @@
+import { PrivateRedis } from './support/private-redis';
 import { startTestServer, TestServer } from './support/server';
 import { dataOf, WsClient } from './support/ws-client';
-
-const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 describe('two nodes over Redis', () => {
   let node1: TestServer;
   let node2: TestServer;
+  // a redis-server of this test's own unless TEST_REDIS_URL names one: a shared Redis would mix the
+  // pushes and presence of test runs going on at the same time
+  let redis: PrivateRedis | undefined;
+  let REDIS_URL: string;
 
   beforeAll(async () => {
+    if (process.env.TEST_REDIS_URL) REDIS_URL = process.env.TEST_REDIS_URL;
+    else REDIS_URL = (redis = await PrivateRedis.start()).url;
     node1 = await startTestServer({ REDIS_URL });
     // node 2 shares node 1's database (PostgreSQL, or node 1's embedded one) and Redis
     node2 = await startTestServer({ REDIS_URL, DATABASE_URL: node1.server.databaseUrl });
@@ -15,6 +20,7 @@ describe('two nodes over Redis', () => {
   afterAll(async () => {
     await node2?.close();
     await node1?.close();
+    await redis?.stop();
   });
   beforeEach(async () => {
     await node2.reset(); // closes node 2's clients too
@@ -63,13 +69,14 @@ describe('two nodes over Redis', () => {
 });
 
 describe('Redis unreachable', () => {
-  it('the server still starts and /health answers 503', async () => {
+  it('the server still starts, /health answers 503 and /health/live 200', async () => {
     const t = await startTestServer({ REDIS_URL: 'redis://127.0.0.1:1' });
     try {
       const health = await t.admin.call('GET', '/health', undefined, null);
       expect(health.status).toBe(503);
       expect(health.body.details.redis.status).toBe('down');
       expect(health.body.details.database.status).toBe('up');
+      expect(await t.admin.call('GET', '/health/live', undefined, null)).toEqual({ status: 200, body: { status: 'ok' } });
     } finally {
       await t.close();
     }

@@ -47,4 +47,11 @@ describe('configuration', () => {
     expect((error as Error).message).toContain(name);
     expect((error as Error).message).not.toContain('\n');
   });
+
+  it('presence refresh and TTL: 10 s and 30 s by default; the TTL must exceed the refresh period', () => {
+    expect(loadConfig({})).toMatchObject({ PRESENCE_REFRESH_MS: 10_000, PRESENCE_TTL_MS: 30_000 });
+    expect(loadConfig({ PRESENCE_REFRESH_MS: '500', PRESENCE_TTL_MS: '2000' })).toMatchObject({ PRESENCE_REFRESH_MS: 500, PRESENCE_TTL_MS: 2000 });
+    expect(() => loadConfig({ PRESENCE_TTL_MS: '10000' })).toThrow(/^Invalid configuration: PRESENCE_TTL_MS="10000": PRESENCE_TTL_MS must be greater than PRESENCE_REFRESH_MS$/);
+    expect(() => loadConfig({ PRESENCE_REFRESH_MS: 'soon' })).toThrow(/PRESENCE_REFRESH_MS/);
+  });
 });

@@ -27,6 +27,7 @@ describe('groups in the admin REST API (PROTOCOL §8): same service, same system
       owner: 'alice',
       banned_to_post: 0,
       invite_mode: 0,
+      invite_code: expect.stringMatching(/^[A-Za-z0-9_-]{16}$/),
       member_count: 3,
       created_at: expect.any(Number),
       member_list: [
@@ -36,7 +37,8 @@ describe('groups in the admin REST API (PROTOCOL §8): same service, same system
       ],
     });
     const frames = await Promise.all([c.bob, c.carol].map((client) => systemMessage(client, 17)));
-    const { member_list, ...info } = group;
+    // 17 carries the group fields without the invite code
+    const { member_list, invite_code, ...info } = group;
     for (const frame of frames) {
       expect(frame).toMatchObject({ user_id: 0, group_id: group.group_id, msg_id: frames[0].msg_id });
       expect(dataOf(frame)).toEqual({
@@ -48,9 +50,36 @@ describe('groups in the admin REST API (PROTOCOL §8): same service, same system
       });
     }
     expect(await quietSystem(c.alice, 200)).toEqual([]);
-    // the same group through the WebSocket
-    expect(dataOf(await c.bob.request('groupInfo', { extra: { group_id: group.group_id } }))).toEqual(group);
+    // the same group through the WebSocket: the owner sees the code, a member does not
+    expect(dataOf(await c.alice.request('groupInfo', { extra: { group_id: group.group_id } }))).toEqual(group);
+    expect(dataOf(await c.bob.request('groupInfo', { extra: { group_id: group.group_id } }))).toEqual({ ...info, member_list });
     expect((await t.admin.call('GET', `/admin/groups/${group.group_id}`)).body).toEqual(group);
+    expect(JSON.stringify(frames)).not.toContain(invite_code);
+  });
+
+  it('GET shows the invite code; PATCH reset_invite_code draws a new one (no 12 for a reset alone) and the old one stops working', async () => {
+    const c = await connectAll(t, ['alice', 'bob', 'carol']);
+    const gid = await createGroup(c.alice, ['bob']);
+    await systemMessage(c.bob, 17);
+    const old = (await t.admin.call('GET', `/admin/groups/${gid}`)).body.invite_code;
+    expect(old).toMatch(/^[A-Za-z0-9_-]{16}$/);
+    expect(dataOf(await c.alice.request('groupInfo', { extra: { group_id: gid } })).invite_code).toBe(old);
+
+    expect((await t.admin.call('PATCH', `/admin/groups/${gid}`, { reset_invite_code: 0 })).status).toBe(400);
+    const reset = await t.admin.call('PATCH', `/admin/groups/${gid}`, { reset_invite_code: 1 });
+    expect(reset.status).toBe(200);
+    const fresh = reset.body.invite_code;
+    expect(fresh).toMatch(/^[A-Za-z0-9_-]{16}$/);
+    expect(fresh).not.toBe(old);
+    expect((await t.admin.call('GET', `/admin/groups/${gid}`)).body.invite_code).toBe(fresh);
+    expect(await quietSystem(c.bob, 150)).toEqual([]);
+
+    expect((await c.carol.request('joinGroup', { extra: { group_id: gid, invite_code: old } })).code).toBe(403);
+    expect((await c.carol.request('joinGroup', { extra: { group_id: gid, invite_code: fresh } })).code).toBe(200);
+    // the OpenAPI document describes both
+    const docs = (await t.admin.call('GET', '/docs-json', undefined, null)).body;
+    expect(JSON.stringify(docs)).toContain('reset_invite_code');
+    expect(JSON.stringify(docs)).toContain('invite_code');
   });
 
   it('produces the same system messages as the WebSocket actions, with user_id 0', async () => {

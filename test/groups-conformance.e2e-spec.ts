@@ -1,5 +1,5 @@
 import { AppConfig, loadConfig } from '../src/config/app-config';
-import { connectAll, createGroup, disconnect, quietSystem, systemMessage, systemMessagesReceived, userIdOf } from './support/groups-fixtures';
+import { connectAll, createGroup, disconnect, inviteCode, quietSystem, systemMessage, systemMessagesReceived, userIdOf } from './support/groups-fixtures';
 import { startTestServer, TestServer } from './support/server';
 import { dataOf, Frame, WsClient } from './support/ws-client';
 
@@ -36,13 +36,15 @@ describe('groups: PROTOCOL §5/§8 conformance details', () => {
   it('every reply to a group action carries top-level group_id as a string, failures included when the request named one', async () => {
     const c = await connectAll(t, ['alice', 'bob', 'dave']);
     const gid = await createGroup(c.alice, ['bob']);
+    const code = await inviteCode(c.alice, gid);
     const cases: Array<[WsClient, string, Record<string, unknown>, number]> = [
       [c.alice, 'editGroup', { banned_to_post: 7 }, 400],
       [c.bob, 'editGroup', { notice: 'x' }, 403],
       [c.alice, 'inviteToGroup', { app_user_ids: 'dave' }, 400],
       [c.alice, 'inviteToGroup', { app_user_ids: ['ghost'] }, 404],
       [c.dave, 'inviteToGroup', { app_user_ids: ['dave'] }, 403],
-      [c.bob, 'joinGroup', {}, 400],
+      [c.bob, 'joinGroup', { invite_code: code }, 400],
+      [c.dave, 'joinGroup', {}, 403],
       [c.alice, 'removeFromGroup', { app_user_ids: [] }, 400],
       [c.bob, 'removeFromGroup', { app_user_ids: ['alice'] }, 403],
       [c.alice, 'leaveGroup', {}, 400],
@@ -133,7 +135,7 @@ describe('groups: PROTOCOL §5/§8 conformance details', () => {
     await t.admin.putUser('dave', nick('dave'), 'https://cdn.example.com/d.png');
     const gid = await createGroup(c.alice, ['bob']);
     await systemMessage(c.bob, 17);
-    const reply = await c.dave.request('joinGroup', { extra: { group_id: gid } });
+    const reply = await c.dave.request('joinGroup', { extra: { group_id: gid, invite_code: await inviteCode(c.alice, gid) } });
     expect(reply).toMatchObject({ code: 200, action: 'joinGroup', group_id: gid });
     expect(dataOf(reply).member_list.map((m: any) => [m.app_user_id, m.role])).toEqual([
       ['alice', 'owner'],
@@ -260,7 +262,8 @@ describe('groups: PROTOCOL §5/§8 conformance details', () => {
     const gid = await createGroup(c.alice, ['bob', 'carol']); // exactly 3 is fine
     expect(await c.alice.request('inviteToGroup', { extra: { group_id: gid, app_user_ids: ['dave'] } })).toMatchObject({ code: 400, group_id: gid });
     expect((await t.admin.call('POST', `/admin/groups/${gid}/members`, { app_user_ids: ['dave'] })).status).toBe(400);
-    expect(await c.dave.request('joinGroup', { extra: { group_id: gid } })).toMatchObject({ code: 400, group_id: gid });
+    const code = await inviteCode(c.alice, gid);
+    expect(await c.dave.request('joinGroup', { extra: { group_id: gid, invite_code: code } })).toMatchObject({ code: 400, group_id: gid });
     expect(dataOf(await c.alice.request('groupInfo', { extra: { group_id: gid } })).member_count).toBe(3);
     expect(systemMessagesReceived(c.dave)).toEqual([]);
   });
@@ -279,9 +282,14 @@ describe('groups: PROTOCOL §5/§8 conformance details', () => {
     expect(seventeen).toMatchObject({ user_id: 0, group_id: gid });
     expect(dataOf(seventeen).extra.inviter).toEqual(named('alice'));
     expect(await quietSystem(c.alice, 150)).toEqual([]);
-    const info = dataOf(await c.bob.request('groupInfo', { extra: { group_id: gid } }));
-    expect((await t.admin.call('GET', `/admin/groups/${gid}`)).body).toEqual(info);
-    expect(created.body).toEqual(info);
+    // the admin API (trusted) and the owner see the invite code; a member sees the same object without it
+    const ownerInfo = dataOf(await c.alice.request('groupInfo', { extra: { group_id: gid } }));
+    expect(ownerInfo.invite_code).toMatch(/^[A-Za-z0-9_-]{16}$/);
+    const { invite_code: _code, ...memberInfo } = ownerInfo;
+    expect(dataOf(await c.bob.request('groupInfo', { extra: { group_id: gid } }))).toEqual(memberInfo);
+    expect((await t.admin.call('GET', `/admin/groups/${gid}`)).body).toEqual(ownerInfo);
+    expect(created.body).toEqual(ownerInfo);
+    expect(dataOf(seventeen).extra.group_info).not.toHaveProperty('invite_code');
 
     // POST …/members ignores invite_mode (and banned_to_post); inviter defaults to the owner
     await t.admin.call('PATCH', `/admin/groups/${gid}`, { invite_mode: 1, banned_to_post: 1 });

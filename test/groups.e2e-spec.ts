@@ -1,5 +1,5 @@
 import { AppConfig } from '../src/config/app-config';
-import { connectAll, createGroup, quietSystem, systemMessage, systemMessagesReceived, userIdOf } from './support/groups-fixtures';
+import { connectAll, createGroup, inviteCode, quietSystem, systemMessage, systemMessagesReceived, userIdOf } from './support/groups-fixtures';
 import { startTestServer, TestServer } from './support/server';
 import { dataOf, WsClient } from './support/ws-client';
 
@@ -39,6 +39,7 @@ describe('groups over WebSocket (PROTOCOL §5)', () => {
         owner: 'alice',
         banned_to_post: 0,
         invite_mode: 0,
+        invite_code: expect.stringMatching(/^[A-Za-z0-9_-]{16}$/),
         member_count: 3,
         created_at: expect.any(Number),
         member_list: [
@@ -57,7 +58,8 @@ describe('groups over WebSocket (PROTOCOL §5)', () => {
         expect(typeof frame.nonce).toBe('string');
         const data = dataOf(frame);
         expect(Object.keys(data)).toEqual(['group_id', 'content', 'type', 'sub_type', 'extra']);
-        const { member_list, ...info } = group;
+        // 17's group_info: the group fields without the invite code
+        const { member_list, invite_code: _code, ...info } = group;
         expect(data).toEqual({
           group_id: reply.group_id,
           content: '',
@@ -271,7 +273,8 @@ describe('groups over WebSocket (PROTOCOL §5)', () => {
       const gid = await createGroup(c.alice, ['bob']);
       expect((await c.alice.request('editGroup', { extra: { group_id: gid, banned_to_post: 1 } })).code).toBe(200);
       expect((await c.bob.request('inviteToGroup', { extra: { group_id: gid, app_user_ids: ['carol'] } })).code).toBe(200);
-      expect((await c.dave.request('joinGroup', { extra: { group_id: gid } })).code).toBe(200);
+      const code = await inviteCode(c.alice, gid);
+      expect((await c.dave.request('joinGroup', { extra: { group_id: gid, invite_code: code } })).code).toBe(200);
       expect(dataOf(await c.dave.request('groupInfo', { extra: { group_id: gid } }))).toMatchObject({ banned_to_post: 1, member_count: 4 });
     });
 
@@ -306,7 +309,7 @@ describe('groups over WebSocket (PROTOCOL §5)', () => {
       const c = await connectAll(t, ['alice', 'bob', 'carol']);
       const gid = await createGroup(c.alice, ['bob']);
       await t.admin.putUser('carol', nick('carol'), 'https://cdn.example.com/c.jpg');
-      const reply = await c.carol.request('joinGroup', { extra: { group_id: gid } });
+      const reply = await c.carol.request('joinGroup', { extra: { group_id: gid, invite_code: await inviteCode(c.alice, gid) } });
       expect(reply).toMatchObject({ code: 200, action: 'joinGroup', group_id: gid });
       expect(dataOf(reply).member_list.map((m: any) => m.app_user_id)).toEqual(['alice', 'bob', 'carol']);
       const carol = await userIdOf(t, 'carol');
@@ -327,21 +330,156 @@ describe('groups over WebSocket (PROTOCOL §5)', () => {
     it('is refused when invite_mode is 1 (403), for members (400), unknown groups (404) and a full group (400)', async () => {
       const c = await connectAll(t, ['alice', 'bob', 'carol', 'dave']);
       const gid = await createGroup(c.alice, ['bob']);
-      expect(await c.bob.request('joinGroup', { extra: { group_id: gid } })).toMatchObject({ code: 400, group_id: gid });
-      expect(await c.carol.request('joinGroup', { extra: { group_id: '777' } })).toMatchObject({ code: 404, group_id: '777' });
-      expect((await c.carol.request('joinGroup', {})).code).toBe(400);
+      const invite_code = await inviteCode(c.alice, gid);
+      expect(await c.bob.request('joinGroup', { extra: { group_id: gid, invite_code } })).toMatchObject({ code: 400, group_id: gid });
+      expect(await c.carol.request('joinGroup', { extra: { group_id: '777', invite_code } })).toMatchObject({ code: 404, group_id: '777' });
+      expect((await c.carol.request('joinGroup', { extra: { invite_code } })).code).toBe(400);
       await c.alice.request('editGroup', { extra: { group_id: gid, invite_mode: 1 } });
-      expect(await c.carol.request('joinGroup', { extra: { group_id: gid } })).toMatchObject({ code: 403, group_id: gid });
+      expect(await c.carol.request('joinGroup', { extra: { group_id: gid, invite_code } })).toMatchObject({ code: 403, group_id: gid });
       await c.alice.request('editGroup', { extra: { group_id: gid, invite_mode: 0 } });
       config.MAX_GROUP_MEMBERS = 3;
-      expect((await c.carol.request('joinGroup', { extra: { group_id: gid } })).code).toBe(200);
-      expect((await c.dave.request('joinGroup', { extra: { group_id: gid } })).code).toBe(400);
+      expect((await c.carol.request('joinGroup', { extra: { group_id: gid, invite_code } })).code).toBe(200);
+      expect((await c.dave.request('joinGroup', { extra: { group_id: gid, invite_code } })).code).toBe(400);
     });
 
     it('accepts a top-level group_id as a fallback', async () => {
       const c = await connectAll(t, ['alice', 'carol']);
       const gid = await createGroup(c.alice, []);
-      expect(await c.carol.request('joinGroup', { group_id: gid })).toMatchObject({ code: 200, group_id: gid });
+      const invite_code = await inviteCode(c.alice, gid);
+      expect(await c.carol.request('joinGroup', { group_id: gid, extra: { invite_code } })).toMatchObject({ code: 200, group_id: gid });
+    });
+  });
+
+  describe('invite codes', () => {
+    const CODE = /^[A-Za-z0-9_-]{16}$/;
+
+    it('each group has its own random code; joining without it or with a wrong one is 403 and changes nothing', async () => {
+      const c = await connectAll(t, ['alice', 'bob', 'carol']);
+      const gid = await createGroup(c.alice, ['bob']);
+      const other = await createGroup(c.alice, []);
+      const code = await inviteCode(c.alice, gid);
+      expect(code).toMatch(CODE);
+      expect(await inviteCode(c.alice, other)).not.toBe(code);
+      const [stored] = await t.sql(`SELECT invite_code FROM groups WHERE id = $1`, [Number(gid)]);
+      expect(stored.invite_code).toBe(code);
+
+      const refused: Array<[string, Record<string, unknown>]> = [
+        ['no code', { group_id: gid }],
+        ['no extra at all (top-level group_id)', {}],
+        ['a null code', { group_id: gid, invite_code: null }],
+        ['an empty code', { group_id: gid, invite_code: '' }],
+        ['a wrong code', { group_id: gid, invite_code: 'A'.repeat(16) }],
+        ['another group\'s code', { group_id: gid, invite_code: await inviteCode(c.alice, other) }],
+        ['the code with one character changed', { group_id: gid, invite_code: code.slice(0, 15) + (code[15] === 'x' ? 'y' : 'x') }],
+        ['a prefix of the code', { group_id: gid, invite_code: code.slice(0, 8) }],
+        ['the code and more', { group_id: gid, invite_code: code + 'x' }],
+      ];
+      for (const [what, extra] of refused) {
+        const fields = what.startsWith('no extra') ? { group_id: gid } : { extra };
+        const reply = await c.carol.request('joinGroup', fields);
+        expect({ what, code: reply.code, group_id: reply.group_id, data: reply.data }).toEqual({ what, code: 403, group_id: gid, data: undefined });
+      }
+      // a code that is not a string is a 400 (PROTOCOL §3: wrong JSON type)
+      expect((await c.carol.request('joinGroup', { extra: { group_id: gid, invite_code: 12345 } })).code).toBe(400);
+      expect(systemMessagesReceived(c.alice).filter((frame) => dataOf(frame).type === 16)).toEqual([]);
+      expect(dataOf(await c.alice.request('groupInfo', { extra: { group_id: gid } })).member_count).toBe(2);
+
+      expect((await c.carol.request('joinGroup', { extra: { group_id: gid, invite_code: code } })).code).toBe(200);
+    });
+
+    it('is shown to the owner only: createGroup and groupInfo replies of the owner carry it, members\' and joiners\' replies never', async () => {
+      const c = await connectAll(t, ['alice', 'bob', 'carol', 'dave']);
+      const created = await c.alice.request('createGroup', { extra: { group_name: 'Team', app_user_ids: ['bob'] } });
+      const gid = created.group_id!;
+      const code = dataOf(created).invite_code;
+      expect(code).toMatch(CODE);
+      expect(dataOf(await c.alice.request('groupInfo', { extra: { group_id: gid } })).invite_code).toBe(code);
+      expect(dataOf(await c.alice.request('editGroup', { extra: { group_id: gid, notice: 'n' } })).invite_code).toBe(code);
+
+      const memberInfo = dataOf(await c.bob.request('groupInfo', { extra: { group_id: gid } }));
+      expect(memberInfo).not.toHaveProperty('invite_code');
+      expect(memberInfo.group_id).toBe(gid);
+      const joined = await c.carol.request('joinGroup', { extra: { group_id: gid, invite_code: code } });
+      expect(dataOf(joined)).not.toHaveProperty('invite_code');
+      expect(JSON.stringify(joined)).not.toContain(code);
+      const invited = await c.bob.request('inviteToGroup', { extra: { group_id: gid, app_user_ids: ['dave'] } });
+      expect(invited.code).toBe(200);
+      expect(JSON.stringify(invited)).not.toContain(code);
+      expect(JSON.stringify(await c.carol.request('groupInfo', { extra: { group_id: gid } }))).not.toContain(code);
+
+      // ownership moves: the new owner sees it, the old owner (now a member) no longer does
+      const moved = await c.alice.request('editGroup', { extra: { group_id: gid, app_user_id: 'bob' } });
+      expect(moved.code).toBe(200);
+      expect(dataOf(moved)).not.toHaveProperty('invite_code');
+      expect(dataOf(await c.bob.request('groupInfo', { extra: { group_id: gid } })).invite_code).toBe(code);
+      expect(dataOf(await c.alice.request('groupInfo', { extra: { group_id: gid } }))).not.toHaveProperty('invite_code');
+    });
+
+    it('reset_invite_code draws a new code (owner only); the old one stops working; a reset alone sends no 12', async () => {
+      const c = await connectAll(t, ['alice', 'bob', 'carol', 'dave']);
+      const gid = await createGroup(c.alice, ['bob']);
+      await systemMessage(c.bob, 17);
+      const old = await inviteCode(c.alice, gid);
+
+      expect(await c.bob.request('editGroup', { extra: { group_id: gid, reset_invite_code: 1 } })).toMatchObject({ code: 403, group_id: gid });
+      expect(await inviteCode(c.alice, gid)).toBe(old);
+      for (const bad of [0, 2, '1', true]) {
+        expect((await c.alice.request('editGroup', { extra: { group_id: gid, reset_invite_code: bad } })).msg).toMatch(/reset_invite_code/);
+      }
+
+      const reply = await c.alice.request('editGroup', { extra: { group_id: gid, reset_invite_code: 1 } });
+      expect(reply).toMatchObject({ code: 200, action: 'editGroup', group_id: gid });
+      const fresh = dataOf(reply).invite_code;
+      expect(fresh).toMatch(CODE);
+      expect(fresh).not.toBe(old);
+      expect(dataOf(reply)).toMatchObject({ group_id: gid, group_name: 'Team', member_count: 2 });
+      expect(await inviteCode(c.alice, gid)).toBe(fresh);
+      // nothing members can see changed: no 12
+      expect(await quietSystem(c.alice, 150)).toEqual([]);
+      expect(await quietSystem(c.bob, 50)).toEqual([]);
+
+      expect(await c.carol.request('joinGroup', { extra: { group_id: gid, invite_code: old } })).toMatchObject({ code: 403, group_id: gid });
+      expect((await c.carol.request('joinGroup', { extra: { group_id: gid, invite_code: fresh } })).code).toBe(200);
+
+      // with other changes, 12 carries those and never the code or the reset flag
+      const both = await c.alice.request('editGroup', { extra: { group_id: gid, notice: 'new code', reset_invite_code: 1 } });
+      const newest = dataOf(both).invite_code;
+      expect(newest).not.toBe(fresh);
+      for (const client of [c.alice, c.bob, c.carol]) {
+        const twelve = await systemMessage(client, 12);
+        expect(dataOf(twelve).extra).toEqual({ group_id: gid, notice: 'new code' });
+      }
+      expect(await c.dave.request('joinGroup', { extra: { group_id: gid, invite_code: fresh } })).toMatchObject({ code: 403 });
+      expect((await c.dave.request('joinGroup', { extra: { group_id: gid, invite_code: newest } })).code).toBe(200);
+    });
+
+    it('never appears in a system message, stored or pushed', async () => {
+      const c = await connectAll(t, ['alice', 'bob', 'carol', 'dave']);
+      const gid = await createGroup(c.alice, ['bob']); // 17
+      const codes = [await inviteCode(c.alice, gid)];
+      await c.alice.request('inviteToGroup', { extra: { group_id: gid, app_user_ids: ['carol'] } }); // 16, 17
+      codes.push(dataOf(await c.alice.request('editGroup', { extra: { group_id: gid, group_name: 'G2', reset_invite_code: 1 } })).invite_code); // 12
+      await c.dave.request('joinGroup', { extra: { group_id: gid, invite_code: codes[1] } }); // 16
+      await c.alice.request('editGroup', { extra: { group_id: gid, app_user_id: 'bob' } }); // 12
+      codes.push(dataOf(await c.bob.request('editGroup', { extra: { group_id: gid, reset_invite_code: 1, invite_mode: 1 } })).invite_code); // 12
+      await c.bob.request('removeFromGroup', { extra: { group_id: gid, app_user_ids: ['carol'] } }); // 14
+      await systemMessage(c.dave, 14);
+      expect(new Set(codes).size).toBe(3);
+      codes.forEach((code) => expect(code).toMatch(CODE));
+
+      const frames = [c.alice, c.bob, c.carol, c.dave].flatMap((client) => systemMessagesReceived(client));
+      expect(new Set(frames.map((frame) => dataOf(frame).type))).toEqual(new Set([12, 14, 16, 17]));
+      for (const frame of frames) {
+        const text = JSON.stringify(frame);
+        expect(text).not.toContain('invite_code');
+        for (const code of codes) expect(text).not.toContain(code);
+      }
+      const stored = await t.sql<{ frame: string }>(`SELECT frame FROM system_messages`);
+      expect(stored.length).toBeGreaterThan(0);
+      for (const { frame } of stored) {
+        expect(frame).not.toContain('invite_code');
+        for (const code of codes) expect(frame).not.toContain(code);
+      }
     });
   });
 

@@ -1,3 +1,4 @@
+import { AppConfig } from '../src/config/app-config';
 import { connectAll, createGroup, disconnect, quietSystem, systemMessage, systemMessagesReceived, userIdOf } from './support/groups-fixtures';
 import { startTestServer, TestServer } from './support/server';
 import { dataOf, Frame, WsClient } from './support/ws-client';
@@ -107,6 +108,19 @@ describe('SystemMessageService: stored, received once, redelivered on connect', 
   });
 
   it('never sends one system message twice to a connection that opens while it is being pushed', async () => {
+    // bob holds 20 connections at once here: above the per-user limit (10, PROTOCOL §2), which would
+    // close the oldest with 4409 and leave them waiting for the last 12 forever
+    const config = t.server.app.get(AppConfig);
+    const limit = config.MAX_CONNECTIONS_PER_USER;
+    config.MAX_CONNECTIONS_PER_USER = 25;
+    try {
+      await openWhilePushing();
+    } finally {
+      config.MAX_CONNECTIONS_PER_USER = limit;
+    }
+  });
+
+  async function openWhilePushing(): Promise<void> {
     const { alice } = await connectAll(t, ['alice']);
     await t.admin.putUser('bob', nick('bob'));
     const gid = await createGroup(alice, ['bob']);
@@ -132,7 +146,7 @@ describe('SystemMessageService: stored, received once, redelivered on connect', 
     expect(all).toHaveLength(62);
     for (const row of all) expect(seen.has(row.msg_id)).toBe(true);
     for (const bob of bobs) bob.close();
-  });
+  }
 
   describe('type 10: user info changed', () => {
     it('goes to online users sharing a group or a one-to-one conversation with the changed user, from user 0, not stored', async () => {

@@ -1,10 +1,23 @@
 import 'reflect-metadata';
 import { Type, plainToInstance } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength, validateSync } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength, Validate, ValidationArguments, ValidatorConstraint, ValidatorConstraintInterface, validateSync } from 'class-validator';
 
 const HTTP_URL = /^https?:\/\/[^\s]+$/;
 const PG_URL = /^postgres(ql)?:\/\/[^\s]+$/;
 const REDIS_URL = /^rediss?:\/\/[^\s]+$/;
+
+/** The property is greater than the setting named in the constraint (e.g. a TTL longer than its refresh period). */
+@ValidatorConstraint({ name: 'exceeds' })
+class Exceeds implements ValidatorConstraintInterface {
+  validate(value: unknown, args: ValidationArguments): boolean {
+    const other = (args.object as Record<string, unknown>)[args.constraints[0]];
+    return typeof value === 'number' && typeof other === 'number' && value > other;
+  }
+
+  defaultMessage(args: ValidationArguments): string {
+    return `${args.property} must be greater than ${args.constraints[0]}`;
+  }
+}
 
 /**
  * Every setting of the server, read from the environment once at start (PROTOCOL §9).
@@ -102,6 +115,17 @@ export class AppConfig {
   /** How long SIGTERM waits for requests already read to be answered before closing sockets anyway. */
   @Type(() => Number) @IsInt() @Min(0)
   SHUTDOWN_TIMEOUT_MS = 10_000;
+
+  /** With REDIS_URL: how often each node re-writes the presence entries of the users it holds (one pipeline per node). */
+  @Type(() => Number) @IsInt() @Min(10)
+  PRESENCE_REFRESH_MS = 10_000;
+
+  /**
+   * With REDIS_URL: how long a presence entry lasts without a refresh; the users of a node that died
+   * without cleaning up show offline within this. Must exceed PRESENCE_REFRESH_MS.
+   */
+  @Type(() => Number) @IsInt() @Min(20) @Validate(Exceeds, ['PRESENCE_REFRESH_MS'])
+  PRESENCE_TTL_MS = 30_000;
 
   /** MEDIA_BASE_URL with its default filled in from PORT. */
   get mediaBaseUrl(): string {

@@ -13,7 +13,7 @@ export class DatabaseModule {
   static forRoot(url: string, poolSize: number, embedded = false): DynamicModule {
     return {
       module: DatabaseModule,
-      imports: [TypeOrmModule.forRoot({ ...dataSourceOptions(url, poolSize), retryAttempts: 3, retryDelay: 1000 })],
+      imports: [TypeOrmModule.forRoot({ ...dataSourceOptions(url, poolSize, embedded), retryAttempts: 3, retryDelay: 1000 })],
       providers: [{ provide: Db, useFactory: (dataSource: DataSource) => new Db(dataSource, embedded), inject: [getDataSourceToken()] }, WriteBatcher],
       exports: [Db, WriteBatcher],
     };

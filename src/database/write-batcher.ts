@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { createHash } from 'crypto';
 import { escapeLiteral, PoolClient } from 'pg';
-import { Db } from './db';
+import { Db, Lease } from './db';
 
 interface Pending {
   sql: string;
@@ -21,6 +21,9 @@ const MAX_BATCH = 64;
  * order and cannot deadlock each other. If a batch fails, each of its statements is run again on its
  * own, so every caller gets exactly its own result or error. With nothing in flight a statement runs
  * at once, parameterized, as it would without the batcher.
+ *
+ * Statements must be safe to run twice: when the connection fails during a batch its COMMIT may have
+ * happened, and the re-run then has to be refused (a unique key), never applied a second time.
  */
 @Injectable()
 export class WriteBatcher {
@@ -57,11 +60,14 @@ export class WriteBatcher {
   private async flush(batch: Pending[]): Promise<void> {
     if (batch.length === 1) return this.runAlone(batch[0]);
     batch.sort((a, b) => (a.order < b.order ? -1 : a.order > b.order ? 1 : 0));
-    const client = await this.db.pool.connect().catch((error) => {
-      for (const item of batch) item.reject(error);
-      return undefined;
-    });
-    if (!client) return;
+    let lease: Lease;
+    try {
+      lease = await this.db.checkout();
+    } catch (error) {
+      for (const item of batch) item.reject(error); // nothing was sent
+      return;
+    }
+    const { client } = lease;
     let results: Array<{ rows: any[] }>;
     try {
       const statements = this.db.sharedSession
@@ -71,13 +77,17 @@ export class WriteBatcher {
       results = (await client.query(text)) as unknown as Array<{ rows: any[] }>;
     } catch {
       this.stats.failedBatches++;
-      await client.query('ROLLBACK').catch(() => undefined);
-      client.release();
-      // one statement failed (duplicate nonce, lost race…) and took the batch with it: run each alone
+      let broken: unknown = lease.failure;
+      if (!broken) await client.query('ROLLBACK').catch((error) => (broken = error));
+      lease.release(broken); // a failed connection is destroyed, not reused
+      // One statement failed (duplicate nonce, lost race…) and took the batch with it, or the
+      // connection failed and the COMMIT may or may not have happened: run each alone. Each statement
+      // is safe to run again (a message is unique by sender and nonce): if the batch did commit, its
+      // re-run is refused as a duplicate and the caller answers 831 with what was stored.
       await Promise.all(batch.map((item) => this.runAlone(item)));
       return;
     }
-    client.release();
+    lease.release();
     this.stats.batches++;
     this.stats.batchedStatements += batch.length;
     batch.forEach((item, i) => item.resolve(results[i + 1].rows));

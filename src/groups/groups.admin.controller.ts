@@ -30,12 +30,15 @@ export class GroupsAdminController {
   }
 
   @Patch(':group_id')
-  @ApiOperation({ summary: 'edit the group (any subset; app_user_id transfers ownership to a member); 12 to every member' })
+  @ApiOperation({
+    summary:
+      'edit the group (any subset; app_user_id transfers ownership to a member; reset_invite_code 1 draws a new invite code); 12 to every member with the changed fields (never the code; none for a reset alone)',
+  })
   @ApiOkResponse({ type: GroupDto })
   @ApiNotFoundResponse({ description: 'no such group (or dissolved)' })
   edit(@Param('group_id') groupId: string, @Body() body: GroupChangesDto): Promise<GroupView> {
-    const { group_name, cover, notice, banned_to_post, invite_mode, app_user_id } = body ?? {};
-    return this.groups.edit(ADMIN, groupId, { group_name, cover, notice, banned_to_post, invite_mode, app_user_id });
+    const { group_name, cover, notice, banned_to_post, invite_mode, app_user_id, reset_invite_code } = body ?? {};
+    return this.groups.edit(ADMIN, groupId, { group_name, cover, notice, banned_to_post, invite_mode, app_user_id, reset_invite_code });
   }
 
   @Post(':group_id/members')
@@ -65,7 +68,7 @@ export class GroupsAdminController {
   }
 
   @Get(':group_id')
-  @ApiOperation({ summary: 'the group with member_list' })
+  @ApiOperation({ summary: 'the group with member_list and invite_code' })
   @ApiOkResponse({ type: GroupDto })
   @ApiNotFoundResponse({ description: 'no such group (or dissolved)' })
   get(@Param('group_id') groupId: string): Promise<GroupView> {

@@ -96,6 +96,12 @@ export class GroupChangesDto {
   @IsString({ message: 'app_user_id must be a string' })
   @Matches(APP_USER_ID_PATTERN, { message: 'app_user_id must be 1-64 characters of [A-Za-z0-9_.@-]' })
   app_user_id?: string;
+
+  @ApiPropertyOptional({ enum: [1], description: '1: draw a new invite code; the old one stops working (owner only)' })
+  @IsOptional()
+  @IsInt({ message: 'reset_invite_code must be 1' })
+  @IsIn([1], { message: 'reset_invite_code must be 1' })
+  reset_invite_code?: number;
 }
 
 // ---- WebSocket requests (parameters in `extra`; a top-level group_id is accepted as a fallback) ----
@@ -116,6 +122,24 @@ export class GroupOnlyRequest extends WsGroupRequest {
   @ValidateNested()
   @Type(() => GroupIdExtra)
   extra?: GroupIdExtra;
+}
+
+class JoinGroupExtra extends GroupIdExtra {
+  /**
+   * Optional here: a missing or wrong code is a 403 (PROTOCOL §5), decided by GroupsService; only a
+   * value that is not a string is a 400 (PROTOCOL §3, wrong JSON type).
+   */
+  @IsOptional()
+  @IsString({ message: 'invite_code must be a string' })
+  invite_code?: string;
+}
+
+export class JoinGroupRequest extends WsGroupRequest {
+  @IsOptional()
+  @IsObject({ message: 'extra must be an object' })
+  @ValidateNested()
+  @Type(() => JoinGroupExtra)
+  extra?: JoinGroupExtra;
 }
 
 class CreateGroupExtra {
@@ -234,6 +258,8 @@ export class GroupFieldsDto {
   @ApiProperty({ description: 'app_user_id of the owner' }) owner: string;
   @ApiProperty({ enum: [0, 1] }) banned_to_post: number;
   @ApiProperty({ enum: [0, 1] }) invite_mode: number;
+  @ApiPropertyOptional({ description: '16 URL-safe characters that joining needs; shown only to the owner and the admin API' })
+  invite_code?: string;
   @ApiProperty() member_count: number;
   @ApiProperty({ description: 'ms since the epoch' }) created_at: number;
 }

@@ -3,7 +3,7 @@ import { ImError } from '../common/im-error';
 import { ReplyBody } from '../realtime/frames';
 import { ImGateway } from '../realtime/im-gateway.decorator';
 import { ImSocket } from '../realtime/im-ws-adapter';
-import { CreateGroupRequest, EditGroupRequest, GroupOnlyRequest, MembersRequest } from './groups.dto';
+import { CreateGroupRequest, EditGroupRequest, GroupOnlyRequest, JoinGroupRequest, MembersRequest } from './groups.dto';
 import { Actor, GroupsService, GroupView } from './groups.service';
 
 type UserActor = Actor & { kind: 'user' };
@@ -23,8 +23,9 @@ export class GroupsGateway {
 
   @SubscribeMessage('editGroup')
   async edit(@ConnectedSocket() socket: ImSocket, @MessageBody() body: EditGroupRequest): Promise<ReplyBody> {
-    const { group_name, cover, notice, banned_to_post, invite_mode, app_user_id } = body.extra;
-    const group = await this.groups.edit(actorOf(socket), groupIdOf(body), { group_name, cover, notice, banned_to_post, invite_mode, app_user_id });
+    const { group_name, cover, notice, banned_to_post, invite_mode, app_user_id, reset_invite_code } = body.extra;
+    const changes = { group_name, cover, notice, banned_to_post, invite_mode, app_user_id, reset_invite_code };
+    const group = await this.groups.edit(actorOf(socket), groupIdOf(body), changes);
     return groupReply(group);
   }
 
@@ -34,8 +35,9 @@ export class GroupsGateway {
   }
 
   @SubscribeMessage('joinGroup')
-  async join(@ConnectedSocket() socket: ImSocket, @MessageBody() body: GroupOnlyRequest): Promise<ReplyBody> {
-    return groupReply(await this.groups.join(actorOf(socket), groupIdOf(body)));
+  async join(@ConnectedSocket() socket: ImSocket, @MessageBody() body: JoinGroupRequest): Promise<ReplyBody> {
+    // a missing code is 403 (PROTOCOL §5: "403 without one or with a wrong one"), not a 400
+    return groupReply(await this.groups.join(actorOf(socket), groupIdOf(body), body.extra?.invite_code));
   }
 
   @SubscribeMessage('removeFromGroup')

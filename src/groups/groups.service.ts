@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { createHash, randomBytes, timingSafeEqual } from 'crypto';
 import { ImError } from '../common/im-error';
 import { AppConfig } from '../config/app-config';
 import { Db, Queryable } from '../database/db';
@@ -31,6 +32,8 @@ export interface GroupFields {
   owner: string;
   banned_to_post: number;
   invite_mode: number;
+  /** Only in what the owner (and the admin API) is shown; never in system messages. */
+  invite_code?: string;
   member_count: number;
   created_at: number;
 }
@@ -47,6 +50,8 @@ export interface GroupChanges {
   invite_mode?: number;
   /** New owner's app_user_id. */
   app_user_id?: string;
+  /** 1: draw a new invite code (the old one stops working). Never echoed in 12. */
+  reset_invite_code?: number;
 }
 
 export interface NewGroup {
@@ -63,6 +68,7 @@ interface GroupRow {
   owner_id: number;
   banned_to_post: number;
   invite_mode: number;
+  invite_code: string;
   created_at: number;
   dissolved_at: number | null;
   last_seq: number;
@@ -79,7 +85,9 @@ interface LoadedGroup {
   memberIds: Set<number>;
 }
 
-const CHANGE_FIELDS = ['group_name', 'cover', 'notice', 'banned_to_post', 'invite_mode', 'app_user_id'] as const;
+const CHANGE_FIELDS = ['group_name', 'cover', 'notice', 'banned_to_post', 'invite_mode', 'app_user_id', 'reset_invite_code'] as const;
+/** Changes that members see (in 12's extra); reset_invite_code is not one of them. */
+const VISIBLE_CHANGE_FIELDS = CHANGE_FIELDS.filter((name) => name !== 'reset_invite_code');
 
 /**
  * Group rules for every transport (WebSocket actions and admin REST alike). Each operation runs in
@@ -109,9 +117,9 @@ export class GroupsService {
       const now = Date.now();
       const [{ id }] = await tx.query<{ id: number }>(`INSERT INTO conversations (kind, last_seq) VALUES (2, 0) RETURNING id`);
       await tx.query(
-        `INSERT INTO groups (id, group_name, cover, notice, owner_id, banned_to_post, invite_mode, created_at)
-         VALUES ($1, $2, $3, $4, $5, 0, 0, $6)`,
-        [id, fields.group_name, fields.cover ?? '', fields.notice ?? '', ownerId, now],
+        `INSERT INTO groups (id, group_name, cover, notice, owner_id, banned_to_post, invite_mode, invite_code, created_at)
+         VALUES ($1, $2, $3, $4, $5, 0, 0, $6, $7)`,
+        [id, fields.group_name, fields.cover ?? '', fields.notice ?? '', ownerId, newInviteCode(), now],
       );
       await this.addMembers(tx, id, 0, [owner.user_id, ...invitees.map((user) => user.user_id)], now);
       const group = await this.load(tx, String(id));
@@ -121,13 +129,17 @@ export class GroupsService {
         const spec = invitedSpec(view, owner, invitees.map((user) => user.user_id));
         messages.push(await this.systemMessages.prepare(tx, { ...spec, actorUserId: actorIdOf(actor) }));
       }
-      return { view, messages };
+      // the reply goes to the owner (or the admin API) and shows the code; the 17s above do not
+      return { view: this.view(group, true), messages };
     });
     this.systemMessages.publish(messages);
     return view;
   }
 
-  /** editGroup / PATCH: owner only; 12 to every member with the changed fields. */
+  /**
+   * editGroup / PATCH: owner only; 12 to every member with the changed fields. `reset_invite_code`
+   * draws a new code; it is never in 12, and a reset with no other change sends no 12 at all.
+   */
   async edit(actor: Actor, groupId: string, changes: GroupChanges): Promise<GroupView> {
     // null counts as absent (as the validators' IsOptional treats it): not changed, not in 12's extra
     const given = CHANGE_FIELDS.filter((name) => changes[name] !== undefined && changes[name] !== null);
@@ -142,12 +154,24 @@ export class GroupsService {
       }
       await tx.query(
         `UPDATE groups SET group_name = COALESCE($2, group_name), cover = COALESCE($3, cover), notice = COALESCE($4, notice),
-           banned_to_post = COALESCE($5, banned_to_post), invite_mode = COALESCE($6, invite_mode), owner_id = COALESCE($7, owner_id)
+           banned_to_post = COALESCE($5, banned_to_post), invite_mode = COALESCE($6, invite_mode), owner_id = COALESCE($7, owner_id),
+           invite_code = COALESCE($8, invite_code)
          WHERE id = $1`,
-        [gid, changes.group_name ?? null, changes.cover ?? null, changes.notice ?? null, changes.banned_to_post ?? null, changes.invite_mode ?? null, newOwnerId ?? null],
+        [
+          gid,
+          changes.group_name ?? null,
+          changes.cover ?? null,
+          changes.notice ?? null,
+          changes.banned_to_post ?? null,
+          changes.invite_mode ?? null,
+          newOwnerId ?? null,
+          given.includes('reset_invite_code') ? newInviteCode() : null,
+        ],
       );
+      const visible = VISIBLE_CHANGE_FIELDS.filter((name) => given.includes(name));
+      if (visible.length === 0) return { spec: [] };
       const extra: Record<string, unknown> = { group_id: gid };
-      for (const name of given) extra[name] = changes[name];
+      for (const name of visible) extra[name] = changes[name];
       const spec = groupSpec(SystemMessageType.GroupEdited, gid, extra, [...group.memberIds]);
       return { spec: [spec] };
     });
@@ -180,17 +204,21 @@ export class GroupsService {
       this.checkSize(group.members.length + invitees.length);
       await this.addMembers(tx, Number(gid), group.row.last_seq, invitees.map((user) => user.user_id), now);
       const after = await this.load(tx, gid);
-      const view = this.view(after);
       const joined = groupSpec(SystemMessageType.MembersJoined, gid, joinedExtra(gid, inviter, invitees), [...group.memberIds]);
-      const invited = invitedSpec(view, inviter, invitees.map((user) => user.user_id));
-      return { spec: [joined, invited], view };
+      const invited = invitedSpec(this.view(after), inviter, invitees.map((user) => user.user_id));
+      return { spec: [joined, invited], view: this.view(after, this.maySeeCode(actor, after)) };
     });
   }
 
-  /** joinGroup: only while invite_mode is 0; 16 to every member, the joiner included. */
-  async join(actor: Actor & { kind: 'user' }, groupId: string): Promise<GroupView> {
+  /**
+   * joinGroup: with the group's current invite code (403 without one or with a wrong one), and only
+   * while invite_mode is 0; 16 to every member, the joiner included.
+   */
+  async join(actor: Actor & { kind: 'user' }, groupId: string, inviteCode: string | undefined): Promise<GroupView> {
     return this.inGroup(actor, groupId, async (tx, group, gid, now) => {
       if (group.row.invite_mode === 1) throw ImError.forbidden('this group is invite-only (invite_mode 1)');
+      if (typeof inviteCode !== 'string') throw ImError.forbidden('extra.invite_code is required to join this group');
+      if (!sameCode(inviteCode, group.row.invite_code)) throw ImError.forbidden('extra.invite_code: wrong or outdated invite code');
       if (group.memberIds.has(actor.userId)) throw ImError.badRequest('group_id: you are already a member of this group');
       this.checkSize(group.members.length + 1);
       const joiner = await this.userById(actor.userId, tx);
@@ -253,11 +281,11 @@ export class GroupsService {
     });
   }
 
-  /** groupInfo / GET: members only (the admin sees every group). */
+  /** groupInfo / GET: members only (the admin sees every group); the invite code only for the owner and the admin API. */
   async info(actor: Actor, groupId: string): Promise<GroupView> {
     const group = await this.load(this.db, parseGroupId(groupId));
     if (actor.kind === 'user') this.requireMember(actor.userId, group);
-    return this.view(group);
+    return this.view(group, this.maySeeCode(actor, group));
   }
 
   // ---- helpers -----------------------------------------------------------------------------
@@ -279,7 +307,11 @@ export class GroupsService {
       const group = await this.load(tx, id);
       const now = Date.now();
       const result = await work(tx, group, id, now);
-      const view = result.view === undefined ? this.view(await this.load(tx, id)) : result.view;
+      let view = result.view;
+      if (view === undefined) {
+        const after = await this.load(tx, id);
+        view = this.view(after, this.maySeeCode(actor, after));
+      }
       const messages: PreparedSystemMessage[] = [];
       for (const spec of result.spec) messages.push(await this.systemMessages.prepare(tx, { ...spec, actorUserId: actorIdOf(actor) }));
       return { view, messages };
@@ -291,7 +323,7 @@ export class GroupsService {
   /** The live group with its members (owner first, then by join time); 404 when missing or dissolved. */
   private async load(q: Queryable, groupId: string): Promise<LoadedGroup> {
     const [row] = await q.query<GroupRow>(
-      `SELECT g.id, g.group_name, g.cover, g.notice, g.owner_id, g.banned_to_post, g.invite_mode, g.created_at, g.dissolved_at, c.last_seq
+      `SELECT g.id, g.group_name, g.cover, g.notice, g.owner_id, g.banned_to_post, g.invite_mode, g.invite_code, g.created_at, g.dissolved_at, c.last_seq
          FROM groups g JOIN conversations c ON c.id = g.id WHERE g.id = $1`,
       [groupId],
     );
@@ -306,7 +338,8 @@ export class GroupsService {
     return { row, members, memberIds: new Set(members.map((member) => member.user_id)) };
   }
 
-  private view(group: LoadedGroup): GroupView {
+  /** The group as clients see it; `withCode` only for the owner (admins later) and the admin API, never in system messages. */
+  private view(group: LoadedGroup, withCode = false): GroupView {
     const { row, members } = group;
     const owner = members.find((member) => member.user_id === row.owner_id);
     return {
@@ -317,6 +350,7 @@ export class GroupsService {
       owner: owner?.app_user_id ?? '',
       banned_to_post: row.banned_to_post,
       invite_mode: row.invite_mode,
+      ...(withCode ? { invite_code: row.invite_code } : {}),
       member_count: members.length,
       created_at: row.created_at,
       member_list: members.map((member) => ({
@@ -335,6 +369,11 @@ export class GroupsService {
        SELECT $1, u, $2, $2, $3 FROM unnest($4::int[]) AS u`,
       [groupId, lastSeq, now, userIds],
     );
+  }
+
+  /** Who is shown the invite code: the owner (admins too, once there are admins) and the admin API. */
+  private maySeeCode(actor: Actor, group: LoadedGroup): boolean {
+    return actor.kind === 'admin' || group.row.owner_id === actor.userId;
   }
 
   private requireMember(userId: number, group: LoadedGroup): void {
@@ -358,6 +397,17 @@ export class GroupsService {
     if (!user) throw ImError.notFound(`no such user: ${userId}`);
     return { user_id: user.user_id, app_user_id: user.app_user_id, nickname: user.nickname, head: user.head };
   }
+}
+
+/** A new invite code: 12 random bytes (96 bits) as 16 base64url characters. */
+export function newInviteCode(): string {
+  return randomBytes(12).toString('base64url');
+}
+
+/** Compares a presented invite code with the group's in constant time (hashes first: any length, no early exit). */
+function sameCode(given: string, actual: string): boolean {
+  const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
+  return timingSafeEqual(digest(given), digest(actual));
 }
 
 function actorIdOf(actor: Actor): number {
@@ -393,7 +443,8 @@ function joinedExtra(groupId: string, inviter: UserProfile, joiners: UserProfile
 }
 
 function invitedSpec(view: GroupView, inviter: UserProfile, invitees: number[]): SystemMessageSpec {
-  const { member_list, ...groupInfo } = view;
+  // never the invite code, even if a view that carries it is passed
+  const { member_list, invite_code: _code, ...groupInfo } = view;
   return {
     type: SystemMessageType.InvitedIntoGroup,
     subType: 'personal',

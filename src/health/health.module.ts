@@ -1,5 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
+import { DatabaseHealth } from './database-health';
 import { HealthChecks } from './health-checks';
 import { HealthController } from './health.controller';
 
@@ -7,7 +8,7 @@ import { HealthController } from './health.controller';
 @Module({
   imports: [TerminusModule.forRoot({ logger: false })],
   controllers: [HealthController],
-  providers: [HealthChecks],
+  providers: [HealthChecks, DatabaseHealth],
   exports: [HealthChecks],
 })
 export class HealthModule {}

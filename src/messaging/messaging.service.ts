@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { ImCode, ImError } from '../common/im-error';
 import { AppConfig } from '../config/app-config';
 import { Db, Queryable } from '../database/db';
@@ -88,6 +88,8 @@ const UNIQUE_VIOLATION = '23505';
 /** Bounds of the 831 data cache (MessagingService.recentData). */
 const RECENT_MAX_ENTRIES = 10_000;
 const RECENT_MAX_CHARS = 8_000_000;
+/** Bound of MessagingService.unknownOutcome. */
+const UNKNOWN_OUTCOME_MAX = 10_000;
 const SENDER_NONCE_CONSTRAINT = 'messages_sender_nonce';
 
 /** The message row, the seq/msg_id bump of its conversation and the sender's read position: one statement. */
@@ -145,6 +147,7 @@ const ORIGINAL = `
 
 @Injectable()
 export class MessagingService {
+  private readonly logger = new Logger('MessagingService');
   private readonly limits: MessageLimits;
   /** Sends in flight by `sender:nonce`: a repeat waits for the first and then finds it stored (831). */
   private readonly inFlight = new Map<string, Promise<unknown>>();
@@ -154,6 +157,12 @@ export class MessagingService {
    */
   private readonly recentData = new Map<string, { msgId: number; time: number; data: string }>();
   private recentChars = 0;
+  /**
+   * `sender:nonce` of sends answered code 0 after their store statement was sent: the database may
+   * have committed it anyway (the reply was lost with the connection). Such a message was never
+   * pushed; when a retry here finds it stored (831), the recipients get its push then. Bounded.
+   */
+  private readonly unknownOutcome = new Set<string>();
 
   constructor(
     private readonly db: Db,
@@ -173,12 +182,36 @@ export class MessagingService {
 
   /** `chat`: one-to-one message. Returns the sendResult body (200 or 831); throws ImError otherwise. */
   sendDirect(sender: Sender, request: Record<string, unknown>): Promise<ReplyBody> {
-    return this.oneAtATime(sender.userId, request.nonce as string, () => this.storeDirect(sender, request));
+    return this.oneAtATime(sender.userId, request.nonce as string, async () => this.pushIfNeverPushed(sender, request, await this.storeDirect(sender, request)));
   }
 
   /** `groupChat`: a message to every member of a group. */
   sendGroup(sender: Sender, request: Record<string, unknown>): Promise<ReplyBody> {
-    return this.oneAtATime(sender.userId, request.nonce as string, () => this.storeGroup(sender, request));
+    return this.oneAtATime(sender.userId, request.nonce as string, async () => this.pushIfNeverPushed(sender, request, await this.storeGroup(sender, request)));
+  }
+
+  /**
+   * A retry that found its message stored (831) after this process answered the first try code 0
+   * with the outcome unknown: that message was stored but never pushed, so it is pushed now, once.
+   */
+  private async pushIfNeverPushed(sender: Sender, request: Record<string, unknown>, body: ReplyBody): Promise<ReplyBody> {
+    const key = `${sender.userId}:${request.nonce as string}`;
+    if (body.code !== ImCode.Duplicate || !this.unknownOutcome.delete(key) || body.msg_id === undefined) return body;
+    try {
+      const [row] = await this.db.query<{ user_ids: number[] }>(
+        `SELECT CASE WHEN c.kind = 2 THEN ARRAY(SELECT user_id FROM conversation_members WHERE conversation_id = c.id)
+                     ELSE ARRAY[c.user_low, c.user_high] END AS user_ids
+         FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE m.id = $1`,
+        [body.msg_id],
+      );
+      const recipients = new Set([...(row?.user_ids ?? []), sender.userId]);
+      const push = { data: body.data, time: body.time, user_id: body.user_id, msg_id: body.msg_id, group_id: body.group_id, nonce: request.nonce as string };
+      this.delivery.push([...recipients], encodePush(body.group_id === undefined ? 'chat' : 'groupChat', push), { exceptConnectionId: sender.connectionId });
+    } catch (error) {
+      // the 831 still goes out; recipients find the message through sync and history
+      this.logger.warn(`could not push message ${body.msg_id} found stored on retry: ${(error as Error).message}`);
+    }
+    return body;
   }
 
   /**
@@ -304,8 +337,17 @@ export class MessagingService {
       });
     } catch (error) {
       if (error?.code === UNIQUE_VIOLATION && error?.constraint === SENDER_NONCE_CONSTRAINT) return 'duplicate';
+      // Code 0 follows, but the statement may have committed (the connection died before its reply):
+      // a retry with this nonce answers 831 with it (dedupe first), and pushes it (pushIfNeverPushed).
+      this.noteUnknownOutcome(`${params[0] as number}:${params[3] as string}`);
       throw error;
     }
+  }
+
+  private noteUnknownOutcome(key: string): void {
+    this.unknownOutcome.delete(key);
+    this.unknownOutcome.add(key);
+    if (this.unknownOutcome.size > UNKNOWN_OUTCOME_MAX) this.unknownOutcome.delete(this.unknownOutcome.values().next().value!);
   }
 
   /** Dedupe comes first: an already stored (sender, nonce) answers 831 with the original; else `error`. */
@@ -333,6 +375,7 @@ export class MessagingService {
   /** Keeps the sendResult `data` of a stored message for a later 831 (oldest dropped first). */
   private remember(senderId: number, nonce: string, msgId: number, time: number, data: string): void {
     const key = `${senderId}:${nonce}`;
+    this.unknownOutcome.delete(key); // stored and pushed by this try
     const previous = this.recentData.get(key);
     if (previous) this.recentChars -= previous.data.length;
     this.recentData.delete(key);

@@ -14,6 +14,11 @@ export class MetricsService {
     registers: [this.registry],
   });
   readonly messagesStored = new Counter({ name: 'im_messages_stored_total', help: 'chat messages stored', labelNames: ['kind'], registers: [this.registry] });
+  readonly redisPublishFailures = new Counter({
+    name: 'im_redis_publish_failures_total',
+    help: 'pushes not published to the other nodes because Redis was unreachable or refused them (their live pushes are lost; messages stay stored)',
+    registers: [this.registry],
+  });
 
   constructor(connections: ConnectionRegistry, batcher: WriteBatcher) {
     collectDefaultMetrics({ register: this.registry });

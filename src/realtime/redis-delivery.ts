@@ -13,6 +13,8 @@ type Envelope =
  * Delivery across nodes: writes to this node's sockets at once and publishes the push on a Redis
  * channel; every other node writes it to the sockets it holds. PostgreSQL stays the only durable
  * store: a node that misses a publish loses a live push, never a message (sync + history catch up).
+ * While Redis is unreachable a push reaches this node's sockets only; the lost publishes are
+ * counted (RedisClients logs the count when the outage ends), never logged one by one.
  */
 @Injectable()
 export class RedisDelivery extends Delivery implements OnModuleInit {
@@ -30,6 +32,7 @@ export class RedisDelivery extends Delivery implements OnModuleInit {
   async onModuleInit(): Promise<void> {
     this.redis.subscriber.on('message', (channel: string, text: string) => channel === CHANNEL && this.onRemote(text));
     const connecting = this.redis.connect();
+    // queued until the first connect; ioredis subscribes again by itself after every reconnect
     void this.redis.subscriber.subscribe(CHANNEL).catch((error: Error) => this.logger.warn(`subscribe failed: ${error.message}`));
     // wait briefly so a healthy Redis is subscribed before we accept sockets; never block the start on it
     await connecting;
@@ -48,7 +51,8 @@ export class RedisDelivery extends Delivery implements OnModuleInit {
   }
 
   private publish(envelope: Envelope): void {
-    this.redis.command.publish(CHANNEL, JSON.stringify(envelope)).catch((error: Error) => this.logger.warn(`publish failed: ${error.message}`));
+    if (!this.redis.commandReady) return this.redis.unpublished();
+    this.redis.command.publish(CHANNEL, JSON.stringify(envelope)).catch((error: Error) => this.redis.unpublished(error));
   }
 
   private onRemote(text: string): void {

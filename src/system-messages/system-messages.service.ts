@@ -20,6 +20,15 @@ export enum SystemMessageType {
 export const SYSTEM_MESSAGE_RECEIPT = 'system-message';
 /** A stored frame that points at the row holding the shared frame text (frames start with "{"). */
 const FRAME_REF = '@';
+/** Received marks kept while they cannot be written (about 60 bytes each). */
+const MAX_PENDING_MARKS = 200_000;
+const MARKS_PER_WRITE = 5_000;
+/** Backoff between attempts to write received marks: doubles from the first to the second. */
+const MARK_RETRY_MIN_MS = 100;
+const MARK_RETRY_MAX_MS = 5_000;
+const MAX_PENDING_UNCLAIMS = 10_000;
+/** How long shutdown waits for the last received marks. */
+const SHUTDOWN_MARKS_WAIT_MS = 5_000;
 
 /** What one system message says and to whom. */
 export interface SystemMessageSpec {
@@ -60,10 +69,25 @@ export class SystemMessageService implements OnModuleDestroy {
   private readonly pendingLive = new WeakMap<Connection, Set<number>>();
   /** Per connection: msg_ids written by the redelivery step (a later live push skips it). */
   private readonly redelivered = new WeakMap<Connection, Set<number>>();
-  /** Receipts waiting to be written in one statement. */
-  private receiptQueue: Array<[number, number]> = [];
-  private flushing: Promise<void> = Promise.resolve();
-  private flushScheduled = false;
+  /**
+   * Received marks not yet written, by user then msg_id. A mark stays here until its UPDATE
+   * succeeded: a failed write (database down, connection lost) is retried with backoff, and until then
+   * the connect step does not claim these messages, so a failed write cannot make one arrive twice.
+   */
+  private readonly pendingMarks = new Map<number, Set<number>>();
+  private pendingCount = 0;
+  private writing = false;
+  private writeTimer?: NodeJS.Timeout | 'immediate';
+  private retryDelayMs = 0;
+  private failingSince?: number;
+  private destroyed = false;
+  /**
+   * Claims of the connect step to give back (delivered_at = NULL again) because their frames were not
+   * written; retried with the marks. `ids` undefined: the claim's outcome is unknown (its reply was
+   * lost), so whatever this user's rows carry its `claimedAt` is given back.
+   */
+  private readonly pendingUnclaims: Array<{ userId: number; claimedAt: number; ids?: number[] }> = [];
+  private readonly settledWaiters: Array<() => void> = [];
 
   constructor(
     private readonly db: Db,
@@ -145,39 +169,146 @@ export class SystemMessageService implements OnModuleDestroy {
 
   /** A stored system message was written to a connection of its recipient: it counts as received. */
   markReceived(userId: number, msgId: number): void {
-    this.receiptQueue.push([userId, msgId]);
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(() => {
-      this.flushScheduled = false;
-      const batch = this.receiptQueue;
-      this.receiptQueue = [];
-      this.flushing = this.flushing.then(() => this.writeReceived(batch));
-    });
+    let marks = this.pendingMarks.get(userId);
+    if (!marks) this.pendingMarks.set(userId, (marks = new Set()));
+    if (!marks.has(msgId)) {
+      marks.add(msgId);
+      this.pendingCount++;
+      if (this.pendingCount > MAX_PENDING_MARKS) this.dropOldestMark();
+    }
+    this.scheduleWrite(0);
   }
 
-  private async writeReceived(batch: Array<[number, number]>): Promise<void> {
-    if (batch.length === 0) return;
+  /** Memory stays bounded through a long outage: the oldest mark goes (that message may come once more). */
+  private dropOldestMark(): void {
+    for (const [userId, marks] of this.pendingMarks) {
+      for (const msgId of marks) {
+        marks.delete(msgId);
+        this.pendingCount--;
+        if (marks.size === 0) this.pendingMarks.delete(userId);
+        this.logger.error(`more than ${MAX_PENDING_MARKS} received marks wait for the database: dropped user ${userId}'s mark of ${msgId} (it may be pushed again on their next connect)`);
+        return;
+      }
+    }
+  }
+
+  private scheduleWrite(delayMs: number): void {
+    if (this.writing || this.writeTimer || this.destroyed) return; // a running write schedules the next one when it ends
+    const run = () => {
+      this.writeTimer = undefined;
+      void this.writeMarks();
+    };
+    if (delayMs <= 0) {
+      this.writeTimer = 'immediate';
+      setImmediate(run);
+    } else {
+      this.writeTimer = setTimeout(run, delayMs);
+    }
+  }
+
+  /** Writes every pending mark in one statement; on failure keeps them and retries with backoff. */
+  private async writeMarks(): Promise<void> {
+    if (this.pendingCount === 0 && this.pendingUnclaims.length === 0) return this.settled();
+    this.writing = true;
     try {
+      while (this.pendingUnclaims.length > 0) {
+        const { userId, claimedAt, ids } = this.pendingUnclaims[0];
+        await this.unclaim(userId, claimedAt, ids);
+        this.pendingUnclaims.shift();
+      }
+    } catch (error) {
+      return this.writeFailed(error, this.pendingUnclaims.length);
+    }
+    if (this.pendingCount === 0) return this.writeSucceeded();
+    const users: number[] = [];
+    const msgIds: number[] = [];
+    for (const [userId, marks] of this.pendingMarks) {
+      for (const msgId of marks) {
+        users.push(userId);
+        msgIds.push(msgId);
+        if (users.length >= MARKS_PER_WRITE) break;
+      }
+      if (users.length >= MARKS_PER_WRITE) break;
+    }
+    try {
+      // idempotent: a retry after a write whose reply was lost changes nothing
       await this.db.query(
         `UPDATE system_messages s SET delivered_at = $3
          FROM unnest($1::int[], $2::bigint[]) AS d(uid, mid)
          WHERE s.recipient_id = d.uid AND s.msg_id = d.mid AND s.delivered_at IS NULL`,
-        [batch.map(([userId]) => userId), batch.map(([, msgId]) => msgId), Date.now()],
+        [users, msgIds, Date.now()],
       );
+      users.forEach((userId, i) => this.forgetMark(userId, msgIds[i]));
     } catch (error) {
-      this.logger.error(`could not mark ${batch.length} system messages received: ${(error as Error).message}`);
+      return this.writeFailed(error, users.length);
+    }
+    this.writeSucceeded();
+  }
+
+  private writeSucceeded(): void {
+    this.writing = false;
+    if (this.failingSince !== undefined) {
+      this.logger.log(`received marks are written again (failing for ${Date.now() - this.failingSince} ms)`);
+      this.failingSince = undefined;
+    }
+    this.retryDelayMs = 0;
+    if (this.pendingCount > 0 || this.pendingUnclaims.length > 0) this.scheduleWrite(0);
+    else this.settled();
+  }
+
+  private writeFailed(error: unknown, count: number): void {
+    this.writing = false;
+    if (this.failingSince === undefined) {
+      this.failingSince = Date.now();
+      this.logger.warn(`could not write ${count} received marks of system messages, retrying until it works: ${(error as Error).message}`);
+    }
+    this.retryDelayMs = Math.min(MARK_RETRY_MAX_MS, Math.max(MARK_RETRY_MIN_MS, this.retryDelayMs * 2));
+    this.scheduleWrite(this.retryDelayMs);
+  }
+
+  private forgetMark(userId: number, msgId: number): void {
+    const marks = this.pendingMarks.get(userId);
+    if (!marks?.delete(msgId)) return;
+    this.pendingCount--;
+    if (marks.size === 0) this.pendingMarks.delete(userId);
+  }
+
+  private settled(): void {
+    for (const resolve of this.settledWaiters.splice(0)) resolve();
+  }
+
+  /** Received marks noted but not yet written (e.g. while the database is down). */
+  get pendingReceipts(): number {
+    return this.pendingCount;
+  }
+
+  /** Resolves once every receipt noted so far is written, or false after `timeoutMs`. */
+  async receiptsSettled(timeoutMs = Infinity): Promise<boolean> {
+    if (this.pendingCount === 0 && this.pendingUnclaims.length === 0 && !this.writing) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const done = new Promise<boolean>((resolve) => this.settledWaiters.push(() => resolve(true)));
+    const expired = Number.isFinite(timeoutMs) ? new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))) : undefined;
+    try {
+      return await (expired ? Promise.race([done, expired]) : done);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
-  /** Resolves once every receipt noted so far is written. */
-  async receiptsSettled(): Promise<void> {
-    while (this.flushScheduled || this.receiptQueue.length > 0) await new Promise((resolve) => setImmediate(resolve));
-    await this.flushing;
-  }
-
   async onModuleDestroy(): Promise<void> {
-    await this.receiptsSettled().catch(() => undefined);
+    if (this.writeTimer && this.writeTimer !== 'immediate') {
+      clearTimeout(this.writeTimer);
+      this.writeTimer = undefined;
+      void this.writeMarks(); // one last try now rather than after the backoff
+    }
+    const settled = await this.receiptsSettled(SHUTDOWN_MARKS_WAIT_MS);
+    this.destroyed = true;
+    if (this.writeTimer && this.writeTimer !== 'immediate') clearTimeout(this.writeTimer);
+    if (!settled) {
+      this.logger.error(
+        `${this.pendingCount} received marks and ${this.pendingUnclaims.length} claims to give back could not be written before shutdown (those messages may be pushed again, or not at all)`,
+      );
+    }
   }
 
   // ---- connect sequence ----------------------------------------------------------------------
@@ -193,15 +324,28 @@ export class SystemMessageService implements OnModuleDestroy {
    * what could not be written is un-claimed for the next connect.
    */
   async redeliver(connection: Connection): Promise<void> {
+    const userId = connection.userId;
+    const claimedAt = Date.now();
+    /** Rows this step claimed and has neither written nor given back: given back if anything fails. */
+    let claimed: number[] = [];
     try {
-      await this.receiptsSettled();
-      const claimedAt = Date.now();
-      const rows = await this.db.query<{ id: number; msg_id: number; frame: string }>(
-        `UPDATE system_messages SET delivered_at = $2 WHERE recipient_id = $1 AND delivered_at IS NULL
-         RETURNING id, msg_id, frame`,
-        [connection.userId, claimedAt],
-      );
+      // a message whose received mark is still being written was received: not claimed, not pushed again
+      const marked = [...(this.pendingMarks.get(userId) ?? [])];
+      let rows: Array<{ id: number; msg_id: number; frame: string }>;
+      try {
+        rows = await this.db.query(
+          `UPDATE system_messages SET delivered_at = $2 WHERE recipient_id = $1 AND delivered_at IS NULL
+             AND NOT (msg_id = ANY($3::bigint[]))
+           RETURNING id, msg_id, frame`,
+          [userId, claimedAt, marked],
+        );
+      } catch (error) {
+        // the claim may have committed and only its reply been lost: give back whatever it took
+        this.giveBack(userId, claimedAt);
+        throw error;
+      }
       if (rows.length === 0) return;
+      claimed = rows.map((row) => row.id);
       await this.resolveFrames(rows);
       rows.sort((a, b) => a.msg_id - b.msg_id || a.id - b.id);
       const live = this.pendingLive.get(connection) ?? new Set<number>();
@@ -209,21 +353,36 @@ export class SystemMessageService implements OnModuleDestroy {
       const leftToLivePush = rows.filter((row) => live.has(row.msg_id));
       const written = this.redeliveredOf(connection);
       for (const row of toWrite) written.add(row.msg_id);
-      if (leftToLivePush.length > 0) await this.unclaim(leftToLivePush.map((row) => row.id), claimedAt);
+      if (leftToLivePush.length > 0) {
+        const ids = leftToLivePush.map((row) => row.id);
+        // given back now, before the held live push's received mark (which only marks unclaimed rows)
+        await this.unclaim(userId, claimedAt, ids).catch(() => this.giveBack(userId, claimedAt, ids));
+      }
+      claimed = toWrite.map((row) => row.id);
       for (let i = 0; i < toWrite.length; i++) {
         try {
           await connection.sendNow(toWrite[i].frame);
+          claimed = claimed.slice(1);
         } catch {
-          const rest = toWrite.slice(i);
-          for (const row of rest) written.delete(row.msg_id);
-          await this.unclaim(rest.map((row) => row.id), claimedAt);
-          return;
+          for (const row of toWrite.slice(i)) written.delete(row.msg_id);
+          return; // the rest is given back below
         }
       }
     } finally {
+      if (claimed.length > 0) this.giveBack(userId, claimedAt, claimed);
       this.connecting.delete(connection);
       this.pendingLive.delete(connection);
     }
+  }
+
+  /** Gives claimed rows back (retried until it works, with the received marks). */
+  private giveBack(userId: number, claimedAt: number, ids?: number[]): void {
+    if (this.pendingUnclaims.length >= MAX_PENDING_UNCLAIMS) {
+      this.logger.error(`more than ${MAX_PENDING_UNCLAIMS} claims wait to be given back: user ${userId}'s system messages claimed at ${claimedAt} stay claimed (not pushed)`);
+      return;
+    }
+    this.pendingUnclaims.push({ userId, claimedAt, ids });
+    this.scheduleWrite(0);
   }
 
   /** Replaces "@<id>" references by the frame stored in that row. */
@@ -240,8 +399,12 @@ export class SystemMessageService implements OnModuleDestroy {
     }
   }
 
-  private async unclaim(ids: number[], claimedAt: number): Promise<void> {
-    await this.db.query(`UPDATE system_messages SET delivered_at = NULL WHERE id = ANY($1::bigint[]) AND delivered_at = $2`, [ids, claimedAt]);
+  private async unclaim(userId: number, claimedAt: number, ids?: number[]): Promise<void> {
+    await this.db.query(
+      `UPDATE system_messages SET delivered_at = NULL
+       WHERE recipient_id = $1 AND delivered_at = $2 AND ($3::bigint[] IS NULL OR id = ANY($3::bigint[]))`,
+      [userId, claimedAt, ids ?? null],
+    );
   }
 
   private pendingLiveOf(connection: Connection): Set<number> {

@@ -42,6 +42,14 @@ export async function createGroup(owner: WsClient, members: string[], fields: Re
   return reply.group_id;
 }
 
+/** The group's current invite code, as its owner sees it in groupInfo (asserting it is there). */
+export async function inviteCode(owner: WsClient, groupId: string): Promise<string> {
+  const reply = await owner.request('groupInfo', { extra: { group_id: groupId } });
+  const code = reply.code === 200 ? dataOf(reply).invite_code : undefined;
+  if (typeof code !== 'string') throw new Error(`no invite_code in the owner's groupInfo: ${JSON.stringify(reply)}`);
+  return code;
+}
+
 /** Resolves when the user has no open connection registered on the server any more. */
 export async function waitOffline(t: TestServer, appUserId: string, timeoutMs = 3000): Promise<void> {
   const { ConnectionRegistry } = require('../../src/realtime/connection-registry');

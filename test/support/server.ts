@@ -25,15 +25,17 @@ export interface TestServer {
 }
 
 /**
- * The real server on a free port (or `env.PORT`): PostgreSQL at DATABASE_URL when set (CI), otherwise the embedded
- * database in a fresh temporary directory.
+ * The real server on a free port (or `env.PORT`): PostgreSQL at `env.DATABASE_URL` or the environment's
+ * DATABASE_URL when set (CI), otherwise the embedded database in a fresh temporary directory.
  */
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
-  const dataDir = process.env.DATABASE_URL ? undefined : mkdtempSync(join(tmpdir(), 'im-test-'));
+  // env.DATABASE_URL (e.g. a private cluster of a fault test) wins over the environment's
+  const databaseUrl = env.DATABASE_URL ?? process.env.DATABASE_URL;
+  const dataDir = databaseUrl ? undefined : mkdtempSync(join(tmpdir(), 'im-test-'));
   const config = loadConfig({
     LOG_LEVEL: 'error',
     ADMIN_TOKEN,
-    ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : { DATA_DIR: dataDir }),
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : { DATA_DIR: dataDir }),
     ...env,
     // a free port unless the test asks for one (a restart on the same port)
     PORT: env.PORT ?? '0',

@@ -103,6 +103,16 @@ export class WsClient {
     return reply;
   }
 
+  /**
+   * Resolves when every one of these nonces has its reply, with the replies in the order of `nonces`.
+   * Replies to one connection are not in request order (PROTOCOL §3 promises one reply per request,
+   * not an order: a 429 is written at once, an accepted request after its work), so a test that counts
+   * replies waits for each of them, never for the last nonce alone.
+   */
+  replies(nonces: string[], timeoutMs = 5000): Promise<Frame[]> {
+    return Promise.all(nonces.map((nonce) => this.waitFor((frame) => frame.nonce === nonce && !isPushAction(frame.action), timeoutMs, `reply to ${nonce}`)));
+  }
+
   /** Resolves with the first not-yet-consumed frame (already received or coming) that matches. */
   waitFor(match: (frame: Frame) => boolean, timeoutMs = 5000, what = 'frame'): Promise<Frame> {
     const existing = this.frames.find((frame) => !this.consumed.has(frame) && match(frame));

@@ -1,0 +1,80 @@
+import { randomBytes } from 'crypto';
+import { mkdtempSync, rmSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { dataSourceOptions, MIGRATIONS } from '../src/database/data-source-options';
+import { EmbeddedDatabase } from '../src/database/embedded-database';
+
+/**
+ * A database made by the first migration only, with groups in it, then migrated to the current
+ * schema: the migrations run by TypeORM as on a server start. On PostgreSQL (DATABASE_URL) this works
+ * in a schema of its own; otherwise on a fresh embedded database.
+ */
+describe('migrations on a database that already holds data', () => {
+  let url: string;
+  let schema: string | undefined;
+  let embedded: EmbeddedDatabase | undefined;
+  let dataDir: string | undefined;
+
+  beforeAll(async () => {
+    if (process.env.DATABASE_URL) {
+      schema = `migration_test_${randomBytes(4).toString('hex')}`;
+      const admin = new Client({ connectionString: process.env.DATABASE_URL });
+      await admin.connect();
+      await admin.query(`CREATE SCHEMA ${schema}`);
+      await admin.end();
+      const withPath = new URL(process.env.DATABASE_URL);
+      withPath.searchParams.set('options', `-c search_path=${schema}`);
+      url = withPath.href;
+    } else {
+      dataDir = mkdtempSync(join(tmpdir(), 'im-migrations-'));
+      embedded = new EmbeddedDatabase(dataDir, 2);
+      url = await embedded.start();
+    }
+  }, 180_000);
+  afterAll(async () => {
+    if (schema) {
+      const admin = new Client({ connectionString: process.env.DATABASE_URL });
+      await admin.connect();
+      await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+      await admin.end();
+    }
+    await embedded?.stop();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  async function migrate(count: number): Promise<DataSource> {
+    const source = new DataSource({ ...dataSourceOptions(url, 1), migrations: MIGRATIONS.slice(0, count), migrationsRun: false });
+    await source.initialize();
+    await source.runMigrations({ transaction: 'each' });
+    return source;
+  }
+
+  it('GroupInviteCodes gives every existing group its own random 16-character code', async () => {
+    const first = await migrate(1);
+    const now = Date.now();
+    await first.query(`INSERT INTO users (app_user_id, nickname, created_at, updated_at) VALUES ('owner', 'Owner', $1, $1)`, [now]);
+    for (let i = 0; i < 5; i++) {
+      const [{ id }] = await first.query(`INSERT INTO conversations (kind) VALUES (2) RETURNING id`);
+      await first.query(`INSERT INTO groups (id, group_name, owner_id, created_at) VALUES ($1, $2, 1, $3)`, [id, `g${i}`, now]);
+    }
+    await first.destroy();
+
+    const current = await migrate(MIGRATIONS.length);
+    try {
+      const rows: Array<{ invite_code: string }> = await current.query(`SELECT invite_code FROM groups ORDER BY id`);
+      expect(rows).toHaveLength(5);
+      for (const row of rows) expect(row.invite_code).toMatch(/^[A-Za-z0-9_-]{16}$/);
+      expect(new Set(rows.map((row) => row.invite_code)).size).toBe(5);
+      // a group written by SQL alone (a tool, a test fixture) gets a code too
+      const [{ id }] = await current.query(`INSERT INTO conversations (kind) VALUES (2) RETURNING id`);
+      await current.query(`INSERT INTO groups (id, group_name, owner_id, created_at) VALUES ($1, 'later', 1, $2)`, [id, now]);
+      const [later] = await current.query(`SELECT invite_code FROM groups WHERE id = $1`, [id]);
+      expect(later.invite_code).toMatch(/^[A-Za-z0-9_-]{16}$/);
+    } finally {
+      await current.destroy();
+    }
+  });
+});
