@@ -133,12 +133,13 @@ describe('client SDK (packages/client) against the real server', () => {
     ]);
 
     const info = await alice.client.groupInfo(group.group_id);
-    expect(info).toMatchObject({ group_id: group.group_id, owner: 'alice', member_count: 2 });
-    // invite codes (PROTOCOL v2 §5) are not built on the server yet: the SDK sends extra.invite_code anyway
+    expect(info).toMatchObject({ group_id: group.group_id, owner: 'alice', member_count: 2, invite_code: expect.any(String) });
+    expect((await bob.client.groupInfo(group.group_id)).invite_code).toBeUndefined();
+    expect(await imErrorOf(dave.client.joinGroup(group.group_id, 'wrong-code-12345'))).toMatchObject({ code: 403, action: 'joinGroup' });
 
     const invited = await alice.client.inviteToGroup(group.group_id, ['carol']);
     expect(invited.member_list.map((m) => m.app_user_id)).toContain('carol');
-    const joined = await dave.client.joinGroup(group.group_id, info.invite_code ?? 'no-code-yet');
+    const joined = await dave.client.joinGroup(group.group_id, info.invite_code as string);
     expect(joined.member_list.map((m) => m.app_user_id).sort()).toEqual(['alice', 'bob', 'carol', 'dave']);
     await until(() => alice.system.some((s) => s.type === 16 && s.extra.member_list?.[0]?.app_user_id === 'dave'), 'type 16 for dave');
 
