@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module';
 import { HttpErrorFilter } from './common/http-error.filter';
+import { jsonBodyMiddleware } from './common/json-body';
 import { imValidationPipe } from './common/validation';
 import { AppConfig } from './config/app-config';
 import { EmbeddedDatabase } from './database/embedded-database';
@@ -37,7 +38,10 @@ export async function startServer(config: AppConfig): Promise<RunningServer> {
   try {
     app = await NestFactory.create(AppModule.forRoot(config, databaseUrl, embedded !== undefined), {
       logger: LOG_LEVELS.slice(0, LOG_LEVELS.indexOf(config.LOG_LEVEL as LogLevel) + 1),
+      // JSON bodies only, size-limited and checked like WebSocket frames (src/common/json-body.ts)
+      bodyParser: false,
     });
+    app.use(...jsonBodyMiddleware({ maxBytes: config.ADMIN_BODY_MAX_BYTES, maxDepth: config.MAX_NESTING_DEPTH }));
     adapter = new ImWsAdapter(app);
     app.useWebSocketAdapter(adapter);
     app.useGlobalPipes(imValidationPipe());

@@ -14,7 +14,11 @@ export function firstValidationMessage(errors: ValidationError[], parent = ''): 
   return 'invalid parameters';
 }
 
-/** Validation used on every transport: plain objects stay as sent, the first bad field is named. */
+/**
+ * Validation of admin REST bodies and queries (class-validator DTOs, which also feed OpenAPI): plain
+ * objects stay as sent, the first bad field is named. WebSocket requests are validated by their JSON
+ * Schemas in src/contract instead (the adapter, before any handler).
+ */
 export function imValidationPipe(): ValidationPipe {
   return new ValidationPipe({
     transform: false,

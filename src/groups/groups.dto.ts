@@ -1,26 +1,22 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   IsArray,
   IsDefined,
   IsIn,
   IsInt,
-  IsObject,
   IsOptional,
   IsString,
   Matches,
   ValidateBy,
-  ValidateNested,
   ValidationOptions,
 } from 'class-validator';
+import { MAX_IDS_PER_REQUEST } from '../contract/groups';
 import { APP_USER_ID_PATTERN, HTTP_URL_OR_EMPTY } from '../users/users.dto';
 
 /** A group_id on the wire: a JSON string of digits. */
 export const GROUP_ID_PATTERN = /^[0-9]{1,18}$/;
-/** Upper bound of one list of app_user_ids in a request (the group size limit is checked too). */
-export const MAX_IDS_PER_REQUEST = 10_000;
 
 /** Length in Unicode code points (PROTOCOL §1), not UTF-16 units. */
 export function CodePointLength(min: number, max: number, options?: ValidationOptions): PropertyDecorator {
@@ -37,7 +33,6 @@ export function CodePointLength(min: number, max: number, options?: ValidationOp
   );
 }
 
-const groupIdMessage = { message: 'group_id must be a string of digits' };
 const appUserIdsMessage = 'app_user_ids must be an array of app_user_id strings (1-64 characters of [A-Za-z0-9_.@-])';
 const coverMessage = { message: 'cover must be an http or https URL or ""' };
 const flagMessage = (name: string) => ({ message: `${name} must be 0 or 1` });
@@ -46,9 +41,6 @@ const flagMessage = (name: string) => ({ message: `${name} must be 0 or 1` });
 function stacked(...decorators: PropertyDecorator[]): PropertyDecorator {
   return applyDecorators(...decorators.reverse());
 }
-
-/** An optional group_id: a string of digits. */
-const OptionalGroupId = () => stacked(IsOptional(), IsString(groupIdMessage), Matches(GROUP_ID_PATTERN, groupIdMessage));
 
 /** An optional cover: an http/https URL or "". */
 const CoverField = () => stacked(IsOptional(), IsString(coverMessage), Matches(HTTP_URL_OR_EMPTY, coverMessage));
@@ -63,7 +55,7 @@ const AppUserIdList = (field: string, eachMessage = appUserIdsMessage) =>
     Matches(APP_USER_ID_PATTERN, { each: true, message: eachMessage }),
   );
 
-/** The editable fields, shared by `editGroup`'s extra and PATCH /admin/groups/{id}. */
+/** The editable fields of PATCH /admin/groups/{id} (the WebSocket `editGroup` is described by src/contract/groups.ts). */
 export class GroupChangesDto {
   @ApiPropertyOptional({ minLength: 1, maxLength: 64, example: 'Weekend hikers' })
   @IsOptional()
@@ -102,97 +94,6 @@ export class GroupChangesDto {
   @IsInt({ message: 'reset_invite_code must be 1' })
   @IsIn([1], { message: 'reset_invite_code must be 1' })
   reset_invite_code?: number;
-}
-
-// ---- WebSocket requests (parameters in `extra`; a top-level group_id is accepted as a fallback) ----
-
-class GroupIdExtra {
-  @OptionalGroupId()
-  group_id?: string;
-}
-
-class WsGroupRequest {
-  @OptionalGroupId()
-  group_id?: string;
-}
-
-export class GroupOnlyRequest extends WsGroupRequest {
-  @IsOptional()
-  @IsObject({ message: 'extra must be an object' })
-  @ValidateNested()
-  @Type(() => GroupIdExtra)
-  extra?: GroupIdExtra;
-}
-
-class JoinGroupExtra extends GroupIdExtra {
-  /**
-   * Optional here: a missing or wrong code is a 403 (PROTOCOL §5), decided by GroupsService; only a
-   * value that is not a string is a 400 (PROTOCOL §3, wrong JSON type).
-   */
-  @IsOptional()
-  @IsString({ message: 'invite_code must be a string' })
-  invite_code?: string;
-}
-
-export class JoinGroupRequest extends WsGroupRequest {
-  @IsOptional()
-  @IsObject({ message: 'extra must be an object' })
-  @ValidateNested()
-  @Type(() => JoinGroupExtra)
-  extra?: JoinGroupExtra;
-}
-
-class CreateGroupExtra {
-  @IsDefined({ message: 'group_name is required' })
-  @CodePointLength(1, 64)
-  group_name: string;
-
-  @CoverField()
-  cover?: string;
-
-  @IsOptional()
-  @CodePointLength(0, 300)
-  notice?: string;
-
-  @AppUserIdList('app_user_ids')
-  app_user_ids: string[];
-}
-
-export class CreateGroupRequest {
-  @IsDefined({ message: 'extra is required' })
-  @IsObject({ message: 'extra must be an object' })
-  @ValidateNested()
-  @Type(() => CreateGroupExtra)
-  extra: CreateGroupExtra;
-}
-
-class EditGroupExtra extends GroupChangesDto {
-  @OptionalGroupId()
-  group_id?: string;
-}
-
-export class EditGroupRequest extends WsGroupRequest {
-  @IsDefined({ message: 'extra is required' })
-  @IsObject({ message: 'extra must be an object' })
-  @ValidateNested()
-  @Type(() => EditGroupExtra)
-  extra: EditGroupExtra;
-}
-
-class MembersExtra {
-  @OptionalGroupId()
-  group_id?: string;
-
-  @AppUserIdList('app_user_ids')
-  app_user_ids: string[];
-}
-
-export class MembersRequest extends WsGroupRequest {
-  @IsDefined({ message: 'extra is required' })
-  @IsObject({ message: 'extra must be an object' })
-  @ValidateNested()
-  @Type(() => MembersExtra)
-  extra: MembersExtra;
 }
 
 // ---- admin REST bodies ----

@@ -3,12 +3,15 @@ import { ImError } from '../common/im-error';
 import { ReplyBody } from '../realtime/frames';
 import { ImGateway } from '../realtime/im-gateway.decorator';
 import { ImSocket } from '../realtime/im-ws-adapter';
-import { CreateGroupRequest, EditGroupRequest, GroupOnlyRequest, JoinGroupRequest, MembersRequest } from './groups.dto';
+import { CreateGroupRequest, EditGroupRequest, GroupOnlyRequest, JoinGroupRequest, MembersRequest } from '../contract/groups';
 import { Actor, GroupsService, GroupView } from './groups.service';
 
 type UserActor = Actor & { kind: 'user' };
 
-/** The group actions of PROTOCOL §5; parameters in `extra`, a top-level group_id accepted as a fallback. */
+/**
+ * The group actions of PROTOCOL §5; parameters in `extra`, a top-level group_id accepted as a fallback.
+ * Requests arrive validated against their schema (src/contract/groups.ts) by the WebSocket adapter.
+ */
 @ImGateway()
 export class GroupsGateway {
   constructor(private readonly groups: GroupsService) {}
@@ -46,7 +49,7 @@ export class GroupsGateway {
   }
 
   @SubscribeMessage('leaveGroup')
-  async leave(@ConnectedSocket() socket: ImSocket, @MessageBody() body: GroupOnlyRequest & { nonce?: string }): Promise<string> {
+  async leave(@ConnectedSocket() socket: ImSocket, @MessageBody() body: GroupOnlyRequest): Promise<string> {
     const groupId = groupIdOf(body);
     await this.groups.leave(actorOf(socket), groupId);
     // Exactly the shape PROTOCOL §5 shows (`result` appears only here), in its key order.
@@ -73,7 +76,7 @@ function actorOf(socket: ImSocket): UserActor {
 }
 
 /** extra.group_id, or the top-level group_id as a fallback (both validated as strings of digits). */
-function groupIdOf(body: { group_id?: string; extra?: { group_id?: string } }): string {
+function groupIdOf(body: { group_id?: string; extra?: { group_id?: string } | null }): string {
   const groupId = body.extra?.group_id ?? body.group_id;
   if (groupId === undefined) throw ImError.badRequest('extra.group_id is required');
   return groupId;

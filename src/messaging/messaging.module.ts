@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { SendDedupe } from '../contract';
 import { UsersModule } from '../users/users.module';
 import { MessagesAdminController } from './messages.admin.controller';
 import { MessagingGateway } from './messaging.gateway';
@@ -8,7 +9,7 @@ import { MessagingService } from './messaging.service';
 @Module({
   imports: [UsersModule],
   controllers: [MessagesAdminController],
-  providers: [MessagingService, MessagingGateway],
+  providers: [MessagingService, MessagingGateway, { provide: SendDedupe, useExisting: MessagingService }],
   exports: [MessagingService],
 })
 export class MessagingModule {}

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ImCode, ImError } from '../common/im-error';
 import { AppConfig } from '../config/app-config';
+import { SendDedupe } from '../contract';
 import { Db, Queryable } from '../database/db';
 import { WriteBatcher } from '../database/write-batcher';
 import { MetricsService } from '../metrics/metrics.service';
@@ -146,7 +147,7 @@ const ORIGINAL = `
   WHERE m.sender_id = $1 AND m.nonce = $2`;
 
 @Injectable()
-export class MessagingService {
+export class MessagingService implements SendDedupe {
   private readonly logger = new Logger('MessagingService');
   private readonly limits: MessageLimits;
   /** Sends in flight by `sender:nonce`: a repeat waits for the first and then finds it stored (831). */
@@ -350,13 +351,32 @@ export class MessagingService {
     if (this.unknownOutcome.size > UNKNOWN_OUTCOME_MAX) this.unknownOutcome.delete(this.unknownOutcome.values().next().value!);
   }
 
+  /**
+   * The 831 reply for an already stored (sender, nonce), else undefined. Used by the WebSocket adapter
+   * when a chat/groupChat fails its request schema: dedupe comes first (PROTOCOL §4 step 1). Waits for a
+   * send of the same (sender, nonce) still in flight in this process, and pushes a message whose first
+   * try ended with an unknown outcome, as a valid retry would.
+   */
+  duplicateOf(sender: Sender, nonce: string): Promise<ReplyBody | undefined> {
+    return this.oneAtATime(sender.userId, nonce, async () => {
+      const duplicate = await this.findDuplicate(sender.userId, nonce);
+      return duplicate && this.pushIfNeverPushed(sender, { nonce }, duplicate);
+    });
+  }
+
   /** Dedupe comes first: an already stored (sender, nonce) answers 831 with the original; else `error`. */
   private async duplicateOr(senderId: number, nonce: string, error?: unknown): Promise<ReplyBody> {
-    const [original] = await this.db.query<OriginalRow>(ORIGINAL, [senderId, nonce]);
-    if (!original) {
+    const duplicate = await this.findDuplicate(senderId, nonce);
+    if (!duplicate) {
       if (error) throw error;
       throw new Error(`duplicate nonce ${nonce} but no original found`);
     }
+    return duplicate;
+  }
+
+  private async findDuplicate(senderId: number, nonce: string): Promise<ReplyBody | undefined> {
+    const [original] = await this.db.query<OriginalRow>(ORIGINAL, [senderId, nonce]);
+    if (!original) return undefined;
     const target = original.kind === 2 ? { group_id: String(original.conversation_id) } : { to_app_user_id: original.to_app_user_id ?? '' };
     const recent = this.recentData.get(`${senderId}:${nonce}`);
     const data =

@@ -1,7 +1,7 @@
 import { MessageBody, SubscribeMessage } from '@nestjs/websockets';
 import { ReplyBody } from '../realtime/frames';
 import { ImGateway } from '../realtime/im-gateway.decorator';
-import { PresenceRequest } from './presence.dto';
+import { PresenceRequest } from '../contract/presence';
 import { PresenceService } from './presence.service';
 
 /** `presence` → `{"online":{"bob":true,"carol":false}}` (PROTOCOL §5). */

@@ -1,12 +1,12 @@
-import { applyDecorators, UseFilters, UsePipes } from '@nestjs/common';
+import { applyDecorators, UseFilters } from '@nestjs/common';
 import { WebSocketGateway } from '@nestjs/websockets';
-import { imValidationPipe } from '../common/validation';
 import { WsErrorFilter } from './ws-error.filter';
 
 /**
  * A WebSocket gateway on the shared endpoint: its @SubscribeMessage handlers receive the whole
- * request object, validated against the handler's DTO; errors become reply frames.
+ * request object, already validated by the adapter against the action's JSON Schema (src/contract);
+ * errors become reply frames. No DTO pipe: the schemas are the one validation mechanism.
  */
 export function ImGateway(): ClassDecorator {
-  return applyDecorators(WebSocketGateway(), UseFilters(new WsErrorFilter()), UsePipes(imValidationPipe()));
+  return applyDecorators(WebSocketGateway(), UseFilters(new WsErrorFilter()));
 }

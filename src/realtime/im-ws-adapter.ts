@@ -4,6 +4,7 @@ import { MessageMappingProperties } from '@nestjs/websockets';
 import { Observable } from 'rxjs';
 import { RawData, Server, WebSocket } from 'ws';
 import { ImCode } from '../common/im-error';
+import { checkRequest, DEDUPED_ACTIONS, SendDedupe } from '../contract';
 import { AppConfig } from '../config/app-config';
 import { CLOSE_UNAUTHORIZED } from '../users/users.service';
 import { ClientAuthenticator } from '../users/client-authenticator';
@@ -13,7 +14,7 @@ import { ConnectionRegistry } from './connection-registry';
 import { TokenBucket } from './token-bucket';
 import { addressOf, takeSlot, UpgradeGate, UpgradeRequest } from './upgrade-gate';
 import { encodeError, encodeReply, ReplyBody } from './frames';
-import { toCodeAndMsg } from './ws-error.filter';
+import { groupIdOf, toCodeAndMsg } from './ws-error.filter';
 
 export type ImSocket = WebSocket & { connection?: Connection; pendingAuth?: PendingAuth };
 type Handler = (request: unknown, action: string) => Promise<unknown> | unknown;
@@ -27,7 +28,6 @@ interface PendingAuth {
 }
 
 const ROUTES = Symbol('routes');
-const NONCE_MAX = 64;
 /** After SIGTERM, how long sockets get to answer the 1012 close before they are destroyed. */
 const CLOSE_GRACE_MS = 2000;
 
@@ -47,6 +47,7 @@ export class ImWsAdapter extends WsAdapter {
   /** Requests read and not yet answered; the shutdown drain waits for them. */
   private inFlight = 0;
   private idleWaiters: Array<() => void> = [];
+  private readonly dedupe?: SendDedupe;
 
   constructor(app: INestApplicationContext) {
     super(app);
@@ -55,6 +56,7 @@ export class ImWsAdapter extends WsAdapter {
     this.lifecycle = app.get(ConnectionLifecycle);
     this.registry = app.get(ConnectionRegistry);
     this.gate = new UpgradeGate(this.config, this.authenticator);
+    this.dedupe = optionalProvider(app, SendDedupe);
   }
 
   create(port: number, options: Record<string, unknown> = {}): Server {
@@ -204,13 +206,13 @@ export class ImWsAdapter extends WsAdapter {
     if (action === undefined) return void socket.send(encodeError(ImCode.BadRequest, isBinary ? 'frame must be a JSON text frame' : 'frame is not a JSON object with an action', nonce));
     if (action !== 'auth') return void socket.send(encodeReply(action, nonce, { code: ImCode.Unauthorized, msg: 'not authenticated: send auth first' }));
     const request = JSON.parse(text) as Record<string, unknown>;
-    if (!isValidNonce(request.nonce)) return void socket.send(encodeReply('auth', nonce, { code: ImCode.BadRequest, msg: 'nonce must be 1 to 64 printable ASCII characters' }));
-    if (typeof request.token !== 'string' || request.token === '') return void socket.send(encodeReply('auth', nonce, { code: ImCode.BadRequest, msg: 'token must be a non-empty string' }));
+    const problem = checkRequest('auth', request, this.config.MAX_NESTING_DEPTH); // the request contract, as for every action
+    if (problem) return void socket.send(encodeReply('auth', nonce, { code: ImCode.BadRequest, msg: problem.msg }));
     if (pending.authenticating) return void socket.send(encodeReply('auth', nonce, { code: ImCode.BadRequest, msg: 'auth already in progress' }));
     pending.authenticating = true;
     let user: AuthenticatedUser | null;
     try {
-      user = await this.authenticator.authenticateToken(request.token);
+      user = await this.authenticator.authenticateToken(request.token as string);
     } catch (error) {
       pending.authenticating = false;
       this.log.warn(`in-band authentication failed: ${(error as Error).message}`);
@@ -259,9 +261,7 @@ export class ImWsAdapter extends WsAdapter {
     if (action === 'auth') return connection.send(encodeReply(action, nonce, { code: ImCode.BadRequest, msg: 'already authenticated' }));
     const handler = routes.get(action);
     if (!handler) return connection.send(encodeError(ImCode.BadRequest, `unknown action: ${action}`, nonce));
-    if (nonce === undefined || nonce.length === 0 || nonce.length > NONCE_MAX) {
-      return connection.send(encodeReply(action, nonce, { code: ImCode.BadRequest, msg: 'nonce must be a string of 1 to 64 characters' }));
-    }
+    if (await this.refuseInvalid(connection, action, fields)) return;
     if (connection.tokenExpired()) {
       connection.send(encodeReply(action, nonce, { code: ImCode.Unauthorized, msg: 'token expired' }), () =>
         connection.close(CLOSE_UNAUTHORIZED, 'token expired'),
@@ -278,10 +278,40 @@ export class ImWsAdapter extends WsAdapter {
       connection.send(encodeReply(action, nonce, { code, msg }));
     }
   }
+
+  // ---------------------------------------------------------------- request contract hook
+
+  /**
+   * PROTOCOL §3 "Rules for every request" and the action's JSON Schema (src/contract), checked here,
+   * before any handler: the nonce, then strings and nesting anywhere in the frame, then the schema.
+   * A refused chat/groupChat whose (sender, nonce) is already stored is answered 831 with the original
+   * (PROTOCOL §4 step 1: dedupe first). Returns true when it answered the frame.
+   */
+  private async refuseInvalid(connection: Connection, action: string, fields: Record<string, unknown>): Promise<boolean> {
+    const problem = checkRequest(action, fields, this.config.MAX_NESTING_DEPTH);
+    if (!problem) return false;
+    const nonce = typeof fields.nonce === 'string' ? fields.nonce : undefined;
+    let body: ReplyBody = { code: ImCode.BadRequest, msg: problem.msg, group_id: groupIdOf(fields, action) };
+    if (problem.stage !== 'nonce' && nonce !== undefined && DEDUPED_ACTIONS.has(action) && this.dedupe) {
+      try {
+        const sender = { userId: connection.userId, appUserId: connection.user.appUserId, connectionId: connection.id };
+        body = (await this.dedupe.duplicateOf(sender, nonce)) ?? body;
+      } catch (error) {
+        body = { ...toCodeAndMsg(error, this.log), group_id: body.group_id };
+      }
+    }
+    connection.send(encodeReply(action, nonce, body));
+    return true;
+  }
 }
 
-function isValidNonce(value: unknown): value is string {
-  return typeof value === 'string' && /^[\x21-\x7e]{1,64}$/.test(value);
+/** A provider that may be absent (e.g. a test module without messaging). */
+function optionalProvider<T>(app: INestApplicationContext, token: abstract new (...args: never[]) => T): T | undefined {
+  try {
+    return app.get(token, { strict: false });
+  } catch {
+    return undefined;
+  }
 }
 
 /** action and nonce of a frame we will not execute, for its 429 reply. */
