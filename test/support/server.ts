@@ -25,8 +25,8 @@ export interface TestServer {
 }
 
 /**
- * The real server on a free port: PostgreSQL at `env.DATABASE_URL` or the environment's DATABASE_URL
- * when set (CI), otherwise the embedded database in a fresh temporary directory.
+ * The real server on a free port (or `env.PORT`): PostgreSQL at `env.DATABASE_URL` or the environment's
+ * DATABASE_URL when set (CI), otherwise the embedded database in a fresh temporary directory.
  */
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   // env.DATABASE_URL (e.g. a private cluster of a fault test) wins over the environment's
@@ -37,7 +37,8 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     ADMIN_TOKEN,
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : { DATA_DIR: dataDir }),
     ...env,
-    PORT: '0',
+    // a free port unless the test asks for one (a restart on the same port)
+    PORT: env.PORT ?? '0',
   });
   const server = await startServer(config);
   const baseUrl = `http://127.0.0.1:${server.port}`;
