@@ -25,7 +25,7 @@ export interface TestServer {
 }
 
 /**
- * The real server on a free port: PostgreSQL at DATABASE_URL when set (CI), otherwise the embedded
+ * The real server on a free port (or `env.PORT`): PostgreSQL at DATABASE_URL when set (CI), otherwise the embedded
  * database in a fresh temporary directory.
  */
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
@@ -35,7 +35,8 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     ADMIN_TOKEN,
     ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : { DATA_DIR: dataDir }),
     ...env,
-    PORT: '0',
+    // a free port unless the test asks for one (a restart on the same port)
+    PORT: env.PORT ?? '0',
   });
   const server = await startServer(config);
   const baseUrl = `http://127.0.0.1:${server.port}`;

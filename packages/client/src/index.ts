@@ -1,0 +1,1160 @@
+/**
+ * @im-server/client: the client SDK of im-server (docs/PROTOCOL.md §2–6).
+ *
+ * One file on purpose: no relative imports, so the same source compiles to ESM, CJS, a browser IIFE
+ * and one declaration file without extension juggling. No Node built-ins: it runs in browsers
+ * (native WebSocket) and in Node (pass the `ws` class as `WebSocket`).
+ */
+
+// ---------------------------------------------------------------------------------------------
+// Public types
+// ---------------------------------------------------------------------------------------------
+
+/** A conversation: one-to-one with a user (their app_user_id) or a group (its id, a string of digits). */
+export type Conversation = { user: string } | { group: string };
+
+export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+/** Message types a client may send (PROTOCOL §4). */
+export type MessageType = 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8;
+
+export const MessageTypes = {
+  text: 1,
+  voice: 2,
+  image: 3,
+  location: 4,
+  redPacket: 5,
+  card: 6,
+  video: 7,
+  file: 8,
+} as const;
+
+export interface VoiceExtra {
+  voice_url: string;
+  /** whole seconds, 1–600 */
+  duration: number;
+  [key: string]: unknown;
+}
+export interface ImageExtra {
+  url: string;
+  width: number;
+  height: number;
+  /** 1 original, 2 compressed */
+  is_original: 1 | 2;
+  thumb_url?: string;
+  [key: string]: unknown;
+}
+export interface LocationExtra {
+  latitude: number;
+  longitude: number;
+  address?: string;
+  [key: string]: unknown;
+}
+export type RedPacketExtra = Record<string, unknown>;
+export interface CardExtra {
+  /** the person shown on the card */
+  app_user_id: string;
+  [key: string]: unknown;
+}
+export interface VideoExtra {
+  video_url: string;
+  cover_url: string;
+  /** whole seconds > 0 */
+  videoTotalTime: number;
+  width: number;
+  height: number;
+  [key: string]: unknown;
+}
+export interface FileExtra {
+  file_name: string;
+  file_size: number;
+  etag: string;
+  download_url?: string;
+  [key: string]: unknown;
+}
+
+export interface OutgoingMessage {
+  type: MessageType;
+  content?: string;
+  extra?: Record<string, unknown>;
+}
+
+/** A chat message, whether it came as a push, from a gap fill, or from this client's own send. */
+export interface ChatMessage {
+  msg_id: number;
+  seq: number;
+  /** ms since the epoch, when the server stored it */
+  time: number;
+  /** the sender's numeric id */
+  user_id: number;
+  type: number;
+  content: string;
+  extra: Record<string, unknown>;
+  /** the sender */
+  app_user_id: string;
+  nickname: string;
+  head: string;
+  /** one-to-one: the recipient */
+  to_app_user_id?: string;
+  /** group messages */
+  group_id?: string;
+  edited_at?: number;
+  recalled?: boolean;
+  /** the conversation, from this client's point of view ({user: the other person} or {group}) */
+  conversation: Conversation;
+  /** true when this user sent it (from this client or another device) */
+  mine: boolean;
+  [key: string]: unknown;
+}
+
+export interface SendResult {
+  msg_id: number;
+  seq: number;
+  time: number;
+  message: ChatMessage;
+  /** true when the server had already stored this send (reply 831 to a resend): nothing new was stored */
+  duplicate: boolean;
+}
+
+export interface AckEvent {
+  msg_id: number;
+  /** 1 delivered, 2 read */
+  status: number;
+  /** the reader */
+  app_user_id: string;
+  /** type of the acknowledged message */
+  type: number;
+  group_id?: string;
+  /** the reader's numeric id */
+  user_id: number;
+  time: number;
+}
+
+export interface SystemMessage {
+  msg_id: number;
+  time: number;
+  /** who caused it (0: the admin API) */
+  user_id: number;
+  type: number;
+  sub_type: 'personal' | 'group' | string;
+  content: string;
+  extra: Record<string, any>;
+  group_id?: string;
+  to_app_user_id?: string;
+  [key: string]: unknown;
+}
+
+export interface FriendItem {
+  app_user_id: string;
+  nickname: string;
+  head: string;
+  /** unread messages */
+  count: number;
+  mention_count?: number;
+  last_message: string;
+  last_msg_id: number;
+  last_type: number;
+  time: number;
+  muted?: boolean;
+  pinned?: boolean;
+}
+
+export interface GroupItem {
+  group_id: string;
+  group_name: string;
+  cover: string;
+  count: number;
+  mention_count?: number;
+  last_message: string;
+  last_msg_id: number;
+  last_type: number;
+  time: number;
+  muted?: boolean;
+  pinned?: boolean;
+}
+
+/** The unread lists of the sync frame (PROTOCOL §6): only conversations with unread messages. */
+export interface SyncData {
+  friendList: FriendItem[];
+  groupList: GroupItem[];
+}
+
+export interface GroupMember {
+  app_user_id: string;
+  nickname: string;
+  head: string;
+  role: 'owner' | 'admin' | 'member';
+  /** ms; 0 or absent when not muted */
+  muted_until?: number;
+}
+
+export interface GroupInfo {
+  group_id: string;
+  group_name: string;
+  cover: string;
+  notice: string;
+  /** the owner's app_user_id */
+  owner: string;
+  member_count: number;
+  created_at: number;
+  banned_to_post: number;
+  invite_mode: number;
+  /** only for the owner and admins */
+  invite_code?: string;
+  member_list: GroupMember[];
+  [key: string]: unknown;
+}
+
+export interface GroupChanges {
+  group_name?: string;
+  cover?: string;
+  notice?: string;
+  banned_to_post?: 0 | 1;
+  invite_mode?: 0 | 1;
+  /** 1: draw a new invite code */
+  reset_invite_code?: 1;
+  /** new owner (must be a member) */
+  app_user_id?: string;
+}
+
+export interface HistoryOptions {
+  before_seq?: number;
+  after_seq?: number;
+  /** 1–100, default 20 */
+  limit?: number;
+}
+
+export interface HistoryPage {
+  /** newest first, except with after_seq (oldest first) */
+  messages: ChatMessage[];
+  has_more: boolean;
+}
+
+/** Anything with the browser WebSocket's shape: globalThis.WebSocket, or the `ws` package's class. */
+export type WebSocketClass = new (url: string, ...rest: any[]) => any;
+
+export interface ImClientOptions {
+  /** ws://host:port/ (the server's WebSocket path) */
+  url: string;
+  /** a client token issued by the app's back end (admin API) */
+  token?: string;
+  /** called at the first connect and again after the token expired (4401): return a fresh token */
+  getToken?: () => string | Promise<string>;
+  /** the WebSocket class; default globalThis.WebSocket. In Node < 22 pass require('ws'). */
+  WebSocket?: WebSocketClass;
+  /** 'in-band' (default): first frame {action:'auth'}; 'query': ?token= on the upgrade URL */
+  auth?: 'in-band' | 'query';
+  /** how long a request waits for its reply before the connection is deemed dead (default 10000) */
+  requestTimeoutMs?: number;
+  /** reconnect backoff: delay doubles from minDelayMs (500) up to maxDelayMs (30000), with jitter */
+  reconnect?: { minDelayMs?: number; maxDelayMs?: number };
+  /** app-level ping interval to detect dead connections (default 25000; 0 = off) */
+  pingIntervalMs?: number;
+  /** how many times a request answered with code 0 is retried with the same nonce (default 3) */
+  maxServerErrorRetries?: number;
+  /** how many times a request answered 429 is retried after a short delay (default 5) */
+  maxRateLimitRetries?: number;
+}
+
+export interface StateDetail {
+  /** the close code that caused this state, when there was one */
+  code?: number;
+  reason?: string;
+  /** for 'closed': why the client gave up, when it did not close on request */
+  error?: ImError;
+}
+
+export interface ImClientEvents {
+  state: (state: ConnectionState, detail: StateDetail) => void;
+  message: (message: ChatMessage) => void;
+  systemMessage: (message: SystemMessage) => void;
+  ack: (ack: AckEvent) => void;
+  sync: (sync: SyncData) => void;
+  /** pushes this SDK does not interpret (e.g. typing, reaction): the raw envelope with data parsed */
+  push: (frame: Record<string, any>) => void;
+}
+
+/** Every failure: `code` is the PROTOCOL code (0 = server-side failure, timeout or client closed). */
+export class ImError extends Error {
+  readonly code: number;
+  readonly msg: string;
+  readonly action: string;
+  constructor(code: number, msg: string, action: string) {
+    super(`${action}: ${code} ${msg}`);
+    this.name = 'ImError';
+    this.code = code;
+    this.msg = msg;
+    this.action = action;
+    Object.setPrototypeOf(this, ImError.prototype);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Internals
+// ---------------------------------------------------------------------------------------------
+
+/** A server→client frame (PROTOCOL §3) as received: `data` is still a JSON string. */
+export interface Envelope {
+  code: number;
+  msg: string;
+  action: string;
+  data?: string;
+  nonce?: string;
+  time?: number;
+  user_id?: number;
+  msg_id?: number;
+  group_id?: string;
+  [key: string]: unknown;
+}
+
+interface SocketLike {
+  readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((ev: unknown) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+}
+
+type Timer = ReturnType<typeof setTimeout>;
+
+/** What a request does when its connection is lost before the reply came. */
+export type LostPolicy = 'resend' | 'reject';
+
+interface Pending {
+  nonce: string;
+  frame: Record<string, unknown>;
+  replyAction: string;
+  lost: LostPolicy;
+  /** sends never time out into a rejection: they wait for the next connection */
+  isSend: boolean;
+  /** written on the current connection */
+  sentOn: SocketLike | null;
+  serverErrors: number;
+  rateLimited: number;
+  resolve: (frame: Envelope) => void;
+  reject: (error: ImError) => void;
+  /** reply wait on the current connection */
+  replyTimer?: Timer;
+  /** overall deadline for non-send requests */
+  deadline?: Timer;
+  /** delayed retry (code 0 / 429) */
+  retryTimer?: Timer;
+}
+
+interface ConvState {
+  key: string;
+  conversation: Conversation;
+  /** the highest seq emitted; null = not initialised yet */
+  lastSeq: number | null;
+  /** arrived, not yet emitted (waiting for a lower seq) */
+  buffer: Map<number, ChatMessage>;
+  filling: boolean;
+  /** another fill was asked for while one ran */
+  refill: boolean;
+}
+
+const REPLY_ACTIONS: Record<string, string> = { chat: 'sendResult', groupChat: 'sendResult', ack: 'ackResult', ping: 'pong' };
+const PUSH_ACTIONS = new Set(['chat', 'groupChat', 'ack', 'systemMessage', 'typing', 'reaction', 'error']);
+const OPEN = 1;
+const HISTORY_PAGE = 100;
+
+const NONCE_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+/** millisecond timestamp + random characters, the form PROTOCOL §1 advises */
+export function makeNonce(): string {
+  const bytes = new Uint8Array(10);
+  const crypto = (globalThis as { crypto?: { getRandomValues?: (a: Uint8Array) => Uint8Array } }).crypto;
+  if (crypto?.getRandomValues) crypto.getRandomValues(bytes);
+  else for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(Math.random() * 256);
+  let out = String(Date.now());
+  for (const b of bytes) out += NONCE_CHARS[b % NONCE_CHARS.length];
+  return out;
+}
+
+function conversationKey(conversation: Conversation): string {
+  if ('group' in conversation) return `g:${conversation.group}`;
+  return `u:${conversation.user}`;
+}
+
+function parseData(frame: Envelope): any {
+  if (typeof frame.data !== 'string') return undefined;
+  try {
+    return JSON.parse(frame.data);
+  } catch {
+    return undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The client
+// ---------------------------------------------------------------------------------------------
+
+export class ImClient {
+  /** the connected user's numeric id (after connect) */
+  userId: number | null = null;
+  /** the connected user's app_user_id (after connect, from the sync frame's to_app_user_id) */
+  appUserId: string | null = null;
+  /** the last sync data received */
+  lastSync: SyncData | null = null;
+
+  private readonly options: ImClientOptions;
+  private readonly WS: WebSocketClass;
+  private readonly requestTimeoutMs: number;
+  private readonly minDelay: number;
+  private readonly maxDelay: number;
+  private readonly pingIntervalMs: number;
+  private readonly maxServerErrorRetries: number;
+  private readonly maxRateLimitRetries: number;
+
+  private listeners = new Map<string, Set<(...args: any[]) => void>>();
+  private stateValue: ConnectionState = 'closed';
+  private socket: SocketLike | null = null;
+  /** authenticated and the sync frame arrived on `socket` */
+  private ready = false;
+  private wanted = false;
+  private everConnected = false;
+  private attempt = 0;
+  private reconnectTimer?: Timer;
+  private pingTimer?: Timer;
+  /** a connect attempt that is not authenticated and synced in time is abandoned */
+  private connectTimer?: Timer;
+  private token: string | null = null;
+  /** ask getToken before the next connect attempt */
+  private needToken = true;
+  /** the current attempt uses a token getToken has just handed out */
+  private tokenJustFetched = false;
+  private authNonce: string | null = null;
+  private pending = new Map<string, Pending>();
+  private convs = new Map<string, ConvState>();
+  /** highest msg_id of a chat message seen (watermark for conversations first seen after a reconnect) */
+  private maxMsgId = 0;
+  private connectWaiters: Array<{ resolve: () => void; reject: (e: ImError) => void }> = [];
+
+  constructor(options: ImClientOptions) {
+    if (!options || typeof options.url !== 'string') throw new TypeError('ImClient: options.url is required');
+    if (options.token === undefined && options.getToken === undefined) throw new TypeError('ImClient: token or getToken is required');
+    const WS = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketClass }).WebSocket;
+    if (!WS) throw new TypeError('ImClient: no WebSocket class: pass options.WebSocket (in Node: require("ws"))');
+    this.options = options;
+    this.WS = WS;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
+    this.minDelay = options.reconnect?.minDelayMs ?? 500;
+    this.maxDelay = Math.max(this.minDelay, options.reconnect?.maxDelayMs ?? 30_000);
+    this.pingIntervalMs = options.pingIntervalMs ?? 25_000;
+    this.maxServerErrorRetries = options.maxServerErrorRetries ?? 3;
+    this.maxRateLimitRetries = options.maxRateLimitRetries ?? 5;
+    this.token = options.token ?? null;
+  }
+
+  // ----- events -----
+
+  on<E extends keyof ImClientEvents>(event: E, listener: ImClientEvents[E]): this {
+    let set = this.listeners.get(event);
+    if (!set) this.listeners.set(event, (set = new Set()));
+    set.add(listener as (...args: any[]) => void);
+    return this;
+  }
+
+  off<E extends keyof ImClientEvents>(event: E, listener: ImClientEvents[E]): this {
+    this.listeners.get(event)?.delete(listener as (...args: any[]) => void);
+    return this;
+  }
+
+  once<E extends keyof ImClientEvents>(event: E, listener: ImClientEvents[E]): this {
+    const wrapper = (...args: any[]) => {
+      this.off(event, wrapper as ImClientEvents[E]);
+      (listener as (...args: any[]) => void)(...args);
+    };
+    return this.on(event, wrapper as ImClientEvents[E]);
+  }
+
+  private emit(event: keyof ImClientEvents, ...args: unknown[]): void {
+    for (const listener of [...(this.listeners.get(event) ?? [])]) {
+      try {
+        listener(...args);
+      } catch (error) {
+        // a listener's bug must not break the connection; surface it asynchronously
+        setTimeout(() => {
+          throw error;
+        }, 0);
+      }
+    }
+  }
+
+  get state(): ConnectionState {
+    return this.stateValue;
+  }
+
+  private setState(state: ConnectionState, detail: StateDetail = {}): void {
+    if (this.stateValue === state) return;
+    this.stateValue = state;
+    this.emit('state', state, detail);
+  }
+
+  // ----- connection -----
+
+  /** Connects; resolves once authenticated and the sync frame arrived. Reconnects by itself afterwards. */
+  connect(): Promise<void> {
+    if (this.ready) return Promise.resolve();
+    const promise = new Promise<void>((resolve, reject) => this.connectWaiters.push({ resolve, reject }));
+    if (!this.wanted) {
+      this.wanted = true;
+      this.setState('connecting');
+      void this.openSocket();
+    }
+    return promise;
+  }
+
+  /** Closes for good: no reconnect; every request still waiting rejects with code 0. */
+  close(): void {
+    this.wanted = false;
+    clearTimeout(this.reconnectTimer);
+    clearTimeout(this.connectTimer);
+    this.stopPing();
+    const socket = this.socket;
+    this.socket = null;
+    this.ready = false;
+    if (socket) {
+      this.detach(socket);
+      try {
+        socket.close(1000, 'client closed');
+      } catch {
+        // already closing
+      }
+    }
+    this.failAll(new ImError(0, 'client closed', 'close'));
+    this.setState('closed', { code: 1000, reason: 'client closed' });
+  }
+
+  private async openSocket(): Promise<void> {
+    if (!this.wanted) return;
+    let token: string;
+    try {
+      this.tokenJustFetched = false;
+      if (this.options.getToken && (this.token === null || this.needToken)) {
+        this.token = await this.options.getToken();
+        this.needToken = false;
+        this.tokenJustFetched = true;
+      }
+      token = this.token as string;
+    } catch (error) {
+      this.giveUpOrRetry(new ImError(401, `getToken failed: ${(error as Error)?.message ?? error}`, 'auth'), true);
+      return;
+    }
+    if (!this.wanted) return;
+    const query = this.options.auth === 'query';
+    let url = this.options.url;
+    if (query) url += `${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`;
+    let socket: SocketLike;
+    try {
+      socket = new this.WS(url) as SocketLike;
+    } catch (error) {
+      this.giveUpOrRetry(new ImError(0, `cannot open WebSocket: ${(error as Error)?.message ?? error}`, 'connect'), false);
+      return;
+    }
+    this.socket = socket;
+    this.ready = false;
+    clearTimeout(this.connectTimer);
+    this.connectTimer = setTimeout(() => {
+      if (this.socket === socket && !this.ready) this.dropSocket('connect timeout');
+    }, this.requestTimeoutMs);
+    socket.onopen = () => {
+      if (this.socket !== socket) return;
+      if (!query) {
+        this.authNonce = makeNonce();
+        socket.send(JSON.stringify({ action: 'auth', nonce: this.authNonce, token }));
+      }
+    };
+    socket.onmessage = (event) => {
+      if (this.socket !== socket) return;
+      const text = typeof event.data === 'string' ? event.data : String(event.data);
+      let frame: Envelope;
+      try {
+        frame = JSON.parse(text) as Envelope;
+      } catch {
+        return;
+      }
+      this.onFrame(socket, frame);
+    };
+    socket.onerror = () => {
+      // the close event follows and decides
+    };
+    socket.onclose = (event) => {
+      if (this.socket !== socket) return;
+      this.onSocketClosed(socket, event.code, event.reason ?? '');
+    };
+  }
+
+  private detach(socket: SocketLike): void {
+    socket.onopen = socket.onmessage = socket.onerror = socket.onclose = null;
+  }
+
+  private onSocketClosed(socket: SocketLike, code: number, reason: string): void {
+    const wasReady = this.ready;
+    clearTimeout(this.connectTimer);
+    this.detach(socket);
+    this.socket = null;
+    this.ready = false;
+    this.stopPing();
+    this.connectionLost(socket);
+    if (!this.wanted) return;
+    if (code === 4409) {
+      this.shutdown(new ImError(4409, 'replaced by a newer connection of this user', 'connect'), { code, reason });
+      return;
+    }
+    if (code === 4401) {
+      // the token is refused or expired: only a fresh one from getToken can help
+      if (!this.options.getToken) {
+        this.shutdown(new ImError(401, reason || 'token refused or expired', 'auth'), { code, reason });
+        return;
+      }
+      if (!wasReady && this.tokenJustFetched) {
+        // a token just handed out by getToken was refused: not worth a loop
+        this.shutdown(new ImError(401, reason || 'token refused', 'auth'), { code, reason });
+        return;
+      }
+      this.needToken = true;
+    } else if (!wasReady && this.options.auth === 'query' && this.options.getToken) {
+      // a refused upgrade shows as 1006 to browsers: the token may be the reason
+      this.needToken = true;
+    }
+    if (!this.everConnected && !wasReady && code !== 4401) {
+      // the very first connect failed: tell the caller instead of retrying silently
+      this.shutdown(new ImError(0, `connection failed (close ${code}${reason ? ` ${reason}` : ''})`, 'connect'), { code, reason });
+      return;
+    }
+    this.scheduleReconnect({ code, reason });
+  }
+
+  private giveUpOrRetry(error: ImError, fatal: boolean): void {
+    if (fatal || !this.everConnected) this.shutdown(error, {});
+    else this.scheduleReconnect({});
+  }
+
+  private shutdown(error: ImError, detail: StateDetail): void {
+    this.wanted = false;
+    clearTimeout(this.reconnectTimer);
+    this.failAll(error);
+    for (const waiter of this.connectWaiters.splice(0)) waiter.reject(error);
+    this.setState('closed', { ...detail, error });
+  }
+
+  private scheduleReconnect(detail: StateDetail): void {
+    this.setState('reconnecting', detail);
+    const base = Math.min(this.maxDelay, this.minDelay * 2 ** Math.min(this.attempt, 30));
+    this.attempt++;
+    // "equal jitter": half fixed, half random, so clients dropped together do not return together
+    const delay = base / 2 + Math.random() * (base / 2);
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = setTimeout(() => void this.openSocket(), delay);
+  }
+
+  /** Kills the current socket (dead connection suspected) so that the reconnect machinery takes over. */
+  private dropSocket(reason: string): void {
+    const socket = this.socket;
+    if (!socket) return;
+    try {
+      socket.close(4000, reason);
+      // `ws` (Node) would wait up to 30 s for the closing handshake of a dead peer
+      (socket as { terminate?: () => void }).terminate?.();
+    } catch {
+      // ignore
+    }
+    // do not wait for the close handshake of a dead connection
+    this.onSocketClosed(socket, 4000, reason);
+  }
+
+  private startPing(socket: SocketLike): void {
+    this.stopPing();
+    if (this.pingIntervalMs <= 0) return;
+    this.pingTimer = setInterval(() => {
+      if (this.socket !== socket || !this.ready) return;
+      this.ping().catch(() => undefined);
+    }, this.pingIntervalMs);
+  }
+
+  private stopPing(): void {
+    if (this.pingTimer !== undefined) clearInterval(this.pingTimer);
+    this.pingTimer = undefined;
+  }
+
+  // ----- frames -----
+
+  private onFrame(socket: SocketLike, frame: Envelope): void {
+    if (frame.action === 'auth' && frame.nonce !== undefined && frame.nonce === this.authNonce) {
+      if (frame.code === 200 && typeof frame.user_id === 'number') this.userId = frame.user_id;
+      // a 401 is followed by close 4401, which decides
+      return;
+    }
+    if (frame.action === 'systemMessage' && frame.msg_id === 0) {
+      const data = parseData(frame);
+      if (data?.type === 19) {
+        this.onSyncFrame(socket, frame, data);
+        return;
+      }
+    }
+    if (frame.nonce !== undefined && !PUSH_ACTIONS.has(frame.action)) {
+      const pending = this.pending.get(frame.nonce);
+      if (pending && pending.replyAction === frame.action) {
+        this.onReply(pending, frame);
+        return;
+      }
+    }
+    if (frame.action === 'error' && frame.nonce !== undefined && this.pending.has(frame.nonce)) {
+      this.onReply(this.pending.get(frame.nonce) as Pending, frame);
+      return;
+    }
+    switch (frame.action) {
+      case 'chat':
+      case 'groupChat':
+        if (frame.code === 200) this.ingest(this.messageFromPush(frame));
+        return;
+      case 'ack': {
+        const data = parseData(frame) ?? {};
+        this.emit('ack', { ...data, user_id: frame.user_id ?? 0, time: frame.time ?? Date.now() } as AckEvent);
+        return;
+      }
+      case 'systemMessage': {
+        const data = parseData(frame) ?? {};
+        const message: SystemMessage = {
+          ...data,
+          extra: data.extra ?? {},
+          msg_id: frame.msg_id ?? 0,
+          time: frame.time ?? 0,
+          user_id: frame.user_id ?? 0,
+        };
+        if (message.group_id === undefined && frame.group_id !== undefined) message.group_id = frame.group_id;
+        this.emit('systemMessage', message);
+        return;
+      }
+      case 'error':
+        if (frame.code === 401) {
+          // "token expired" / "user disabled": the server closes with 4401 next
+          if (/expired/i.test(frame.msg)) this.needToken = true;
+        }
+        return;
+      default:
+        this.emit('push', { ...frame, data: parseData(frame) ?? frame.data });
+    }
+  }
+
+  private onSyncFrame(socket: SocketLike, frame: Envelope, data: any): void {
+    const sync = toSyncData(data?.extra);
+    if (typeof frame.user_id === 'number') this.userId = frame.user_id;
+    if (typeof data?.to_app_user_id === 'string') this.appUserId = data.to_app_user_id;
+    this.lastSync = sync;
+    if (this.ready) {
+      this.emit('sync', sync);
+      return;
+    }
+    const reconnected = this.everConnected;
+    clearTimeout(this.connectTimer);
+    this.ready = true;
+    this.everConnected = true;
+    this.attempt = 0;
+    this.startPing(socket);
+    this.setState('open');
+    this.emit('sync', sync);
+    // requests that waited for a connection, in the order they were made
+    for (const pending of [...this.pending.values()]) if (pending.sentOn === null && pending.retryTimer === undefined) this.write(pending);
+    if (reconnected) this.catchUp(sync);
+    for (const waiter of this.connectWaiters.splice(0)) waiter.resolve();
+  }
+
+  // ----- requests -----
+
+  /**
+   * Sends any request of PROTOCOL §3–6 and resolves with its reply envelope (data still a string).
+   * `lost`: what to do when the connection drops before the reply: 'resend' (idempotent requests,
+   * the default) or 'reject' (code 0: the outcome is unknown).
+   */
+  request(action: string, fields: Record<string, unknown> = {}, lost: LostPolicy = 'resend'): Promise<Envelope> {
+    return this.enqueue(action, fields, lost, false);
+  }
+
+  private enqueue(action: string, fields: Record<string, unknown>, lost: LostPolicy, isSend: boolean): Promise<Envelope> {
+    if (!this.wanted && !this.ready) return Promise.reject(new ImError(0, 'not connected: call connect() first', action));
+    const nonce = typeof fields.nonce === 'string' ? fields.nonce : makeNonce();
+    return new Promise<Envelope>((resolve, reject) => {
+      const pending: Pending = {
+        nonce,
+        frame: { action, ...fields, nonce },
+        replyAction: REPLY_ACTIONS[action] ?? action,
+        lost,
+        isSend,
+        sentOn: null,
+        serverErrors: 0,
+        rateLimited: 0,
+        resolve,
+        reject,
+      };
+      this.pending.set(nonce, pending);
+      if (!isSend) {
+        pending.deadline = setTimeout(() => {
+          this.settle(pending);
+          reject(new ImError(0, `no reply within ${this.requestTimeoutMs} ms`, action));
+        }, this.requestTimeoutMs);
+      }
+      if (this.ready) this.write(pending);
+    });
+  }
+
+  private write(pending: Pending): void {
+    const socket = this.socket;
+    if (!socket || !this.ready || socket.readyState !== OPEN) return;
+    try {
+      socket.send(JSON.stringify(pending.frame));
+    } catch {
+      return; // the close event follows
+    }
+    pending.sentOn = socket;
+    clearTimeout(pending.replyTimer);
+    pending.replyTimer = setTimeout(() => {
+      // no reply on an open connection: deem it dead; the reconnect resends or rejects
+      if (this.socket === socket && pending.sentOn === socket) this.dropSocket('no reply');
+    }, this.requestTimeoutMs);
+  }
+
+  private settle(pending: Pending): void {
+    clearTimeout(pending.replyTimer);
+    clearTimeout(pending.deadline);
+    clearTimeout(pending.retryTimer);
+    this.pending.delete(pending.nonce);
+  }
+
+  private onReply(pending: Pending, frame: Envelope): void {
+    clearTimeout(pending.replyTimer);
+    pending.sentOn = null;
+    const action = String(pending.frame.action);
+    if (frame.code === 200 || (frame.code === 831 && pending.isSend)) {
+      this.settle(pending);
+      pending.resolve(frame);
+      return;
+    }
+    if (frame.code === 0 && pending.serverErrors < this.maxServerErrorRetries) {
+      pending.serverErrors++;
+      this.retryLater(pending, 200 * pending.serverErrors);
+      return;
+    }
+    if (frame.code === 429 && pending.rateLimited < this.maxRateLimitRetries) {
+      pending.rateLimited++;
+      this.retryLater(pending, 250 * 2 ** (pending.rateLimited - 1) * (0.5 + Math.random()));
+      return;
+    }
+    if (frame.code === 401 && pending.isSend && this.options.getToken) {
+      // raced the token's expiry: nothing was done; resent once reconnected with a fresh token
+      this.needToken = true;
+      return;
+    }
+    this.settle(pending);
+    pending.reject(new ImError(frame.code, frame.msg ?? 'error', action));
+  }
+
+  private retryLater(pending: Pending, delayMs: number): void {
+    clearTimeout(pending.retryTimer);
+    pending.retryTimer = setTimeout(() => {
+      pending.retryTimer = undefined;
+      if (this.pending.get(pending.nonce) === pending) this.write(pending);
+    }, delayMs);
+  }
+
+  /** The connection `socket` is gone: decide, per request written on it, to resend later or reject. */
+  private connectionLost(socket: SocketLike): void {
+    for (const pending of [...this.pending.values()]) {
+      if (pending.sentOn !== socket) continue;
+      clearTimeout(pending.replyTimer);
+      pending.sentOn = null;
+      if (pending.lost === 'reject') {
+        this.settle(pending);
+        pending.reject(new ImError(0, 'connection lost before the reply; the outcome is unknown', String(pending.frame.action)));
+      }
+    }
+  }
+
+  private failAll(error: ImError): void {
+    for (const pending of [...this.pending.values()]) {
+      this.settle(pending);
+      pending.reject(new ImError(error.code, error.msg, String(pending.frame.action)));
+    }
+  }
+
+  // ----- messages -----
+
+  private target(conversation: Conversation): Record<string, unknown> {
+    if (conversation && 'group' in conversation && typeof conversation.group === 'string') return { group_id: conversation.group };
+    if (conversation && 'user' in conversation && typeof conversation.user === 'string') return { app_user_ids: conversation.user };
+    throw new ImError(400, 'conversation must be {user: app_user_id} or {group: group_id}', 'send');
+  }
+
+  /** Sends a message of any client type (1–8). Never duplicated, never silently lost (see README). */
+  async send(conversation: Conversation, message: OutgoingMessage): Promise<SendResult> {
+    const isGroup = 'group' in conversation;
+    const action = isGroup ? 'groupChat' : 'chat';
+    const fields: Record<string, unknown> = { ...this.target(conversation), type: message.type };
+    if (message.content !== undefined) fields.content = message.content;
+    if (message.extra !== undefined) fields.extra = message.extra;
+    const reply = await this.enqueue(action, fields, 'resend', true);
+    const chat = this.messageFromPush(reply);
+    this.ingest(chat);
+    return { msg_id: chat.msg_id, seq: chat.seq, time: chat.time, message: chat, duplicate: reply.code === 831 };
+  }
+
+  sendText(conversation: Conversation, text: string, extra?: Record<string, unknown>): Promise<SendResult> {
+    return this.send(conversation, { type: 1, content: text, extra });
+  }
+  sendVoice(conversation: Conversation, extra: VoiceExtra, content?: string): Promise<SendResult> {
+    return this.send(conversation, { type: 2, content, extra });
+  }
+  sendImage(conversation: Conversation, extra: ImageExtra, content?: string): Promise<SendResult> {
+    return this.send(conversation, { type: 3, content, extra });
+  }
+  sendLocation(conversation: Conversation, extra: LocationExtra, content?: string): Promise<SendResult> {
+    return this.send(conversation, { type: 4, content, extra });
+  }
+  sendRedPacket(conversation: Conversation, extra: RedPacketExtra, content?: string): Promise<SendResult> {
+    return this.send(conversation, { type: 5, content, extra });
+  }
+  sendCard(conversation: Conversation, extra: CardExtra, content?: string): Promise<SendResult> {
+    return this.send(conversation, { type: 6, content, extra });
+  }
+  sendVideo(conversation: Conversation, extra: VideoExtra, content?: string): Promise<SendResult> {
+    return this.send(conversation, { type: 7, content, extra });
+  }
+  sendFile(conversation: Conversation, extra: FileExtra, content?: string): Promise<SendResult> {
+    return this.send(conversation, { type: 8, content, extra });
+  }
+
+  /** Read receipt: 1 delivered, 2 read (moves this user's read position, clears unread). */
+  async ack(conversation: Conversation, msgId: number, status: 1 | 2): Promise<void> {
+    await this.request('ack', { ...this.target(conversation), msg_id: msgId, status });
+  }
+
+  /** One page of a conversation's history (does not emit `message` events). */
+  async history(conversation: Conversation, options: HistoryOptions = {}): Promise<HistoryPage> {
+    const reply = await this.request('history', { ...this.target(conversation), ...options });
+    const data = parseData(reply) ?? {};
+    const messages = Array.isArray(data.messages) ? data.messages.map((item: any) => this.messageFromHistory(item)) : [];
+    return { messages, has_more: Boolean(data.has_more) };
+  }
+
+  private selfIs(appUserId: unknown, userId: unknown): boolean {
+    if (this.appUserId !== null) return appUserId === this.appUserId;
+    return this.userId !== null && userId === this.userId;
+  }
+
+  private finish(raw: Record<string, any>): ChatMessage {
+    const mine = this.selfIs(raw.app_user_id, raw.user_id);
+    const conversation: Conversation =
+      raw.group_id !== undefined && raw.group_id !== null
+        ? { group: String(raw.group_id) }
+        : { user: mine ? String(raw.to_app_user_id) : String(raw.app_user_id) };
+    return { ...raw, extra: raw.extra ?? {}, content: raw.content ?? '', conversation, mine } as ChatMessage;
+  }
+
+  private messageFromPush(frame: Envelope): ChatMessage {
+    const data = parseData(frame) ?? {};
+    const raw: Record<string, any> = { ...data, msg_id: frame.msg_id, time: frame.time, user_id: frame.user_id };
+    if (raw.group_id === undefined && frame.group_id !== undefined) raw.group_id = frame.group_id;
+    return this.finish(raw);
+  }
+
+  private messageFromHistory(item: Record<string, any>): ChatMessage {
+    return this.finish({ ...item });
+  }
+
+  /**
+   * Per-conversation ordering: every chat message (push, own send, gap fill) passes here and is
+   * emitted once, in seq order. A hole in the seqs triggers a `history` fill from the last emitted seq.
+   */
+  private ingest(message: ChatMessage, fromFill = false): void {
+    if (typeof message.seq !== 'number' || typeof message.msg_id !== 'number') return;
+    if (message.msg_id > this.maxMsgId) this.maxMsgId = message.msg_id;
+    const conv = this.convOf(message.conversation);
+    if (conv.lastSeq === null) {
+      if (conv.filling) {
+        conv.buffer.set(message.seq, message);
+        return;
+      }
+      // first message seen in this conversation: tracking starts here
+      conv.lastSeq = message.seq - 1;
+    }
+    if (message.seq <= conv.lastSeq || conv.buffer.has(message.seq)) return;
+    conv.buffer.set(message.seq, message);
+    this.drain(conv);
+    if (conv.buffer.size > 0 && !fromFill) this.fill(conv);
+  }
+
+  private convOf(conversation: Conversation): ConvState {
+    const key = conversationKey(conversation);
+    let conv = this.convs.get(key);
+    if (!conv) {
+      conv = { key, conversation, lastSeq: null, buffer: new Map(), filling: false, refill: false };
+      this.convs.set(key, conv);
+    }
+    return conv;
+  }
+
+  private drain(conv: ConvState): void {
+    if (conv.lastSeq === null) return;
+    for (;;) {
+      const next = conv.buffer.get(conv.lastSeq + 1);
+      if (!next) return;
+      conv.buffer.delete(next.seq);
+      conv.lastSeq = next.seq;
+      this.emit('message', next);
+    }
+  }
+
+  /** Fetches what follows the last emitted seq until the conversation has no hole (or the server has no more). */
+  private fill(conv: ConvState): void {
+    if (conv.filling) {
+      conv.refill = true;
+      return;
+    }
+    conv.filling = true;
+    conv.refill = false;
+    void (async () => {
+      try {
+        for (let pass = 0; pass < 5; pass++) {
+          // messages already waiting when this pass asks: the server has stored everything below them
+          const waiting = new Set(conv.buffer.keys());
+          for (let pages = 0; pages < 1000; pages++) {
+            const page = await this.history(conv.conversation, { after_seq: conv.lastSeq ?? 0, limit: HISTORY_PAGE });
+            for (const message of page.messages) this.ingest(message, true);
+            if (!page.has_more) break;
+          }
+          if (conv.buffer.size === 0) break;
+          if ([...conv.buffer.keys()].every((seq) => waiting.has(seq)) && conv.lastSeq !== null) {
+            // seqs this user may not read (e.g. before joining, cleared): skip the hole, do not wait forever
+            conv.lastSeq = Math.min(...conv.buffer.keys()) - 1;
+            this.drain(conv);
+          }
+        }
+      } catch {
+        // connection lost or server error: the next reconnect fills again
+      } finally {
+        conv.filling = false;
+        if (conv.refill && conv.buffer.size > 0 && this.ready) this.fill(conv);
+      }
+    })();
+  }
+
+  /**
+   * After a reconnect: fill every tracked conversation from its last seen seq, and pick up
+   * conversations this client has not seen yet when the sync frame lists them with messages newer
+   * than anything seen before the disconnect.
+   */
+  private catchUp(sync: SyncData): void {
+    for (const conv of this.convs.values()) if (conv.lastSeq !== null) this.fill(conv);
+    const watermark = this.maxMsgId;
+    const fresh: Conversation[] = [];
+    for (const item of sync.friendList) if (item.last_msg_id > watermark) fresh.push({ user: item.app_user_id });
+    for (const item of sync.groupList) if (item.last_msg_id > watermark) fresh.push({ group: item.group_id });
+    for (const conversation of fresh) {
+      const conv = this.convOf(conversation);
+      if (conv.lastSeq !== null || conv.filling) continue;
+      conv.filling = true;
+      void (async () => {
+        const found: ChatMessage[] = [];
+        try {
+          let before: number | undefined;
+          for (let pages = 0; pages < 1000; pages++) {
+            const page = await this.history(conversation, before === undefined ? { limit: HISTORY_PAGE } : { before_seq: before, limit: HISTORY_PAGE });
+            let reached = false;
+            for (const message of page.messages) {
+              if (message.msg_id > watermark) found.push(message);
+              else reached = true;
+            }
+            if (reached || !page.has_more || page.messages.length === 0) break;
+            before = page.messages[page.messages.length - 1].seq;
+          }
+        } catch {
+          // keep what was found
+        }
+        found.sort((a, b) => a.seq - b.seq);
+        const firstSeq = Math.min(found[0]?.seq ?? Infinity, ...conv.buffer.keys());
+        conv.filling = false;
+        if (firstSeq !== Infinity) {
+          conv.lastSeq = firstSeq - 1;
+          for (const message of found) if (message.seq > conv.lastSeq && !conv.buffer.has(message.seq)) conv.buffer.set(message.seq, message);
+          this.drain(conv);
+          if (conv.buffer.size > 0) this.fill(conv);
+        }
+      })();
+    }
+  }
+
+  /** The highest seq emitted for a conversation, or null when none was seen yet. */
+  lastSeq(conversation: Conversation): number | null {
+    return this.convs.get(conversationKey(conversation))?.lastSeq ?? null;
+  }
+
+  // ----- groups -----
+
+  private async groupAction(action: string, extra: Record<string, unknown>, lost: LostPolicy): Promise<any> {
+    const reply = await this.request(action, { extra }, lost);
+    return parseData(reply);
+  }
+
+  createGroup(params: { group_name: string; cover?: string; notice?: string; app_user_ids: string[] }): Promise<GroupInfo> {
+    return this.groupAction('createGroup', { ...params }, 'reject');
+  }
+  editGroup(groupId: string, changes: GroupChanges): Promise<GroupInfo> {
+    return this.groupAction('editGroup', { ...changes, group_id: groupId }, changes.reset_invite_code ? 'reject' : 'resend');
+  }
+  inviteToGroup(groupId: string, appUserIds: string[]): Promise<GroupInfo> {
+    return this.groupAction('inviteToGroup', { group_id: groupId, app_user_ids: appUserIds }, 'reject');
+  }
+  joinGroup(groupId: string, inviteCode: string): Promise<GroupInfo> {
+    return this.groupAction('joinGroup', { group_id: groupId, invite_code: inviteCode }, 'reject');
+  }
+  removeFromGroup(groupId: string, appUserIds: string[]): Promise<GroupInfo> {
+    return this.groupAction('removeFromGroup', { group_id: groupId, app_user_ids: appUserIds }, 'reject');
+  }
+  async leaveGroup(groupId: string): Promise<void> {
+    await this.groupAction('leaveGroup', { group_id: groupId }, 'reject');
+  }
+  async dissolveGroup(groupId: string): Promise<void> {
+    await this.groupAction('dissolveGroup', { group_id: groupId }, 'reject');
+  }
+  groupInfo(groupId: string): Promise<GroupInfo> {
+    return this.groupAction('groupInfo', { group_id: groupId }, 'resend');
+  }
+
+  // ----- the rest -----
+
+  /** Which of these users have at least one open connection. */
+  async presence(appUserIds: string[]): Promise<Record<string, boolean>> {
+    const reply = await this.request('presence', { app_user_ids: appUserIds });
+    return (parseData(reply)?.online ?? {}) as Record<string, boolean>;
+  }
+
+  /** Asks for the unread lists again (also emitted as a `sync` event). */
+  async sync(): Promise<SyncData> {
+    const reply = await this.request('sync');
+    const sync = toSyncData(parseData(reply)?.extra);
+    this.lastSync = sync;
+    this.emit('sync', sync);
+    return sync;
+  }
+
+  async block(appUserId: string): Promise<void> {
+    await this.request('block', { app_user_ids: appUserId });
+  }
+  async unblock(appUserId: string): Promise<void> {
+    await this.request('unblock', { app_user_ids: appUserId });
+  }
+  /** Round trip to the server; resolves with the server's time (ms). */
+  async ping(): Promise<number> {
+    const reply = await this.request('ping');
+    return reply.time ?? Date.now();
+  }
+}
+
+function toSyncData(extra: any): SyncData {
+  return {
+    friendList: Array.isArray(extra?.friendList) ? extra.friendList : [],
+    groupList: Array.isArray(extra?.groupList) ? extra.groupList : [],
+  };
+}

@@ -1,0 +1,388 @@
+import { ImClient, ImError } from '../packages/client/src';
+import { ConnectionRegistry } from '../src/realtime/connection-registry';
+import { startTestServer, TestServer } from './support/server';
+import { CuttableProxy, freePort, range, record, sdkClient, seqsOf, until } from './support/sdk';
+import { WebSocket } from 'ws';
+
+/** Rejection of `promise` as an ImError (fails the test when it resolves). */
+async function imErrorOf(promise: Promise<unknown>): Promise<ImError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(ImError);
+    return error as ImError;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('client SDK (packages/client) against the real server', () => {
+  let t: TestServer;
+  const open: ImClient[] = [];
+  const track = <T extends { client: ImClient }>(r: T): T => {
+    open.push(r.client);
+    return r;
+  };
+
+  beforeAll(async () => {
+    t = await startTestServer({ RATE_LIMIT_PER_SEC: '0', MAX_CONNECTIONS_PER_USER: '3' });
+  });
+  afterAll(() => t.close());
+  beforeEach(() => t.reset());
+  afterEach(() => {
+    for (const client of open.splice(0)) client.close();
+  });
+
+  /** Closes every connection of `appUserId` from the server's side (as a crash of the link would). */
+  function dropFromServer(userId: number, code = 1013): number {
+    const registry = t.server.app.get(ConnectionRegistry);
+    const connections = [...registry.connectionsOf(userId)];
+    for (const connection of connections) connection.close(code, 'dropped by the test');
+    return connections.length;
+  }
+
+  it('connects: state connecting → open, userId/appUserId from the sync frame, typed unread lists', async () => {
+    await t.admin.putUser('bob', 'Bob');
+    const alice = track(await sdkClient(t, 'alice'));
+    expect(alice.states).toEqual(['connecting', 'open']);
+    expect(alice.client.appUserId).toBe('alice');
+    expect(alice.client.userId).toEqual(expect.any(Number));
+    expect(alice.syncs).toEqual([{ friendList: [], groupList: [] }]);
+    await alice.client.sendText({ user: 'bob' }, 'one');
+    await alice.client.sendText({ user: 'bob' }, 'two');
+    const bob = track(await sdkClient(t, 'bob'));
+    expect(bob.syncs[0].friendList).toEqual([
+      expect.objectContaining({ app_user_id: 'alice', count: 2, last_message: 'two', last_type: 1, last_msg_id: expect.any(Number), time: expect.any(Number) }),
+    ]);
+    const again = await bob.client.sync();
+    expect(again.friendList[0]).toMatchObject({ app_user_id: 'alice', count: 2 });
+    expect(bob.syncs).toHaveLength(2);
+    expect(typeof (await bob.client.ping())).toBe('number');
+  });
+
+  it('one-to-one both ways: sendText resolves with msg_id/seq/message; the peer gets it as a message event; own sends are emitted too', async () => {
+    const alice = track(await sdkClient(t, 'alice'));
+    const bob = track(await sdkClient(t, 'bob'));
+    const sent = await alice.client.sendText({ user: 'bob' }, 'hello bob', { mood: 'happy' });
+    expect(sent).toMatchObject({ msg_id: expect.any(Number), seq: 1, time: expect.any(Number), duplicate: false });
+    expect(sent.message).toMatchObject({ content: 'hello bob', extra: { mood: 'happy' }, type: 1, app_user_id: 'alice', to_app_user_id: 'bob', mine: true, conversation: { user: 'bob' } });
+    await until(() => bob.messages.length === 1, 'bob receives');
+    expect(bob.messages[0]).toMatchObject({ msg_id: sent.msg_id, seq: 1, content: 'hello bob', app_user_id: 'alice', mine: false, conversation: { user: 'alice' } });
+
+    const reply = await bob.client.sendText({ user: 'alice' }, 'hi alice');
+    expect(reply.seq).toBe(2);
+    await until(() => alice.messages.length === 2, 'alice receives');
+    expect(alice.messages.map((m) => [m.seq, m.content, m.mine])).toEqual([
+      [1, 'hello bob', true],
+      [2, 'hi alice', false],
+    ]);
+
+    // read receipt: the sender sees it as an ack event
+    await bob.client.ack({ user: 'alice' }, sent.msg_id, 2);
+    await until(() => alice.acks.length === 1, 'ack');
+    expect(alice.acks[0]).toMatchObject({ msg_id: sent.msg_id, status: 2, app_user_id: 'bob', type: 1 });
+
+    // typed helpers and history
+    await alice.client.sendImage({ user: 'bob' }, { url: 'https://cdn.example.com/x.jpg', width: 1200, height: 800, is_original: 2 });
+    await alice.client.sendLocation({ user: 'bob' }, { latitude: 48.85, longitude: 2.35, address: 'Paris' });
+    const page = await bob.client.history({ user: 'alice' }, { limit: 10 });
+    expect(page.has_more).toBe(false);
+    expect(page.messages.map((m) => m.seq)).toEqual([4, 3, 2, 1]);
+    expect(page.messages[0]).toMatchObject({ type: 4, extra: { latitude: 48.85 }, conversation: { user: 'alice' }, mine: false });
+    expect(page.messages[1].extra).toMatchObject({ thumbWidth: 200, thumbHeight: 133 });
+    const after = await bob.client.history({ user: 'alice' }, { after_seq: 2 });
+    expect(after.messages.map((m) => m.seq)).toEqual([3, 4]);
+
+    expect(await alice.client.presence(['bob', 'nobody'])).toEqual({ bob: true, nobody: false });
+  });
+
+  it("a user's other device gets their own send as a message (mine: true) in order with the rest", async () => {
+    await t.admin.putUser('bob');
+    const phone = track(await sdkClient(t, 'alice'));
+    const web = track(await sdkClient(t, 'alice'));
+    await phone.client.sendText({ user: 'bob' }, 'from the phone');
+    await until(() => web.messages.length === 1, 'other device');
+    expect(web.messages[0]).toMatchObject({ content: 'from the phone', mine: true, conversation: { user: 'bob' }, seq: 1 });
+  });
+
+  it('groups: create, chat both ways, system messages, invite/join/remove/leave/dissolve with typed results', async () => {
+    const alice = track(await sdkClient(t, 'alice'));
+    const bob = track(await sdkClient(t, 'bob'));
+    const carol = track(await sdkClient(t, 'carol'));
+    const dave = track(await sdkClient(t, 'dave'));
+    const group = await alice.client.createGroup({ group_name: 'Team', notice: 'hi all', app_user_ids: ['bob'] });
+    expect(group).toMatchObject({ group_id: expect.stringMatching(/^\d+$/), group_name: 'Team', owner: 'alice', member_count: 2 });
+    expect(group.member_list.map((m) => [m.app_user_id, m.role])).toEqual([
+      ['alice', 'owner'],
+      ['bob', 'member'],
+    ]);
+    await until(() => bob.system.some((s) => s.type === 17), 'type 17');
+    expect(bob.system.find((s) => s.type === 17)).toMatchObject({ sub_type: 'personal', group_id: group.group_id, extra: { group_id: group.group_id, inviter: { app_user_id: 'alice' } } });
+
+    const conv = { group: group.group_id };
+    const first = await alice.client.sendText(conv, 'hello team');
+    expect(first.message).toMatchObject({ group_id: group.group_id, conversation: conv, seq: 1 });
+    await until(() => bob.messages.length === 1, 'bob gets the group message');
+    await bob.client.sendText(conv, 'hi alice');
+    await until(() => alice.messages.length === 2, 'alice gets the reply');
+    expect(alice.messages.map((m) => [m.seq, m.app_user_id, m.content])).toEqual([
+      [1, 'alice', 'hello team'],
+      [2, 'bob', 'hi alice'],
+    ]);
+
+    const info = await alice.client.groupInfo(group.group_id);
+    expect(info).toMatchObject({ group_id: group.group_id, owner: 'alice', member_count: 2 });
+    // invite codes (PROTOCOL v2 §5) are not built on the server yet: the SDK sends extra.invite_code anyway
+
+    const invited = await alice.client.inviteToGroup(group.group_id, ['carol']);
+    expect(invited.member_list.map((m) => m.app_user_id)).toContain('carol');
+    const joined = await dave.client.joinGroup(group.group_id, info.invite_code ?? 'no-code-yet');
+    expect(joined.member_list.map((m) => m.app_user_id).sort()).toEqual(['alice', 'bob', 'carol', 'dave']);
+    await until(() => alice.system.some((s) => s.type === 16 && s.extra.member_list?.[0]?.app_user_id === 'dave'), 'type 16 for dave');
+
+    const edited = await alice.client.editGroup(group.group_id, { notice: 'new notice' });
+    expect(edited.notice).toBe('new notice');
+    await until(() => carol.system.some((s) => s.type === 12), 'type 12');
+    expect(carol.system.find((s) => s.type === 12)?.extra).toEqual({ group_id: group.group_id, notice: 'new notice' });
+
+    await dave.client.sendText(conv, 'dave here');
+    await until(() => carol.messages.some((m) => m.content === 'dave here'), 'carol gets dave');
+
+    const removed = await alice.client.removeFromGroup(group.group_id, ['dave']);
+    expect(removed.member_list.map((m) => m.app_user_id)).not.toContain('dave');
+    await carol.client.leaveGroup(group.group_id);
+    await until(() => bob.system.some((s) => s.type === 15), 'type 15');
+    await alice.client.dissolveGroup(group.group_id);
+    await until(() => bob.system.some((s) => s.type === 13), 'type 13');
+    expect((await imErrorOf(alice.client.groupInfo(group.group_id))).code).toBe(404);
+  });
+
+  it('rejects with ImError carrying the PROTOCOL code, msg and action', async () => {
+    const alice = track(await sdkClient(t, 'alice'));
+    const bob = track(await sdkClient(t, 'bob'));
+    const notFound = await imErrorOf(alice.client.sendText({ user: 'nobody' }, 'hi'));
+    expect(notFound).toMatchObject({ code: 404, action: 'chat' });
+    expect(notFound.msg).toEqual(expect.any(String));
+    expect((await imErrorOf(alice.client.sendText({ user: 'bob' }, ''))).code).toBe(400);
+    expect((await imErrorOf(alice.client.send({ user: 'bob' }, { type: 2, extra: { voice_url: 'ftp://x', duration: 3 } }))).code).toBe(400);
+
+    await bob.client.block('alice');
+    expect(await imErrorOf(alice.client.sendText({ user: 'bob' }, 'blocked?'))).toMatchObject({ code: 811, action: 'chat' });
+    await bob.client.unblock('alice');
+    expect((await alice.client.sendText({ user: 'bob' }, 'unblocked')).seq).toBe(1);
+
+    const group = await bob.client.createGroup({ group_name: 'Private', app_user_ids: [] });
+    expect(await imErrorOf(alice.client.groupInfo(group.group_id))).toMatchObject({ code: 403, action: 'groupInfo' });
+    expect((await imErrorOf(alice.client.sendText({ group: group.group_id }, 'let me in'))).code).toBe(403);
+    expect((await imErrorOf(alice.client.ack({ user: 'bob' }, 999_999, 2))).code).toBe(404);
+    expect((await imErrorOf(alice.client.history({ user: 'bob' }, { limit: 500 }))).code).toBe(400);
+
+    // after close(), every method rejects with code 0
+    alice.client.close();
+    expect(await imErrorOf(alice.client.ping())).toMatchObject({ code: 0 });
+    expect(alice.states[alice.states.length - 1]).toBe('closed');
+  });
+
+  it('a gap: the server drops the socket mid-stream; the SDK reconnects and emits every message once, in seq order', async () => {
+    const alice = track(await sdkClient(t, 'alice'));
+    const bob = track(await sdkClient(t, 'bob'));
+    const total = 40;
+    for (let i = 1; i <= total; i++) {
+      await alice.client.sendText({ user: 'bob' }, `m${i}`);
+      if (i === 10) expect(dropFromServer(bob.client.userId as number)).toBe(1);
+      if (i === 25) {
+        // the drop happened: wait for the reconnect, then drop again while alice keeps sending
+        await until(() => bob.client.state === 'open', 'bob back');
+        dropFromServer(bob.client.userId as number, 1012);
+      }
+    }
+    await until(() => bob.messages.length >= total, `bob has ${total} messages`);
+    expect(seqsOf(bob.messages)).toEqual(range(1, total));
+    expect(bob.messages.map((m) => m.content)).toEqual(range(1, total).map((i) => `m${i}`));
+    expect(bob.states.filter((s) => s === 'reconnecting').length).toBeGreaterThanOrEqual(2);
+    expect(bob.states[bob.states.length - 1]).toBe('open');
+    // and nothing more comes later
+    await alice.client.sendText({ user: 'bob' }, 'last');
+    await until(() => bob.messages.length === total + 1, 'the last one');
+    expect(bob.messages[total]).toMatchObject({ seq: total + 1, content: 'last' });
+  });
+
+  it('a push that skips seqs (pushes missed while the socket stayed open) triggers a history fill', async () => {
+    const alice = track(await sdkClient(t, 'alice'));
+    const bob = track(await sdkClient(t, 'bob'));
+    const group = await alice.client.createGroup({ group_name: 'G', app_user_ids: ['bob'] });
+    const conv = { group: group.group_id };
+    await alice.client.sendText(conv, 'g1');
+    await until(() => bob.messages.length === 1, 'g1');
+    // the server forgets bob's connection for a moment: pushes to him are not written
+    const registry = t.server.app.get(ConnectionRegistry);
+    const [connection] = [...registry.connectionsOf(bob.client.userId as number)];
+    registry.remove(connection);
+    await alice.client.sendText(conv, 'g2');
+    await alice.client.sendText(conv, 'g3');
+    await alice.client.sendText(conv, 'g4');
+    registry.add(connection);
+    await alice.client.sendText(conv, 'g5');
+    await until(() => bob.messages.length === 5, 'the hole filled');
+    expect(bob.messages.map((m) => [m.seq, m.content])).toEqual([
+      [1, 'g1'],
+      [2, 'g2'],
+      [3, 'g3'],
+      [4, 'g4'],
+      [5, 'g5'],
+    ]);
+    expect(bob.states).toEqual(['connecting', 'open']);
+  });
+
+  it('a conversation first seen after a reconnect: messages newer than anything seen before the drop are emitted', async () => {
+    const alice = track(await sdkClient(t, 'alice'));
+    const carol = track(await sdkClient(t, 'carol'));
+    const bob = track(await sdkClient(t, 'bob', { reconnect: { minDelayMs: 1500, maxDelayMs: 1500 } }));
+    await alice.client.sendText({ user: 'bob' }, 'before');
+    await until(() => bob.messages.length === 1, 'before');
+    dropFromServer(bob.client.userId as number);
+    await until(() => bob.client.state === 'reconnecting', 'reconnecting');
+    await carol.client.sendText({ user: 'bob' }, 'while away 1');
+    await carol.client.sendText({ user: 'bob' }, 'while away 2');
+    await until(() => bob.messages.length === 3, 'caught up');
+    expect(bob.messages.map((m) => [m.app_user_id, m.seq, m.content])).toEqual([
+      ['alice', 1, 'before'],
+      ['carol', 1, 'while away 1'],
+      ['carol', 2, 'while away 2'],
+    ]);
+  });
+
+  it('a send whose reply is lost is re-sent with the same nonce after reconnecting and resolves once, duplicate: true (831)', async () => {
+    const proxy = await new CuttableProxy(t.port).listen();
+    try {
+      const bob = track(await sdkClient(t, 'bob'));
+      const alice = track(await sdkClient(t, 'alice', { port: proxy.port, requestTimeoutMs: 1500 }));
+      await alice.client.sendText({ user: 'bob' }, 'first');
+      proxy.blackhole = true; // the server's replies vanish on the way
+      let settled = 0;
+      const inFlight = alice.client.sendText({ user: 'bob' }, 'reply lost').finally(() => settled++);
+      await until(async () => (await t.sql(`SELECT 1 FROM messages WHERE content = 'reply lost'`)).length === 1, 'stored');
+      proxy.blackhole = false;
+      proxy.cut();
+      const result = await inFlight;
+      expect(result).toMatchObject({ duplicate: true, seq: 2, message: { content: 'reply lost', seq: 2 } });
+      expect(settled).toBe(1);
+      expect(await t.sql(`SELECT seq FROM messages WHERE content = 'reply lost'`)).toHaveLength(1);
+      await until(() => bob.messages.length === 2, 'bob');
+      expect(bob.messages.map((m) => m.content)).toEqual(['first', 'reply lost']);
+      // alice's own timeline has it once too
+      expect(alice.messages.map((m) => m.seq)).toEqual([1, 2]);
+      expect(alice.states).toContain('reconnecting');
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a send queued while disconnected goes out after the reconnect', async () => {
+    const proxy = await new CuttableProxy(t.port).listen();
+    try {
+      await t.admin.putUser('bob');
+      const alice = track(await sdkClient(t, 'alice', { port: proxy.port }));
+      proxy.cut();
+      await until(() => alice.client.state === 'reconnecting', 'reconnecting');
+      const sent = await alice.client.sendText({ user: 'bob' }, 'queued');
+      expect(sent).toMatchObject({ seq: 1, duplicate: false });
+      expect(await t.sql(`SELECT 1 FROM messages`)).toHaveLength(1);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('4401 (token expired): getToken is called again and the client reconnects; a fixed token closes for good', async () => {
+    await t.admin.putUser('hank');
+    let calls = 0;
+    const hank = track(
+      await sdkClient(t, 'hank', {
+        getToken: async () => {
+          calls++;
+          // the first token expires right away, the next ones last
+          return (await t.admin.token('hank', calls === 1 ? 1 : 3600)).token;
+        },
+      }),
+    );
+    expect(calls).toBe(1);
+    await until(() => calls === 2 && hank.client.state === 'open', 'reconnected with a new token');
+    expect(hank.states).toEqual(['connecting', 'open', 'reconnecting', 'open']);
+    expect(await hank.client.presence(['hank'])).toEqual({ hank: true });
+
+    // a fixed token that expires: closed, error 401, no reconnect loop
+    await t.admin.putUser('ivy');
+    const { token } = await t.admin.token('ivy', 1);
+    const ivy = track(await sdkClient(t, 'ivy', { token }));
+    const closed = new Promise<{ error?: ImError }>((resolve) => ivy.client.on('state', (s, detail) => s === 'closed' && resolve(detail)));
+    const detail = await closed;
+    expect(detail.error).toMatchObject({ code: 401 });
+    expect(ivy.states).toEqual(['connecting', 'open', 'closed']);
+    expect((await imErrorOf(ivy.client.ping())).code).toBe(0);
+    expect(ivy.states).toEqual(['connecting', 'open', 'closed']);
+
+    // a bad token at the first connect: connect() rejects with 401
+    const bad = new ImClient({ url: `ws://127.0.0.1:${t.port}/`, token: 'not-a-token', WebSocket });
+    const states = record(bad).states;
+    expect(await imErrorOf(bad.connect())).toMatchObject({ code: 401 });
+    expect(states).toEqual(['connecting', 'closed']);
+  });
+
+  it('authenticates with ?token= when auth is "query"', async () => {
+    const alice = track(await sdkClient(t, 'alice', { auth: 'query' }));
+    expect(alice.client.appUserId).toBe('alice');
+    expect(typeof (await alice.client.ping())).toBe('number');
+  });
+
+  it('4409 (replaced by a newer connection): closed, no reconnect', async () => {
+    const first = track(await sdkClient(t, 'frank'));
+    track(await sdkClient(t, 'frank'));
+    track(await sdkClient(t, 'frank'));
+    const closed = new Promise<{ error?: ImError; code?: number }>((resolve) => first.client.on('state', (s, detail) => s === 'closed' && resolve(detail)));
+    track(await sdkClient(t, 'frank'));
+    const detail = await closed;
+    expect(detail).toMatchObject({ code: 4409, error: { code: 4409 } });
+    expect(first.states).toEqual(['connecting', 'open', 'closed']);
+  });
+});
+
+describe('client SDK across a server restart on the same port and database', () => {
+  for (const mode of ['shutdown', 'close'] as const) {
+    it(`sends in flight when the server restarts (${mode === 'shutdown' ? 'SIGTERM drain, 1012' : 'hard close'}) each resolve exactly once; the peer sees every message once, in order`, async () => {
+      const port = await freePort();
+      const env = { RATE_LIMIT_PER_SEC: '0', PORT: String(port) };
+      let t: TestServer | undefined = await startTestServer(env);
+      const clients: ImClient[] = [];
+      try {
+        await t.reset();
+        const bob = await sdkClient(t, 'bob');
+        const alice = await sdkClient(t, 'alice');
+        clients.push(bob.client, alice.client);
+        const total = 30;
+        const settled: number[] = [];
+        const sends = range(1, total).map((i) =>
+          alice.client.sendText({ user: 'bob' }, `r${i}`).then((result) => {
+            settled.push(i);
+            return result;
+          }),
+        );
+        const first = t;
+        t = undefined;
+        await (mode === 'shutdown' ? first.server.shutdown() : first.server.close());
+        t = await startTestServer(env);
+        const results = await Promise.all(sends);
+        expect(settled.sort((a, b) => a - b)).toEqual(range(1, total));
+        expect(results.map((r) => r.message.content)).toEqual(range(1, total).map((i) => `r${i}`));
+        expect(new Set(results.map((r) => r.seq)).size).toBe(total);
+        const stored = await t.sql<{ content: string }>(`SELECT content FROM messages ORDER BY seq`);
+        expect(stored.map((row) => row.content).sort()).toEqual(range(1, total).map((i) => `r${i}`).sort());
+        await until(() => bob.messages.length >= total, 'bob has every message');
+        expect(seqsOf(bob.messages)).toEqual(range(1, total));
+        expect(alice.messages.map((m) => m.seq)).toEqual(range(1, total));
+        expect(bob.states).toContain('reconnecting');
+      } finally {
+        for (const client of clients) client.close();
+        await t?.close();
+      }
+    });
+  }
+});
