@@ -1,5 +1,6 @@
 import { $, append, formatBytes, formatTime, h, safeUrl } from './dom';
-import { AckReceipt, ChatMessage, Conversation, GroupInfo, ImClient, SyncData, SystemMessage } from './mini-client';
+// the client SDK (packages/client, `@im-server/client`), bundled from its source
+import { AckEvent, ChatMessage, Conversation, GroupInfo, ImClient, ImError, SyncData, SystemMessage } from '../../packages/client/src';
 
 /** How often presence is asked for the contacts on screen. */
 const PRESENCE_POLL_MS = 15_000;
@@ -36,7 +37,6 @@ interface Stored {
 const state = {
   client: undefined as ImClient | undefined,
   me: '',
-  meNick: '',
   convs: new Map<string, ConvEntry>(),
   view: undefined as ViewState | undefined,
   online: new Map<string, boolean>(),
@@ -44,6 +44,8 @@ const state = {
   groupReads: {} as Record<string, Record<string, number>>,
   /** Highest msg_id acked with status 2 per conversation in this session. */
   acked: new Map<string, number>(),
+  /** Per conversation, the last msg_id the latest sync frame already counted (messages caught up after a reconnect are not counted twice). */
+  counted: new Map<string, number>(),
   group: undefined as GroupInfo | undefined,
   presenceTimer: undefined as ReturnType<typeof setInterval> | undefined,
 };
@@ -53,12 +55,9 @@ const state = {
 const keyOf = (conv: Conversation): string => ('group' in conv ? `g:${conv.group}` : `u:${conv.user}`);
 const convOf = (key: string): Conversation => (key.startsWith('g:') ? { group: key.slice(2) } : { user: key.slice(2) });
 
-function messageKey(message: ChatMessage): string {
-  if (message.group_id) return `g:${message.group_id}`;
-  return `u:${message.app_user_id === state.me ? message.to_app_user_id : message.app_user_id}`;
-}
 
 function preview(message: Pick<ChatMessage, 'type' | 'content' | 'extra' | 'recalled'>): string {
+  const extra = message.extra as Record<string, any>;
   if (message.recalled) return '[recalled]';
   switch (message.type) {
     case 1:
@@ -76,7 +75,7 @@ function preview(message: Pick<ChatMessage, 'type' | 'content' | 'extra' | 'reca
     case 7:
       return '[video]';
     case 8:
-      return `[file] ${message.extra?.file_name ?? ''}`.trim();
+      return `[file] ${extra?.file_name ?? ''}`.trim();
     default:
       return `[type ${message.type}]`;
   }
@@ -241,7 +240,7 @@ function renderList(): void {
 }
 
 function receiptOf(message: ChatMessage): HTMLElement | null {
-  if (message.app_user_id !== state.me) return null;
+  if (!message.mine) return null;
   if (message.group_id) {
     const readers = Object.values(state.groupReads[message.group_id] ?? {}).filter((msgId) => msgId >= message.msg_id).length;
     return h('span', { class: `receipt${readers > 0 ? ' read' : ''}` }, readers > 0 ? `✓✓ read by ${readers}` : '✓ sent');
@@ -251,7 +250,7 @@ function receiptOf(message: ChatMessage): HTMLElement | null {
 }
 
 function messageBody(message: ChatMessage): HTMLElement {
-  const extra = message.extra ?? {};
+  const extra = (message.extra ?? {}) as Record<string, any>;
   if (message.recalled) return h('div', { class: 'body muted' }, 'message recalled');
   if (message.type === 1) return h('div', { class: 'body text' }, message.content);
   if (message.type === 3) {
@@ -291,7 +290,7 @@ function renderMessages(keepOffsetFromBottom?: number): void {
       items.push(h('div', { class: 'day muted' }, new Date(message.time).toLocaleDateString()));
       lastDay = day;
     }
-    const mine = message.app_user_id === state.me;
+    const mine = message.mine;
     items.push(
       h(
         'div',
@@ -360,7 +359,7 @@ async function showGroupPanel(groupId: string): Promise<void> {
   try {
     state.group = await client().groupInfo(groupId);
   } catch (error) {
-    panel.replaceChildren(h('p', { class: 'error' }, (error as Error).message));
+    panel.replaceChildren(h('p', { class: 'error' }, errorText(error)));
     return;
   }
   upsertConv(`g:${groupId}`, { title: state.group.group_name });
@@ -451,7 +450,7 @@ async function openConversation(key: string): Promise<void> {
     renderChat();
     markRead();
   } catch (error) {
-    toast(`history: ${(error as Error).message}`);
+    toast(`history: ${errorText(error)}`);
   }
   void pollPresence();
 }
@@ -475,7 +474,7 @@ async function loadOlder(): Promise<void> {
     mergeMessages(view, page.messages);
     view.hasMore = page.has_more;
   } catch (error) {
-    toast(`history: ${(error as Error).message}`);
+    toast(`history: ${errorText(error)}`);
   } finally {
     view.loadingOlder = false;
   }
@@ -490,14 +489,14 @@ function markRead(): void {
   if (entry) entry.unread = 0;
   renderList();
   save();
-  const newest = [...view.messages].reverse().find((message) => message.app_user_id !== state.me);
+  const newest = [...view.messages].reverse().find((message) => !message.mine);
   if (!newest || (state.acked.get(view.key) ?? 0) >= newest.msg_id) return;
   state.acked.set(view.key, newest.msg_id);
   client()
     .ack(convOf(view.key), newest.msg_id, 2)
     .catch((error) => {
       state.acked.delete(view.key);
-      toast(`ack: ${(error as Error).message}`);
+      toast(`ack: ${errorText(error)}`);
     });
 }
 
@@ -508,16 +507,15 @@ function onComposerKey(event: KeyboardEvent): void {
   }
 }
 
-async function sendMessage(message: { type: number; content?: string; extra?: Record<string, unknown> }): Promise<boolean> {
+/** Sends to the open conversation; the SDK emits the stored message as a `message` event (mine: true). */
+async function sendMessage(message: { type: 1 | 3 | 8; content?: string; extra?: Record<string, unknown> }): Promise<boolean> {
   const view = state.view;
   if (!view) return false;
   try {
-    const sent = await client().send(convOf(view.key), message);
-    if (sent.nickname) state.meNick = sent.nickname;
-    onChatMessage(sent);
+    await client().send(convOf(view.key), message);
     return true;
   } catch (error) {
-    toast(`not sent: ${(error as Error).message}`);
+    toast(`not sent: ${errorText(error)}`);
     return false;
   }
 }
@@ -620,7 +618,7 @@ async function onNewGroup(event: Event): Promise<void> {
     upsertConv(`g:${group.group_id}`, { title: group.group_name, time: Date.now(), preview: 'group created' });
     await openConversation(`g:${group.group_id}`);
   } catch (error) {
-    toast(`createGroup: ${(error as Error).message}`);
+    toast(`createGroup: ${errorText(error)}`);
   }
 }
 
@@ -635,7 +633,7 @@ async function onJoinGroup(event: Event): Promise<void> {
     upsertConv(`g:${groupId}`, { title: group.group_name ?? groupId, time: Date.now(), preview: 'joined', gone: false });
     await openConversation(`g:${groupId}`);
   } catch (error) {
-    toast(`joinGroup: ${(error as Error).message}`);
+    toast(`joinGroup: ${errorText(error)}`);
   }
 }
 
@@ -648,7 +646,7 @@ async function onInvite(event: Event): Promise<void> {
     await client().inviteToGroup(group.group_id, ids);
     await showGroupPanel(group.group_id);
   } catch (error) {
-    toast(`inviteToGroup: ${(error as Error).message}`);
+    toast(`inviteToGroup: ${errorText(error)}`);
   }
 }
 
@@ -663,21 +661,25 @@ async function onLeave(): Promise<void> {
     renderList();
     if (state.view?.key === `g:${group.group_id}`) renderChat();
   } catch (error) {
-    toast(`leaveGroup: ${(error as Error).message}`);
+    toast(`leaveGroup: ${errorText(error)}`);
   }
 }
 
 // ---------- pushes ----------
 
+function errorText(error: unknown): string {
+  return error instanceof ImError ? `${error.msg} (${error.code})` : (error as Error).message;
+}
+
 function onChatMessage(message: ChatMessage): void {
-  const key = messageKey(message);
-  const mine = message.app_user_id === state.me;
+  const key = keyOf(message.conversation);
+  const mine = message.mine;
   const entry = state.convs.get(key);
   const fields: Partial<ConvEntry> = { preview: preview(message), time: Math.max(entry?.time ?? 0, message.time) };
   if (!mine && message.group_id === undefined) fields.title = message.nickname || message.app_user_id;
   const open = state.view?.key === key;
   const seen = open && document.visibilityState === 'visible';
-  if (!mine && !seen) fields.unread = (entry?.unread ?? 0) + 1;
+  if (!mine && !seen && message.msg_id > (state.counted.get(key) ?? 0)) fields.unread = (entry?.unread ?? 0) + 1;
   upsertConv(key, fields);
   if (open) {
     mergeMessages(state.view!, [message]);
@@ -689,44 +691,33 @@ function onChatMessage(message: ChatMessage): void {
 }
 
 function onSync(sync: SyncData): void {
-  if (sync.to_app_user_id && !state.me) {
-    state.me = sync.to_app_user_id;
+  const me = client().appUserId;
+  if (me && !state.me) {
+    state.me = me;
     $('#me-name').textContent = state.me;
     load();
   }
-  // the sync frame lists exactly the conversations with unread messages
+  // the sync frame lists exactly the conversations with unread messages (after a reconnect the SDK
+  // then emits what arrived meanwhile as `message` events, which these counts already include)
   for (const entry of state.convs.values()) entry.unread = 0;
   for (const item of sync.friendList ?? []) {
-    upsertConv(`u:${item.app_user_id}`, { title: item.nickname || item.app_user_id!, preview: item.last_message, time: item.time, unread: item.count });
+    const key = `u:${item.app_user_id}`;
+    state.counted.set(key, item.last_msg_id);
+    upsertConv(key, { title: item.nickname || item.app_user_id, preview: item.last_message, time: item.time, unread: item.count });
   }
   for (const item of sync.groupList ?? []) {
-    upsertConv(`g:${item.group_id}`, { title: item.group_name || item.group_id!, preview: item.last_message, time: item.time, unread: item.count, gone: false });
+    const key = `g:${item.group_id}`;
+    state.counted.set(key, item.last_msg_id);
+    upsertConv(key, { title: item.group_name || item.group_id, preview: item.last_message, time: item.time, unread: item.count, gone: false });
   }
   renderList();
   save();
-  if (state.view) {
-    // after a reconnect: fetch what arrived meanwhile
-    void refreshOpen();
-  }
+  // the open conversation is being looked at: its messages are read
+  if (state.view) markRead();
   void pollPresence();
 }
 
-async function refreshOpen(): Promise<void> {
-  const view = state.view;
-  if (!view) return;
-  try {
-    const last = view.messages[view.messages.length - 1]?.seq;
-    const page = await client().history(convOf(view.key), last ? { after_seq: last, limit: 100 } : { limit: PAGE_SIZE });
-    if (state.view !== view) return;
-    mergeMessages(view, page.messages);
-    renderMessages();
-    markRead();
-  } catch {
-    // shown again on the next open
-  }
-}
-
-function onAck(receipt: AckReceipt): void {
+function onAck(receipt: AckEvent): void {
   if (receipt.status !== 2) return;
   if (receipt.app_user_id === state.me) {
     // read on another device of mine: refresh the counts
@@ -818,20 +809,27 @@ async function signIn(token: string): Promise<void> {
   state.convs.clear();
   state.view = undefined;
   renderShell();
-  imClient.on('state', renderState);
+  imClient.on('state', (value, detail) => {
+    renderState();
+    // the SDK gave up (token expired or refused, replaced by a newer connection…)
+    if (value === 'closed' && detail.error && state.client === imClient) {
+      state.client = undefined;
+      sessionStorage.removeItem(TOKEN_KEY);
+      renderLogin(`Disconnected: ${errorText(detail.error)}`);
+    }
+  });
   imClient.on('sync', onSync);
   imClient.on('message', onChatMessage);
   imClient.on('ack', onAck);
   imClient.on('systemMessage', onSystemMessage);
-  imClient.on('error', (error) => toast(error.message));
   try {
     await imClient.connect();
     sessionStorage.setItem(TOKEN_KEY, token);
   } catch (error) {
+    if (state.client === imClient) state.client = undefined;
     imClient.close();
-    state.client = undefined;
     sessionStorage.removeItem(TOKEN_KEY);
-    renderLogin(`Could not sign in: ${(error as Error).message}`);
+    renderLogin(`Could not sign in: ${errorText(error)}`);
     return;
   }
   clearInterval(state.presenceTimer);
