@@ -239,3 +239,24 @@ describe('browser console (/console): two users in Chromium, over the real serve
     expect(members).toHaveLength(3);
   });
 });
+
+describe('browser console settings', () => {
+  let t: TestServer | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  it('CONSOLE_ENABLED=false serves nothing there', async () => {
+    t = await startTestServer({ CONSOLE_ENABLED: 'false' });
+    expect((await fetch(`${t.baseUrl}/console/`)).status).toBe(404);
+    expect((await fetch(`${t.baseUrl}/console/config.json`)).status).toBe(404);
+  });
+
+  it('CONSOLE_PATH moves it, and config.json names WS_PATH', async () => {
+    t = await startTestServer({ CONSOLE_PATH: '/ops/chat', WS_PATH: '/ws' });
+    expect((await fetch(`${t.baseUrl}/ops/chat/`)).status).toBe(200);
+    expect((await fetch(`${t.baseUrl}/console/`)).status).toBe(404);
+    expect(await (await fetch(`${t.baseUrl}/ops/chat/config.json`)).json()).toEqual({ ws_path: '/ws' });
+  });
+});
