@@ -265,11 +265,13 @@ function messageBody(message: ChatMessage): HTMLElement {
   }
   if (message.type === 8) {
     const url = safeUrl(extra.download_url);
-    const label = `📄 ${extra.file_name ?? 'file'}`;
+    const name = String(extra.file_name ?? 'file');
+    const extension = /\.([A-Za-z0-9]{1,4})$/.exec(name)?.[1].toUpperCase() ?? 'FILE';
     return h(
       'div',
       { class: 'body file' },
-      url ? h('a', { href: url, target: '_blank', rel: 'noopener noreferrer' }, label) : label,
+      h('span', { class: 'file-icon', 'aria-hidden': 'true' }, extension),
+      url ? h('a', { href: url, target: '_blank', rel: 'noopener noreferrer' }, name) : name,
       h('span', { class: 'muted' }, ` ${formatBytes(Number(extra.file_size))}`),
     );
   }
@@ -682,6 +684,8 @@ function onChatMessage(message: ChatMessage): void {
   if (!mine && !seen && message.msg_id > (state.counted.get(key) ?? 0)) fields.unread = (entry?.unread ?? 0) + 1;
   upsertConv(key, fields);
   if (open) {
+    const title = document.getElementById('chat-title');
+    if (title && fields.title) title.textContent = fields.title;
     mergeMessages(state.view!, [message]);
     renderMessages();
     if (seen && !mine) markRead();
