@@ -215,7 +215,7 @@ function toast(text: string): void {
 }
 
 function presenceDot(appUserId: string): HTMLElement {
-  const online = state.online.get(appUserId);
+  const online = appUserId === state.me ? state.client?.state === 'open' : state.online.get(appUserId);
   return h('span', { class: `dot presence ${online ? 'online' : 'offline'}`, 'data-user': appUserId, title: online ? 'online' : 'offline' });
 }
 
@@ -370,6 +370,22 @@ async function showGroupPanel(groupId: string): Promise<void> {
   void pollPresence();
 }
 
+/** A group first seen through a message: its name comes from groupInfo. */
+async function fetchGroupTitle(groupId: string): Promise<void> {
+  try {
+    const group = await client().groupInfo(groupId);
+    upsertConv(`g:${groupId}`, { title: group.group_name });
+    renderList();
+    if (state.view?.key === `g:${groupId}`) {
+      const title = document.getElementById('chat-title');
+      if (title) title.textContent = group.group_name;
+    }
+    save();
+  } catch {
+    // the id stays as the title
+  }
+}
+
 function renderGroupPanel(): void {
   const panel = document.getElementById('group-panel');
   const group = state.group;
@@ -409,7 +425,8 @@ function renderGroupPanel(): void {
 
 function updatePresenceDots(): void {
   for (const dot of document.querySelectorAll<HTMLElement>('.dot.presence')) {
-    const online = state.online.get(dot.dataset.user ?? '') === true;
+    const user = dot.dataset.user ?? '';
+    const online = user === state.me ? state.client?.state === 'open' : state.online.get(user) === true;
     dot.classList.toggle('online', online);
     dot.classList.toggle('offline', !online);
     dot.title = online ? 'online' : 'offline';
@@ -683,6 +700,7 @@ function onChatMessage(message: ChatMessage): void {
   const seen = open && document.visibilityState === 'visible';
   if (!mine && !seen && message.msg_id > (state.counted.get(key) ?? 0)) fields.unread = (entry?.unread ?? 0) + 1;
   upsertConv(key, fields);
+  if (!entry && message.group_id !== undefined) void fetchGroupTitle(message.group_id);
   if (open) {
     const title = document.getElementById('chat-title');
     if (title && fields.title) title.textContent = fields.title;
