@@ -1,4 +1,4 @@
-import { $, append, formatBytes, formatTime, h, safeUrl } from './dom';
+import { $, formatBytes, formatTime, h, safeUrl } from './dom';
 // the client SDK (packages/client, `@im-server/client`), bundled from its source
 import { AckEvent, ChatMessage, Conversation, GroupInfo, ImClient, ImError, SyncData, SystemMessage } from '../../packages/client/src';
 
@@ -44,8 +44,15 @@ const state = {
   groupReads: {} as Record<string, Record<string, number>>,
   /** Highest msg_id acked with status 2 per conversation in this session. */
   acked: new Map<string, number>(),
-  /** Per conversation, the last msg_id the latest sync frame already counted (messages caught up after a reconnect are not counted twice). */
-  counted: new Map<string, number>(),
+  /** A sync frame arrived on this client before (the next one follows a reconnect). */
+  synced: false,
+  /**
+   * After a later sync frame the SDK emits the messages missed meanwhile as `message` events; the sync
+   * counts already hold them. Messages stored at or before `countFloor` (server time) are not counted
+   * again; while the floor is being asked for (`ping`), messages wait in `floorPending`.
+   */
+  countFloor: 0,
+  floorPending: undefined as ChatMessage[] | undefined,
   group: undefined as GroupInfo | undefined,
   presenceTimer: undefined as ReturnType<typeof setInterval> | undefined,
 };
@@ -698,7 +705,10 @@ function onChatMessage(message: ChatMessage): void {
   if (!mine && message.group_id === undefined) fields.title = message.nickname || message.app_user_id;
   const open = state.view?.key === key;
   const seen = open && document.visibilityState === 'visible';
-  if (!mine && !seen && message.msg_id > (state.counted.get(key) ?? 0)) fields.unread = (entry?.unread ?? 0) + 1;
+  if (!mine && !seen) {
+    if (state.floorPending) state.floorPending.push(message);
+    else if (message.time > state.countFloor) fields.unread = (entry?.unread ?? 0) + 1;
+  }
   upsertConv(key, fields);
   if (!entry && message.group_id !== undefined) void fetchGroupTitle(message.group_id);
   if (open) {
@@ -724,19 +734,45 @@ function onSync(sync: SyncData): void {
   for (const entry of state.convs.values()) entry.unread = 0;
   for (const item of sync.friendList ?? []) {
     const key = `u:${item.app_user_id}`;
-    state.counted.set(key, item.last_msg_id);
     upsertConv(key, { title: item.nickname || item.app_user_id, preview: item.last_message, time: item.time, unread: item.count });
   }
   for (const item of sync.groupList ?? []) {
     const key = `g:${item.group_id}`;
-    state.counted.set(key, item.last_msg_id);
     upsertConv(key, { title: item.group_name || item.group_id, preview: item.last_message, time: item.time, unread: item.count, gone: false });
   }
+  if (state.synced) holdCountsUntilFloor();
+  state.synced = true;
+  document.body.dataset.syncs = String(Number(document.body.dataset.syncs ?? 0) + 1);
   renderList();
   save();
   // the open conversation is being looked at: its messages are read
   if (state.view) markRead();
   void pollPresence();
+}
+
+/** Asks the server's time once the sync counts are set; messages up to it are in those counts. */
+function holdCountsUntilFloor(): void {
+  if (state.floorPending) return;
+  const pending: ChatMessage[] = [];
+  state.floorPending = pending;
+  document.body.dataset.countHold = 'on';
+  const release = (floor: number) => {
+    if (state.floorPending !== pending) return;
+    state.floorPending = undefined;
+    document.body.dataset.countHold = 'off';
+    state.countFloor = Math.max(state.countFloor, floor);
+    for (const message of pending) {
+      const key = keyOf(message.conversation);
+      const entry = state.convs.get(key);
+      const seen = state.view?.key === key && document.visibilityState === 'visible';
+      if (entry && !seen && message.time > state.countFloor) entry.unread += 1;
+    }
+    renderList();
+    save();
+  };
+  client()
+    .ping()
+    .then(release, () => release(Math.max(0, ...pending.map((message) => message.time))));
 }
 
 function onAck(receipt: AckEvent): void {
@@ -830,6 +866,10 @@ async function signIn(token: string): Promise<void> {
   state.me = '';
   state.convs.clear();
   state.view = undefined;
+  state.synced = false;
+  state.countFloor = 0;
+  state.floorPending = undefined;
+  state.acked.clear();
   renderShell();
   imClient.on('state', (value, detail) => {
     renderState();
