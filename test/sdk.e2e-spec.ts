@@ -236,7 +236,12 @@ describe('client SDK (packages/client) against the real server', () => {
   it('a conversation first seen after a reconnect: messages newer than anything seen before the drop are emitted', async () => {
     const alice = track(await sdkClient(t, 'alice'));
     const carol = track(await sdkClient(t, 'carol'));
+    const dave = track(await sdkClient(t, 'dave'));
+    await t.admin.putUser('bob');
+    // unread before bob's client connected: in the first sync, and history rather than news
+    await dave.client.sendText({ user: 'bob' }, 'old unread');
     const bob = track(await sdkClient(t, 'bob', { reconnect: { minDelayMs: 1500, maxDelayMs: 1500 } }));
+    expect(bob.syncs[0].friendList.map((f) => f.app_user_id)).toEqual(['dave']);
     await alice.client.sendText({ user: 'bob' }, 'before');
     await until(() => bob.messages.length === 1, 'before');
     dropFromServer(bob.client.userId as number);
@@ -244,6 +249,9 @@ describe('client SDK (packages/client) against the real server', () => {
     await carol.client.sendText({ user: 'bob' }, 'while away 1');
     await carol.client.sendText({ user: 'bob' }, 'while away 2');
     await until(() => bob.messages.length === 3, 'caught up');
+    // the conversation with dave stays in the sync's unread list, and was not replayed as news
+    await until(() => bob.syncs.length === 2, 'second sync');
+    expect(bob.syncs[1].friendList.map((f) => f.app_user_id).sort()).toEqual(['alice', 'carol', 'dave']);
     expect(bob.messages.map((m) => [m.app_user_id, m.seq, m.content])).toEqual([
       ['alice', 1, 'before'],
       ['carol', 1, 'while away 1'],
@@ -385,4 +393,90 @@ describe('client SDK across a server restart on the same port and database', () 
       }
     });
   }
+});
+
+/** The `ws` class, recording what the SDK writes and receives (instrumentation, not a mock: frames go to the real server). */
+function recordingWebSocket() {
+  const sent: Array<Record<string, any>> = [];
+  const received: Array<Record<string, any>> = [];
+  class RecordingWebSocket extends WebSocket {
+    constructor(url: string) {
+      super(url);
+      this.addEventListener('message', (event) => received.push(JSON.parse(String(event.data))));
+    }
+    send(data: any, ...rest: any[]): void {
+      sent.push(JSON.parse(String(data)));
+      (super.send as (...args: any[]) => void)(data, ...rest);
+    }
+  }
+  return { RecordingWebSocket, sent, received };
+}
+
+describe('client SDK retries: code 0 and 429 with the same nonce, bounded', () => {
+  let t: TestServer;
+  const open: ImClient[] = [];
+
+  beforeAll(async () => {
+    t = await startTestServer({ RATE_LIMIT_PER_SEC: '2', RATE_LIMIT_BURST: '2' });
+  });
+  afterAll(() => t.close());
+  beforeEach(() => t.reset());
+  afterEach(async () => {
+    for (const client of open.splice(0)) client.close();
+    await t.sql(`ALTER TABLE IF EXISTS messages_away RENAME TO messages`);
+  });
+
+  it('code 0 (the database failed): the send is retried with the same nonce and resolves once the server recovers', async () => {
+    await t.admin.putUser('bob');
+    const { RecordingWebSocket, sent, received } = recordingWebSocket();
+    const alice = await sdkClient(t, 'alice', { WebSocket: RecordingWebSocket, maxServerErrorRetries: 50 });
+    open.push(alice.client);
+    await t.sql(`ALTER TABLE messages RENAME TO messages_away`);
+    const sending = alice.client.sendText({ user: 'bob' }, 'survives a server error');
+    await until(() => received.some((f) => f.action === 'sendResult' && f.code === 0), 'a code 0 reply');
+    await t.sql(`ALTER TABLE messages_away RENAME TO messages`);
+    const result = await sending;
+    expect(result).toMatchObject({ seq: 1, duplicate: false, message: { content: 'survives a server error' } });
+    const chats = sent.filter((f) => f.action === 'chat');
+    expect(chats.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(chats.map((f) => f.nonce)).size).toBe(1);
+    expect(await t.sql(`SELECT 1 FROM messages`)).toHaveLength(1);
+  });
+
+  it('code 0 that persists: retried maxServerErrorRetries times with the same nonce, then ImError 0', async () => {
+    await t.admin.putUser('bob');
+    const { RecordingWebSocket, sent } = recordingWebSocket();
+    const alice = await sdkClient(t, 'alice', { WebSocket: RecordingWebSocket, maxServerErrorRetries: 2 });
+    open.push(alice.client);
+    await t.sql(`ALTER TABLE messages RENAME TO messages_away`);
+    const error = await imErrorOf(alice.client.sendText({ user: 'bob' }, 'doomed'));
+    expect(error).toMatchObject({ code: 0, action: 'chat' });
+    const chats = sent.filter((f) => f.action === 'chat');
+    expect(chats).toHaveLength(3);
+    expect(new Set(chats.map((f) => f.nonce)).size).toBe(1);
+  });
+
+  it('429: requests over the rate limit are retried after a delay and all succeed, each stored once', async () => {
+    await t.admin.putUser('bob');
+    const { RecordingWebSocket, received } = recordingWebSocket();
+    const alice = await sdkClient(t, 'alice', { WebSocket: RecordingWebSocket, maxRateLimitRetries: 20 });
+    open.push(alice.client);
+    const results = await Promise.all(range(1, 8).map((i) => alice.client.sendText({ user: 'bob' }, `burst ${i}`)));
+    expect(received.some((f) => f.code === 429)).toBe(true);
+    expect(results.map((r) => r.duplicate)).toEqual(range(1, 8).map(() => false));
+    expect(new Set(results.map((r) => r.seq))).toEqual(new Set(range(1, 8)));
+    expect(await t.sql(`SELECT 1 FROM messages`)).toHaveLength(8);
+  });
+
+  it('429 beyond maxRateLimitRetries rejects with ImError 429 and nothing was stored for it', async () => {
+    await t.admin.putUser('bob');
+    const alice = await sdkClient(t, 'alice', { maxRateLimitRetries: 0 });
+    open.push(alice.client);
+    const outcomes = await Promise.allSettled(range(1, 8).map((i) => alice.client.sendText({ user: 'bob' }, `burst ${i}`)));
+    const rejected = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
+    expect(rejected.length).toBeGreaterThan(0);
+    for (const outcome of rejected) expect(outcome.reason).toMatchObject({ code: 429, action: 'chat' });
+    const stored = await t.sql(`SELECT 1 FROM messages`);
+    expect(stored).toHaveLength(outcomes.length - rejected.length);
+  });
 });

@@ -240,7 +240,7 @@ export interface ImClientOptions {
   token?: string;
   /** called at the first connect and again after the token expired (4401): return a fresh token */
   getToken?: () => string | Promise<string>;
-  /** the WebSocket class; default globalThis.WebSocket. In Node < 22 pass require('ws'). */
+  /** the WebSocket class; default globalThis.WebSocket. In Node before 22 pass the `ws` package's WebSocket class. */
   WebSocket?: WebSocketClass;
   /** 'in-band' (default): first frame {action:'auth'}; 'query': ?token= on the upgrade URL */
   auth?: 'in-band' | 'query';
@@ -372,7 +372,8 @@ export function makeNonce(): string {
   return out;
 }
 
-function conversationKey(conversation: Conversation): string {
+/** A stable string key for a conversation ('u:bob', 'g:3'), e.g. for a Map of conversations. */
+export function conversationKey(conversation: Conversation): string {
   if ('group' in conversation) return `g:${conversation.group}`;
   return `u:${conversation.user}`;
 }
@@ -435,7 +436,7 @@ export class ImClient {
     if (!options || typeof options.url !== 'string') throw new TypeError('ImClient: options.url is required');
     if (options.token === undefined && options.getToken === undefined) throw new TypeError('ImClient: token or getToken is required');
     const WS = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketClass }).WebSocket;
-    if (!WS) throw new TypeError('ImClient: no WebSocket class: pass options.WebSocket (in Node: require("ws"))');
+    if (!WS) throw new TypeError('ImClient: no WebSocket class: pass options.WebSocket (in Node before 22: the WebSocket class of the "ws" package)');
     this.options = options;
     this.WS = WS;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
@@ -759,6 +760,10 @@ export class ImClient {
     // requests that waited for a connection, in the order they were made
     for (const pending of [...this.pending.values()]) if (pending.sentOn === null && pending.retryTimer === undefined) this.write(pending);
     if (reconnected) this.catchUp(sync);
+    else {
+      // what the first sync lists existed before this client connected: history, not news
+      for (const item of [...sync.friendList, ...sync.groupList]) if (item.last_msg_id > this.maxMsgId) this.maxMsgId = item.last_msg_id;
+    }
     for (const waiter of this.connectWaiters.splice(0)) waiter.resolve();
   }
 
