@@ -198,6 +198,17 @@ describe('browser console (/console): two users in Chromium, over the real serve
     await badge(bob, 'u:alice').waitFor({ state: 'detached' });
   });
 
+  it('reading on another device of the same user clears the badge', async () => {
+    await t.admin.ensureUserToken('bob');
+    const alice = await t.connect('alice');
+    const bob = await signIn('bob');
+    const sent = await alice.request('chat', { type: 1, content: 'read me elsewhere', app_user_ids: 'bob' });
+    await badge(bob, 'u:alice').filter({ hasText: /^1$/ }).waitFor();
+    const phone = await t.connect('bob');
+    expect((await phone.request('ack', { msg_id: sent.msg_id, status: 2, app_user_ids: 'alice' })).code).toBe(200);
+    await badge(bob, 'u:alice').waitFor({ state: 'detached' });
+  });
+
   it('pages back through history with before_seq', async () => {
     await t.admin.ensureUserToken('bob');
     const carol = await t.connect('carol');
