@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
 import { ImClient, ImError } from '../packages/client/src';
 import { ConnectionRegistry } from '../src/realtime/connection-registry';
 import { startTestServer, TestServer } from './support/server';
@@ -357,7 +360,9 @@ describe('client SDK across a server restart on the same port and database', () 
   for (const mode of ['shutdown', 'close'] as const) {
     it(`sends in flight when the server restarts (${mode === 'shutdown' ? 'SIGTERM drain, 1012' : 'hard close'}) each resolve exactly once; the peer sees every message once, in order`, async () => {
       const port = await freePort();
-      const env = { RATE_LIMIT_PER_SEC: '0', PORT: String(port) };
+      // on the embedded database both runs share one data directory
+      const dataDir = mkdtempSync(join(tmpdir(), 'im-sdk-restart-'));
+      const env = { RATE_LIMIT_PER_SEC: '0', PORT: String(port), ...(process.env.DATABASE_URL ? {} : { DATA_DIR: dataDir }) };
       let t: TestServer | undefined = await startTestServer(env);
       const clients: ImClient[] = [];
       try {
@@ -390,6 +395,7 @@ describe('client SDK across a server restart on the same port and database', () 
       } finally {
         for (const client of clients) client.close();
         await t?.close();
+        rmSync(dataDir, { recursive: true, force: true });
       }
     });
   }
