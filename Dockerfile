@@ -1,17 +1,23 @@
 # syntax=docker/dockerfile:1
-# --- build: compile TypeScript with the dev dependencies ---
+# --- build: compile TypeScript and bundle the browser console with the dev dependencies ---
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
+# the workspace's package.json must be there for npm ci (package.json lists packages/* as workspaces)
 COPY package.json package-lock.json ./
+COPY packages/client/package.json ./packages/client/
 RUN npm ci --no-audit --no-fund
 COPY nest-cli.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npx nest build
+# the console (console/ → dist-console/) bundles the client SDK from its source
+COPY packages/client/src ./packages/client/src
+COPY console ./console
+RUN npx nest build && npm run build:console
 
 # --- production dependencies only ---
 FROM node:20-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY packages/client/package.json ./packages/client/
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 # --- runtime ---
@@ -22,6 +28,7 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/dist-console ./dist-console
 COPY package.json ./
 RUN mkdir -p /data && chown node:node /data
 USER node

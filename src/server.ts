@@ -1,9 +1,11 @@
 import { INestApplication, Logger, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module';
 import { HttpErrorFilter } from './common/http-error.filter';
 import { jsonBodyMiddleware } from './common/json-body';
+import { mountConsole } from './console/console-static';
 import { imValidationPipe } from './common/validation';
 import { AppConfig } from './config/app-config';
 import { EmbeddedDatabase } from './database/embedded-database';
@@ -36,11 +38,12 @@ export async function startServer(config: AppConfig): Promise<RunningServer> {
   let app: INestApplication | undefined;
   let adapter: ImWsAdapter | undefined;
   try {
-    app = await NestFactory.create(AppModule.forRoot(config, databaseUrl, embedded !== undefined), {
+    app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, databaseUrl, embedded !== undefined), {
       logger: LOG_LEVELS.slice(0, LOG_LEVELS.indexOf(config.LOG_LEVEL as LogLevel) + 1),
       // JSON bodies only, size-limited and checked like WebSocket frames (src/common/json-body.ts)
       bodyParser: false,
     });
+    mountConsole(app as NestExpressApplication, config);
     app.use(...jsonBodyMiddleware({ maxBytes: config.ADMIN_BODY_MAX_BYTES, maxDepth: config.MAX_NESTING_DEPTH }));
     adapter = new ImWsAdapter(app);
     app.useWebSocketAdapter(adapter);

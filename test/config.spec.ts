@@ -55,3 +55,47 @@ describe('configuration', () => {
     expect(() => loadConfig({ PRESENCE_REFRESH_MS: 'soon' })).toThrow(/PRESENCE_REFRESH_MS/);
   });
 });
+
+describe('configuration of the browser console', () => {
+  it('is on at /console by default', () => {
+    const config = loadConfig({});
+    expect(config.CONSOLE_ENABLED).toBe(true);
+    expect(config.CONSOLE_PATH).toBe('/console');
+  });
+
+  it.each([
+    ['false', false],
+    ['0', false],
+    ['true', true],
+    ['1', true],
+  ])('reads CONSOLE_ENABLED=%s', (value, expected) => {
+    expect(loadConfig({ CONSOLE_ENABLED: value }).CONSOLE_ENABLED).toBe(expected);
+  });
+
+  it('takes another path', () => {
+    expect(loadConfig({ CONSOLE_PATH: '/ops/im-console' }).CONSOLE_PATH).toBe('/ops/im-console');
+  });
+
+  it.each([
+    ['CONSOLE_ENABLED', 'maybe'],
+    ['CONSOLE_PATH', 'console'],
+    ['CONSOLE_PATH', '/'],
+    ['CONSOLE_PATH', '/console/'],
+    ['CONSOLE_PATH', '/a b'],
+    ['CONSOLE_PATH', '/admin'],
+    ['CONSOLE_PATH', '/docs'],
+    ['CONSOLE_PATH', '/health/console'],
+    ['CONSOLE_PATH', '/metrics'],
+    ['CONSOLE_PATH', '/media'],
+  ])('refuses %s=%s', (name, value) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [name]: value })).toThrow(name);
+  });
+
+  it('refuses a CONSOLE_PATH that holds the WebSocket endpoint, unless the console is off', () => {
+    expect(() => loadConfig({ WS_PATH: '/console', CONSOLE_PATH: '/console' })).toThrow(/CONSOLE_PATH.*WS_PATH/);
+    expect(() => loadConfig({ WS_PATH: '/console/ws', CONSOLE_PATH: '/console' })).toThrow(ConfigError);
+    expect(loadConfig({ WS_PATH: '/ws', CONSOLE_PATH: '/console' }).WS_PATH).toBe('/ws');
+    expect(loadConfig({ WS_PATH: '/console', CONSOLE_ENABLED: 'false' }).CONSOLE_ENABLED).toBe(false);
+  });
+});

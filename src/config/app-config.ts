@@ -1,10 +1,11 @@
 import 'reflect-metadata';
-import { Type, plainToInstance } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength, Validate, ValidationArguments, ValidatorConstraint, ValidatorConstraintInterface, validateSync } from 'class-validator';
+import { Transform, Type, plainToInstance } from 'class-transformer';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength, Validate, ValidationArguments, ValidatorConstraint, ValidatorConstraintInterface, validateSync } from 'class-validator';
 
 const HTTP_URL = /^https?:\/\/[^\s]+$/;
 const PG_URL = /^postgres(ql)?:\/\/[^\s]+$/;
 const REDIS_URL = /^rediss?:\/\/[^\s]+$/;
+const CONSOLE_PATH_FORMAT = /^(\/[A-Za-z0-9._~-]+)+$/;
 
 /** The property is greater than the setting named in the constraint (e.g. a TTL longer than its refresh period). */
 @ValidatorConstraint({ name: 'exceeds' })
@@ -131,6 +132,34 @@ export class AppConfig {
   get mediaBaseUrl(): string {
     return (this.MEDIA_BASE_URL ?? `http://localhost:${this.PORT}/media`).replace(/\/+$/, '');
   }
+
+  /** Serve the browser console (console/, built into dist-console/) at CONSOLE_PATH. */
+  @Transform(({ value }) => parseBoolean(value)) @IsBoolean({ message: 'CONSOLE_ENABLED must be true or false' })
+  CONSOLE_ENABLED = true;
+
+  /** Where the console is served; must not overlap /admin, /docs, /health, /metrics, /media or WS_PATH. */
+  @IsString() @Matches(CONSOLE_PATH_FORMAT, { message: 'CONSOLE_PATH must be a path like /console (letters, digits, . _ ~ -; no trailing slash)' })
+  CONSOLE_PATH = '/console';
+}
+
+/** First path segments served by something else. */
+const RESERVED_SEGMENTS = ['admin', 'docs', 'docs-json', 'health', 'metrics', 'media'];
+
+function parseBoolean(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  const lower = value.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(lower)) return true;
+  if (['false', '0', 'no', 'off'].includes(lower)) return false;
+  return value;
+}
+
+/** A CONSOLE_PATH that would shadow another route or the WebSocket endpoint, as a reason; undefined when fine. */
+function consolePathClash(config: AppConfig): string | undefined {
+  const first = config.CONSOLE_PATH.split('/')[1];
+  if (RESERVED_SEGMENTS.includes(first)) return `CONSOLE_PATH must not be under /${first}`;
+  const wsPath = config.WS_PATH.replace(/\/+$/, '') || '/';
+  if (wsPath === config.CONSOLE_PATH || wsPath.startsWith(`${config.CONSOLE_PATH}/`)) return 'CONSOLE_PATH must not contain WS_PATH';
+  return undefined;
 }
 
 export class ConfigError extends Error {}
@@ -152,5 +181,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     const reason = constraints.isInt ?? Object.values(constraints)[0] ?? 'is invalid';
     throw new ConfigError(`Invalid configuration: ${first.property}=${JSON.stringify(raw[first.property])}: ${reason}`);
   }
+  const clash = config.CONSOLE_ENABLED ? consolePathClash(config) : undefined;
+  if (clash) throw new ConfigError(`Invalid configuration: CONSOLE_PATH=${JSON.stringify(config.CONSOLE_PATH)}: ${clash}`);
   return config;
 }

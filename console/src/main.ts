@@ -1,0 +1,922 @@
+import { $, formatBytes, formatTime, h, safeUrl } from './dom';
+// the client SDK (packages/client, `@im-server/client`), bundled from its source
+import { AckEvent, ChatMessage, Conversation, GroupInfo, ImClient, ImError, SyncData, SystemMessage } from '../../packages/client/src';
+
+/** How often presence is asked for the contacts on screen. */
+const PRESENCE_POLL_MS = 15_000;
+const PAGE_SIZE = 30;
+const TOKEN_KEY = 'im-console-token';
+
+interface ConvEntry {
+  key: string;
+  kind: 'direct' | 'group';
+  id: string;
+  title: string;
+  preview: string;
+  time: number;
+  unread: number;
+  /** Groups the user left or that were dissolved stay listed, read-only. */
+  gone?: boolean;
+}
+
+interface ViewState {
+  key: string;
+  messages: ChatMessage[];
+  hasMore: boolean;
+  loadingOlder: boolean;
+  notes: Array<{ time: number; text: string }>;
+}
+
+interface Stored {
+  convs: ConvEntry[];
+  /** direct: peer → highest msg_id they read; group: group id → reader → highest msg_id. */
+  directReads: Record<string, number>;
+  groupReads: Record<string, Record<string, number>>;
+}
+
+const state = {
+  client: undefined as ImClient | undefined,
+  me: '',
+  convs: new Map<string, ConvEntry>(),
+  view: undefined as ViewState | undefined,
+  online: new Map<string, boolean>(),
+  directReads: {} as Record<string, number>,
+  groupReads: {} as Record<string, Record<string, number>>,
+  /** Highest msg_id acked with status 2 per conversation in this session. */
+  acked: new Map<string, number>(),
+  /** A sync frame arrived on this client before (the next one follows a reconnect). */
+  synced: false,
+  /**
+   * After a later sync frame the SDK emits the messages missed meanwhile as `message` events; the sync
+   * counts already hold them. Messages stored at or before `countFloor` (server time) are not counted
+   * again; while the floor is being asked for (`ping`), messages wait in `floorPending`.
+   */
+  countFloor: 0,
+  floorPending: undefined as ChatMessage[] | undefined,
+  group: undefined as GroupInfo | undefined,
+  presenceTimer: undefined as ReturnType<typeof setInterval> | undefined,
+};
+
+// ---------- conversations ----------
+
+const keyOf = (conv: Conversation): string => ('group' in conv ? `g:${conv.group}` : `u:${conv.user}`);
+const convOf = (key: string): Conversation => (key.startsWith('g:') ? { group: key.slice(2) } : { user: key.slice(2) });
+
+
+function preview(message: Pick<ChatMessage, 'type' | 'content' | 'extra' | 'recalled'>): string {
+  const extra = message.extra as Record<string, any>;
+  if (message.recalled) return '[recalled]';
+  switch (message.type) {
+    case 1:
+      return message.content.slice(0, 100);
+    case 2:
+      return '[voice]';
+    case 3:
+      return '[image]';
+    case 4:
+      return '[location]';
+    case 5:
+      return '[red packet]';
+    case 6:
+      return '[card]';
+    case 7:
+      return '[video]';
+    case 8:
+      return `[file] ${extra?.file_name ?? ''}`.trim();
+    default:
+      return `[type ${message.type}]`;
+  }
+}
+
+function upsertConv(key: string, fields: Partial<ConvEntry>): ConvEntry {
+  const existing = state.convs.get(key);
+  const entry: ConvEntry = existing ?? { key, kind: key.startsWith('g:') ? 'group' : 'direct', id: key.slice(2), title: key.slice(2), preview: '', time: 0, unread: 0 };
+  Object.assign(entry, fields);
+  state.convs.set(key, entry);
+  return entry;
+}
+
+function storageKey(): string {
+  return `im-console:${state.me}`;
+}
+
+function load(): void {
+  try {
+    const stored = JSON.parse(localStorage.getItem(storageKey()) ?? 'null') as Stored | null;
+    if (!stored) return;
+    for (const entry of stored.convs ?? []) if (!state.convs.has(entry.key)) state.convs.set(entry.key, { ...entry, unread: 0 });
+    state.directReads = stored.directReads ?? {};
+    state.groupReads = stored.groupReads ?? {};
+  } catch {
+    // a broken cache is just dropped
+  }
+}
+
+function save(): void {
+  if (!state.me) return;
+  const convs = sortedConvs().slice(0, 200);
+  const stored: Stored = { convs, directReads: state.directReads, groupReads: state.groupReads };
+  localStorage.setItem(storageKey(), JSON.stringify(stored));
+}
+
+function sortedConvs(): ConvEntry[] {
+  return [...state.convs.values()].sort((a, b) => b.time - a.time);
+}
+
+// ---------- rendering ----------
+
+function renderLogin(error = ''): void {
+  document.body.replaceChildren(
+    h(
+      'main',
+      { class: 'login' },
+      h(
+        'form',
+        { id: 'login-form', onsubmit: (event: Event) => (event.preventDefault(), void signIn(($('#token') as HTMLTextAreaElement).value.trim())) },
+        h('h1', {}, 'IM console'),
+        h('p', { class: 'muted' }, 'Paste a user token (POST /admin/users/{app_user_id}/tokens).'),
+        h('textarea', { id: 'token', rows: 5, placeholder: 'eyJ…', required: true, autofocus: true }),
+        h('button', { id: 'connect', type: 'submit' }, 'Sign in'),
+        error ? h('p', { class: 'error', id: 'login-error' }, error) : null,
+      ),
+    ),
+  );
+}
+
+function renderShell(): void {
+  document.body.replaceChildren(
+    h(
+      'div',
+      { class: 'app' },
+      h(
+        'aside',
+        { class: 'sidebar' },
+        h(
+          'header',
+          { class: 'me' },
+          h('span', { id: 'conn-state', class: 'dot', title: 'connection' }),
+          h('strong', { id: 'me-name' }, state.me || '…'),
+          h('button', { class: 'link', id: 'sign-out', onclick: signOut }, 'Sign out'),
+        ),
+        h(
+          'div',
+          { class: 'actions' },
+          h('button', { id: 'new-chat', onclick: () => toggleForm('chat-form') }, 'New chat'),
+          h('button', { id: 'new-group', onclick: () => toggleForm('group-form') }, 'New group'),
+          h('button', { id: 'join-group', onclick: () => toggleForm('join-form') }, 'Join group'),
+        ),
+        h(
+          'form',
+          { id: 'chat-form', class: 'mini-form', hidden: true, onsubmit: onNewChat },
+          h('input', { id: 'chat-user', placeholder: 'app_user_id', required: true }),
+          h('button', { type: 'submit' }, 'Open'),
+        ),
+        h(
+          'form',
+          { id: 'group-form', class: 'mini-form', hidden: true, onsubmit: onNewGroup },
+          h('input', { id: 'group-name', placeholder: 'group name', required: true, maxlength: 64 }),
+          h('input', { id: 'group-members', placeholder: 'members: alice, bob' }),
+          h('button', { type: 'submit' }, 'Create'),
+        ),
+        h(
+          'form',
+          { id: 'join-form', class: 'mini-form', hidden: true, onsubmit: onJoinGroup },
+          h('input', { id: 'join-id', placeholder: 'group id', required: true, pattern: '[0-9]+' }),
+          h('input', { id: 'join-code', placeholder: 'invite code', required: true }),
+          h('button', { type: 'submit' }, 'Join'),
+        ),
+        h('ul', { id: 'conv-list', class: 'conv-list' }),
+      ),
+      h('section', { id: 'chat', class: 'chat' }, h('div', { class: 'empty muted' }, 'Pick a conversation, or start one.')),
+      h('aside', { id: 'group-panel', class: 'group-panel', hidden: true }),
+      h('div', { id: 'toast', class: 'toast', hidden: true }),
+    ),
+  );
+  renderState();
+}
+
+function toggleForm(id: string): void {
+  for (const form of ['chat-form', 'group-form', 'join-form']) {
+    const element = $(`#${form}`);
+    element.hidden = form === id ? !element.hidden : true;
+    if (form === id && !element.hidden) element.querySelector('input')?.focus();
+  }
+}
+
+function renderState(): void {
+  const dot = document.getElementById('conn-state');
+  if (!dot) return;
+  const value = state.client?.state ?? 'closed';
+  dot.className = `dot state-${value}`;
+  dot.title = value;
+  document.body.dataset.connection = value;
+}
+
+function toast(text: string): void {
+  const element = document.getElementById('toast');
+  if (!element) return;
+  element.textContent = text;
+  element.hidden = false;
+  clearTimeout((toast as any).timer);
+  (toast as any).timer = setTimeout(() => (element.hidden = true), 5000);
+}
+
+function presenceDot(appUserId: string): HTMLElement {
+  const online = appUserId === state.me ? state.client?.state === 'open' : state.online.get(appUserId);
+  return h('span', { class: `dot presence ${online ? 'online' : 'offline'}`, 'data-user': appUserId, title: online ? 'online' : 'offline' });
+}
+
+function renderList(): void {
+  const list = document.getElementById('conv-list');
+  if (!list) return;
+  list.replaceChildren(
+    ...sortedConvs().map((entry) =>
+      h(
+        'li',
+        {
+          class: `conv${state.view?.key === entry.key ? ' active' : ''}${entry.gone ? ' gone' : ''}`,
+          'data-key': entry.key,
+          onclick: () => void openConversation(entry.key),
+        },
+        entry.kind === 'direct' ? presenceDot(entry.id) : h('span', { class: 'avatar-group', title: 'group' }, '#'),
+        h('div', { class: 'conv-main' }, h('div', { class: 'conv-title' }, entry.title), h('div', { class: 'conv-preview muted' }, entry.preview)),
+        h('div', { class: 'conv-side' }, h('span', { class: 'conv-time muted' }, formatTime(entry.time)), entry.unread > 0 ? h('span', { class: 'badge' }, entry.unread > 99 ? '99+' : entry.unread) : null),
+      ),
+    ),
+  );
+}
+
+function receiptOf(message: ChatMessage): HTMLElement | null {
+  if (!message.mine) return null;
+  if (message.group_id) {
+    const readers = Object.values(state.groupReads[message.group_id] ?? {}).filter((msgId) => msgId >= message.msg_id).length;
+    return h('span', { class: `receipt${readers > 0 ? ' read' : ''}` }, readers > 0 ? `✓✓ read by ${readers}` : '✓ sent');
+  }
+  const read = (state.directReads[message.to_app_user_id ?? ''] ?? 0) >= message.msg_id;
+  return h('span', { class: `receipt${read ? ' read' : ''}` }, read ? '✓✓ read' : '✓ sent');
+}
+
+function messageBody(message: ChatMessage): HTMLElement {
+  const extra = (message.extra ?? {}) as Record<string, any>;
+  if (message.recalled) return h('div', { class: 'body muted' }, 'message recalled');
+  if (message.type === 1) return h('div', { class: 'body text' }, message.content);
+  if (message.type === 3) {
+    const url = safeUrl(extra.url);
+    const width = Number(extra.thumbWidth) || 200;
+    const height = Number(extra.thumbHeight) || 200;
+    return h(
+      'div',
+      { class: 'body image' },
+      url ? h('a', { href: url, target: '_blank', rel: 'noopener noreferrer' }, h('img', { src: url, width, height, alt: 'image', loading: 'lazy' })) : '[image]',
+    );
+  }
+  if (message.type === 8) {
+    const url = safeUrl(extra.download_url);
+    const name = String(extra.file_name ?? 'file');
+    const extension = /\.([A-Za-z0-9]{1,4})$/.exec(name)?.[1].toUpperCase() ?? 'FILE';
+    return h(
+      'div',
+      { class: 'body file' },
+      h('span', { class: 'file-icon', 'aria-hidden': 'true' }, extension),
+      url ? h('a', { href: url, target: '_blank', rel: 'noopener noreferrer' }, name) : name,
+      h('span', { class: 'muted' }, ` ${formatBytes(Number(extra.file_size))}`),
+    );
+  }
+  return h('div', { class: 'body muted' }, preview(message));
+}
+
+function renderMessages(keepOffsetFromBottom?: number): void {
+  const list = document.getElementById('messages');
+  const view = state.view;
+  if (!list || !view) return;
+  const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+  const items: Node[] = [];
+  if (view.hasMore) items.push(h('button', { id: 'load-older', class: 'link load-older', onclick: () => void loadOlder() }, view.loadingOlder ? 'Loading…' : 'Load older messages'));
+  let lastDay = '';
+  for (const message of view.messages) {
+    const day = new Date(message.time).toDateString();
+    if (day !== lastDay) {
+      items.push(h('div', { class: 'day muted' }, new Date(message.time).toLocaleDateString()));
+      lastDay = day;
+    }
+    const mine = message.mine;
+    items.push(
+      h(
+        'div',
+        { class: `msg${mine ? ' mine' : ''}`, 'data-msg-id': message.msg_id, 'data-seq': message.seq },
+        !mine && message.group_id ? h('div', { class: 'sender muted' }, message.nickname || message.app_user_id) : null,
+        messageBody(message),
+        h('div', { class: 'meta muted' }, h('span', {}, formatTime(message.time)), receiptOf(message)),
+      ),
+    );
+  }
+  for (const note of view.notes) items.push(h('div', { class: 'note muted' }, note.text));
+  list.replaceChildren(...items);
+  if (keepOffsetFromBottom !== undefined) list.scrollTop = list.scrollHeight - keepOffsetFromBottom;
+  else if (nearBottom) list.scrollTop = list.scrollHeight;
+}
+
+function renderChat(): void {
+  const section = document.getElementById('chat');
+  const view = state.view;
+  if (!section || !view) return;
+  const entry = state.convs.get(view.key)!;
+  section.replaceChildren(
+    h(
+      'header',
+      { class: 'chat-header' },
+      entry.kind === 'direct' ? presenceDot(entry.id) : h('span', { class: 'avatar-group' }, '#'),
+      h('h2', { id: 'chat-title' }, entry.title),
+      h('span', { class: 'muted' }, entry.kind === 'direct' ? `@${entry.id}` : `group ${entry.id}`),
+      entry.kind === 'group' ? h('button', { id: 'group-info', class: 'link', onclick: () => void showGroupPanel(entry.id) }, 'Group info') : null,
+    ),
+    h('div', { id: 'messages', class: 'messages' }),
+    entry.gone
+      ? h('div', { class: 'composer muted' }, 'You are no longer a member of this group.')
+      : h(
+          'form',
+          { id: 'composer', class: 'composer', onsubmit: onSend },
+          h('button', { type: 'button', id: 'attach', class: 'icon', title: 'Image or file by URL', onclick: () => ($('#attach-form').hidden = !$('#attach-form').hidden) }, '+'),
+          h('textarea', { id: 'message-input', rows: 1, placeholder: 'Message', onkeydown: onComposerKey }),
+          h('button', { type: 'submit', id: 'send' }, 'Send'),
+        ),
+    h(
+      'form',
+      { id: 'attach-form', class: 'attach-form', hidden: true, onsubmit: onSendAttachment },
+      h('select', { id: 'attach-kind', onchange: onAttachKind }, h('option', { value: 'image' }, 'Image'), h('option', { value: 'file' }, 'File')),
+      h('input', { id: 'attach-url', type: 'url', placeholder: 'https://…', required: true, onchange: onAttachUrl }),
+      h('input', { id: 'attach-width', type: 'number', min: 1, placeholder: 'width', class: 'image-only' }),
+      h('input', { id: 'attach-height', type: 'number', min: 1, placeholder: 'height', class: 'image-only' }),
+      h('input', { id: 'attach-name', placeholder: 'file name', class: 'file-only', hidden: true }),
+      h('input', { id: 'attach-size', type: 'number', min: 0, placeholder: 'size (bytes)', class: 'file-only', hidden: true }),
+      h('button', { type: 'submit', id: 'attach-send' }, 'Send'),
+    ),
+  );
+  renderMessages();
+  const list = $('#messages');
+  list.scrollTop = list.scrollHeight;
+  list.addEventListener('scroll', () => {
+    if (list.scrollTop < 40 && state.view?.hasMore && !state.view.loadingOlder) void loadOlder();
+  });
+  document.getElementById('message-input')?.focus();
+}
+
+async function showGroupPanel(groupId: string): Promise<void> {
+  const panel = $('#group-panel');
+  panel.hidden = false;
+  panel.replaceChildren(h('p', { class: 'muted' }, 'Loading…'));
+  try {
+    state.group = await client().groupInfo(groupId);
+  } catch (error) {
+    panel.replaceChildren(h('p', { class: 'error' }, errorText(error)));
+    return;
+  }
+  upsertConv(`g:${groupId}`, { title: state.group.group_name });
+  renderGroupPanel();
+  renderList();
+  void pollPresence();
+}
+
+/** A group first seen through a message: its name comes from groupInfo. */
+async function fetchGroupTitle(groupId: string): Promise<void> {
+  try {
+    const group = await client().groupInfo(groupId);
+    upsertConv(`g:${groupId}`, { title: group.group_name });
+    renderList();
+    if (state.view?.key === `g:${groupId}`) {
+      const title = document.getElementById('chat-title');
+      if (title) title.textContent = group.group_name;
+    }
+    save();
+  } catch {
+    // the id stays as the title
+  }
+}
+
+function renderGroupPanel(): void {
+  const panel = document.getElementById('group-panel');
+  const group = state.group;
+  if (!panel || !group || panel.hidden) return;
+  const mine = group.member_list.find((member) => member.app_user_id === state.me);
+  const parts: Array<HTMLElement | null> = [
+    h('header', { class: 'panel-header' }, h('h3', {}, group.group_name), h('button', { class: 'link', id: 'close-panel', onclick: () => (panel.hidden = true) }, '×')),
+    h('dl', {}, h('dt', {}, 'Group id'), h('dd', { id: 'panel-group-id' }, group.group_id), ...(group.notice ? [h('dt', {}, 'Notice'), h('dd', {}, group.notice)] : [])),
+    group.invite_code !== undefined
+      ? h('div', { class: 'invite-code' }, h('span', { class: 'muted' }, 'Invite code '), h('code', { id: 'invite-code' }, group.invite_code))
+      : null,
+    h('h4', {}, `Members (${group.member_list.length})`),
+    h(
+      'ul',
+      { id: 'member-list', class: 'member-list' },
+      ...group.member_list.map((member) =>
+        h(
+          'li',
+          { 'data-user': member.app_user_id },
+          presenceDot(member.app_user_id),
+          h('span', {}, member.nickname || member.app_user_id),
+          h('span', { class: 'muted' }, ` @${member.app_user_id}`),
+          member.role !== 'member' ? h('span', { class: 'role' }, member.role) : null,
+        ),
+      ),
+    ),
+    h(
+      'form',
+      { id: 'invite-form', class: 'mini-form', onsubmit: onInvite },
+      h('input', { id: 'invite-users', placeholder: 'invite: carol, dave', required: true }),
+      h('button', { type: 'submit' }, 'Invite'),
+    ),
+    mine && mine.role !== 'owner' ? h('button', { id: 'leave-group', class: 'danger', onclick: onLeave }, 'Leave group') : null,
+  ];
+  panel.replaceChildren(...parts.filter((part): part is HTMLElement => part !== null));
+}
+
+function updatePresenceDots(): void {
+  for (const dot of document.querySelectorAll<HTMLElement>('.dot.presence')) {
+    const user = dot.dataset.user ?? '';
+    const online = user === state.me ? state.client?.state === 'open' : state.online.get(user) === true;
+    dot.classList.toggle('online', online);
+    dot.classList.toggle('offline', !online);
+    dot.title = online ? 'online' : 'offline';
+  }
+}
+
+// ---------- actions ----------
+
+function client(): ImClient {
+  if (!state.client) throw new Error('not connected');
+  return state.client;
+}
+
+function splitIds(value: string): string[] {
+  return value
+    .split(/[\s,]+/)
+    .map((id) => id.trim())
+    .filter(Boolean);
+}
+
+async function openConversation(key: string): Promise<void> {
+  if (!state.convs.has(key)) upsertConv(key, {});
+  const view: ViewState = { key, messages: [], hasMore: false, loadingOlder: false, notes: [] };
+  state.view = view;
+  const panel = document.getElementById('group-panel');
+  if (panel) panel.hidden = true;
+  renderList();
+  renderChat();
+  try {
+    const page = await client().history(convOf(key), { limit: PAGE_SIZE });
+    if (state.view !== view) return;
+    mergeMessages(view, page.messages);
+    view.hasMore = page.has_more;
+    const entry = state.convs.get(key)!;
+    const newest = view.messages[view.messages.length - 1];
+    if (newest) {
+      const title = entry.kind === 'direct' ? view.messages.find((message) => message.app_user_id === entry.id)?.nickname : undefined;
+      upsertConv(key, { preview: preview(newest), time: Math.max(entry.time, newest.time), ...(title ? { title } : {}) });
+    }
+    renderChat();
+    markRead();
+  } catch (error) {
+    toast(`history: ${errorText(error)}`);
+  }
+  void pollPresence();
+}
+
+function mergeMessages(view: ViewState, messages: ChatMessage[]): void {
+  const byId = new Map(view.messages.map((message) => [message.msg_id, message]));
+  for (const message of messages) byId.set(message.msg_id, { ...byId.get(message.msg_id), ...message });
+  view.messages = [...byId.values()].sort((a, b) => a.seq - b.seq);
+}
+
+async function loadOlder(): Promise<void> {
+  const view = state.view;
+  if (!view || view.loadingOlder || !view.hasMore) return;
+  view.loadingOlder = true;
+  const list = $('#messages');
+  const offset = list.scrollHeight - list.scrollTop;
+  renderMessages(offset);
+  try {
+    const oldest = view.messages[0]?.seq;
+    const page = await client().history(convOf(view.key), oldest ? { before_seq: oldest, limit: PAGE_SIZE } : { limit: PAGE_SIZE });
+    mergeMessages(view, page.messages);
+    view.hasMore = page.has_more;
+  } catch (error) {
+    toast(`history: ${errorText(error)}`);
+  } finally {
+    view.loadingOlder = false;
+  }
+  if (state.view === view) renderMessages(list.scrollHeight > 0 ? offset : undefined);
+}
+
+/** The user sees the open conversation: ack (status 2) its newest message from someone else; the badge clears. */
+function markRead(): void {
+  const view = state.view;
+  if (!view || document.visibilityState !== 'visible') return;
+  const entry = state.convs.get(view.key);
+  if (entry) entry.unread = 0;
+  renderList();
+  save();
+  const newest = [...view.messages].reverse().find((message) => !message.mine);
+  if (!newest || (state.acked.get(view.key) ?? 0) >= newest.msg_id) return;
+  state.acked.set(view.key, newest.msg_id);
+  client()
+    .ack(convOf(view.key), newest.msg_id, 2)
+    .catch((error) => {
+      state.acked.delete(view.key);
+      toast(`ack: ${errorText(error)}`);
+    });
+}
+
+function onComposerKey(event: KeyboardEvent): void {
+  if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    $<HTMLFormElement>('#composer').requestSubmit();
+  }
+}
+
+/** Sends to the open conversation; the SDK emits the stored message as a `message` event (mine: true). */
+async function sendMessage(message: { type: 1 | 3 | 8; content?: string; extra?: Record<string, unknown> }): Promise<boolean> {
+  const view = state.view;
+  if (!view) return false;
+  try {
+    await client().send(convOf(view.key), message);
+    return true;
+  } catch (error) {
+    toast(`not sent: ${errorText(error)}`);
+    return false;
+  }
+}
+
+async function onSend(event: Event): Promise<void> {
+  event.preventDefault();
+  const input = $<HTMLTextAreaElement>('#message-input');
+  const text = input.value;
+  if (!text.trim()) return;
+  input.value = '';
+  if (!(await sendMessage({ type: 1, content: text, extra: {} }))) input.value = text;
+  input.focus();
+}
+
+function onAttachKind(): void {
+  const kind = $<HTMLSelectElement>('#attach-kind').value;
+  for (const element of document.querySelectorAll<HTMLElement>('.image-only')) element.hidden = kind !== 'image';
+  for (const element of document.querySelectorAll<HTMLElement>('.file-only')) element.hidden = kind !== 'file';
+}
+
+/** Fills in an image's size by loading it, and a file's name from the URL. */
+function onAttachUrl(): void {
+  const url = safeUrl($<HTMLInputElement>('#attach-url').value);
+  if (!url) return;
+  if ($<HTMLSelectElement>('#attach-kind').value === 'file') {
+    const name = $<HTMLInputElement>('#attach-name');
+    if (!name.value) name.value = decodeURIComponent(new URL(url).pathname.split('/').pop() || 'file');
+    return;
+  }
+  const image = new Image();
+  image.onload = () => {
+    $<HTMLInputElement>('#attach-width').value = String(image.naturalWidth || 200);
+    $<HTMLInputElement>('#attach-height').value = String(image.naturalHeight || 200);
+  };
+  image.src = url;
+}
+
+function imageSize(url: string): Promise<{ width: number; height: number } | undefined> {
+  return new Promise((resolve) => {
+    const image = new Image();
+    image.onload = () => resolve(image.naturalWidth && image.naturalHeight ? { width: image.naturalWidth, height: image.naturalHeight } : undefined);
+    image.onerror = () => resolve(undefined);
+    image.src = url;
+  });
+}
+
+/** A stable etag for a file given by URL (the server needs one; it is not used to fetch anything). */
+function etagOf(url: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < url.length; i++) hash = Math.imul(hash ^ url.charCodeAt(i), 0x01000193) >>> 0;
+  return `url-${hash.toString(16).padStart(8, '0')}-${url.length}`;
+}
+
+async function onSendAttachment(event: Event): Promise<void> {
+  event.preventDefault();
+  const url = safeUrl($<HTMLInputElement>('#attach-url').value.trim());
+  if (!url) return toast('an http or https URL is needed');
+  const kind = $<HTMLSelectElement>('#attach-kind').value;
+  let sent: boolean;
+  if (kind === 'image') {
+    let width = Number($<HTMLInputElement>('#attach-width').value);
+    let height = Number($<HTMLInputElement>('#attach-height').value);
+    if (!(width > 0 && height > 0)) {
+      const size = await imageSize(url);
+      if (!size) return toast('could not load the image: give its width and height');
+      ({ width, height } = size);
+    }
+    sent = await sendMessage({ type: 3, content: '', extra: { url, width: Math.round(width), height: Math.round(height), is_original: 2 } });
+  } else {
+    const name = $<HTMLInputElement>('#attach-name').value.trim() || decodeURIComponent(new URL(url).pathname.split('/').pop() || 'file');
+    const size = Math.max(0, Math.round(Number($<HTMLInputElement>('#attach-size').value) || 0));
+    sent = await sendMessage({ type: 8, content: '', extra: { file_name: name.slice(0, 255), file_size: size, etag: etagOf(url), download_url: url } });
+  }
+  if (sent) {
+    $<HTMLFormElement>('#attach-form').reset();
+    $('#attach-form').hidden = true;
+    onAttachKind();
+  }
+}
+
+function onNewChat(event: Event): void {
+  event.preventDefault();
+  const input = $<HTMLInputElement>('#chat-user');
+  const id = input.value.trim();
+  if (!id) return;
+  if (id === state.me) return toast('that is you');
+  input.value = '';
+  $('#chat-form').hidden = true;
+  void openConversation(`u:${id}`);
+}
+
+async function onNewGroup(event: Event): Promise<void> {
+  event.preventDefault();
+  const name = $<HTMLInputElement>('#group-name').value.trim();
+  const members = splitIds($<HTMLInputElement>('#group-members').value).filter((id) => id !== state.me);
+  try {
+    const group = await client().createGroup({ group_name: name, app_user_ids: members });
+    $<HTMLFormElement>('#group-form').reset();
+    $('#group-form').hidden = true;
+    upsertConv(`g:${group.group_id}`, { title: group.group_name, time: Date.now(), preview: 'group created' });
+    await openConversation(`g:${group.group_id}`);
+  } catch (error) {
+    toast(`createGroup: ${errorText(error)}`);
+  }
+}
+
+async function onJoinGroup(event: Event): Promise<void> {
+  event.preventDefault();
+  const groupId = $<HTMLInputElement>('#join-id').value.trim();
+  const code = $<HTMLInputElement>('#join-code').value.trim();
+  try {
+    const group = await client().joinGroup(groupId, code);
+    $<HTMLFormElement>('#join-form').reset();
+    $('#join-form').hidden = true;
+    upsertConv(`g:${groupId}`, { title: group.group_name ?? groupId, time: Date.now(), preview: 'joined', gone: false });
+    await openConversation(`g:${groupId}`);
+  } catch (error) {
+    toast(`joinGroup: ${errorText(error)}`);
+  }
+}
+
+async function onInvite(event: Event): Promise<void> {
+  event.preventDefault();
+  const group = state.group;
+  if (!group) return;
+  const ids = splitIds($<HTMLInputElement>('#invite-users').value);
+  try {
+    await client().inviteToGroup(group.group_id, ids);
+    await showGroupPanel(group.group_id);
+  } catch (error) {
+    toast(`inviteToGroup: ${errorText(error)}`);
+  }
+}
+
+async function onLeave(): Promise<void> {
+  const group = state.group;
+  if (!group || !confirm(`Leave ${group.group_name}?`)) return;
+  try {
+    await client().leaveGroup(group.group_id);
+    upsertConv(`g:${group.group_id}`, { gone: true, unread: 0 });
+    $('#group-panel').hidden = true;
+    save();
+    renderList();
+    if (state.view?.key === `g:${group.group_id}`) renderChat();
+  } catch (error) {
+    toast(`leaveGroup: ${errorText(error)}`);
+  }
+}
+
+// ---------- pushes ----------
+
+function errorText(error: unknown): string {
+  return error instanceof ImError ? `${error.msg} (${error.code})` : (error as Error).message;
+}
+
+function onChatMessage(message: ChatMessage): void {
+  const key = keyOf(message.conversation);
+  const mine = message.mine;
+  const entry = state.convs.get(key);
+  const fields: Partial<ConvEntry> = { preview: preview(message), time: Math.max(entry?.time ?? 0, message.time) };
+  if (!mine && message.group_id === undefined) fields.title = message.nickname || message.app_user_id;
+  const open = state.view?.key === key;
+  const seen = open && document.visibilityState === 'visible';
+  if (!mine && !seen) {
+    if (state.floorPending) state.floorPending.push(message);
+    else if (message.time > state.countFloor) fields.unread = (entry?.unread ?? 0) + 1;
+  }
+  upsertConv(key, fields);
+  if (!entry && message.group_id !== undefined) void fetchGroupTitle(message.group_id);
+  if (open) {
+    const title = document.getElementById('chat-title');
+    if (title && fields.title) title.textContent = fields.title;
+    mergeMessages(state.view!, [message]);
+    renderMessages();
+    if (seen && !mine) markRead();
+  }
+  renderList();
+  save();
+}
+
+function onSync(sync: SyncData): void {
+  const me = client().appUserId;
+  if (me && !state.me) {
+    state.me = me;
+    $('#me-name').textContent = state.me;
+    load();
+  }
+  // the sync frame lists exactly the conversations with unread messages (after a reconnect the SDK
+  // then emits what arrived meanwhile as `message` events, which these counts already include)
+  for (const entry of state.convs.values()) entry.unread = 0;
+  for (const item of sync.friendList ?? []) {
+    const key = `u:${item.app_user_id}`;
+    upsertConv(key, { title: item.nickname || item.app_user_id, preview: item.last_message, time: item.time, unread: item.count });
+  }
+  for (const item of sync.groupList ?? []) {
+    const key = `g:${item.group_id}`;
+    upsertConv(key, { title: item.group_name || item.group_id, preview: item.last_message, time: item.time, unread: item.count, gone: false });
+  }
+  if (state.synced) holdCountsUntilFloor();
+  state.synced = true;
+  document.body.dataset.syncs = String(Number(document.body.dataset.syncs ?? 0) + 1);
+  renderList();
+  save();
+  // the open conversation is being looked at: its messages are read
+  if (state.view) markRead();
+  void pollPresence();
+}
+
+/** Asks the server's time once the sync counts are set; messages up to it are in those counts. */
+function holdCountsUntilFloor(): void {
+  if (state.floorPending) return;
+  const pending: ChatMessage[] = [];
+  state.floorPending = pending;
+  document.body.dataset.countHold = 'on';
+  const release = (floor: number) => {
+    if (state.floorPending !== pending) return;
+    state.floorPending = undefined;
+    document.body.dataset.countHold = 'off';
+    state.countFloor = Math.max(state.countFloor, floor);
+    for (const message of pending) {
+      const key = keyOf(message.conversation);
+      const entry = state.convs.get(key);
+      const seen = state.view?.key === key && document.visibilityState === 'visible';
+      if (entry && !seen && message.time > state.countFloor) entry.unread += 1;
+    }
+    renderList();
+    save();
+  };
+  client()
+    .ping()
+    .then(release, () => release(Math.max(0, ...pending.map((message) => message.time))));
+}
+
+function onAck(receipt: AckEvent): void {
+  if (receipt.status !== 2) return;
+  if (receipt.app_user_id === state.me) {
+    // read on another device of mine: refresh the counts
+    void client()
+      .sync()
+      .then(onSync, () => undefined);
+    return;
+  }
+  if (receipt.group_id) {
+    const readers = (state.groupReads[receipt.group_id] ??= {});
+    readers[receipt.app_user_id] = Math.max(readers[receipt.app_user_id] ?? 0, receipt.msg_id);
+  } else {
+    state.directReads[receipt.app_user_id] = Math.max(state.directReads[receipt.app_user_id] ?? 0, receipt.msg_id);
+  }
+  save();
+  renderMessages();
+}
+
+const SYSTEM_TEXT: Record<number, (message: SystemMessage) => string> = {
+  12: () => 'group edited',
+  13: () => 'group dissolved',
+  14: (m) => `${names(m.extra?.removed_member_list)} removed`,
+  15: (m) => `${m.extra?.member?.nickname ?? m.extra?.member?.app_user_id ?? 'someone'} left`,
+  16: (m) => `${names(m.extra?.member_list)} joined`,
+  17: (m) => `invited by ${m.extra?.inviter?.nickname ?? m.extra?.inviter?.app_user_id ?? 'someone'}`,
+};
+
+function names(list: unknown): string {
+  return Array.isArray(list) ? list.map((member: any) => member.nickname || member.app_user_id).join(', ') : 'members';
+}
+
+function onSystemMessage(message: SystemMessage): void {
+  const groupId = message.group_id ?? message.extra?.group_id;
+  const text = SYSTEM_TEXT[message.type]?.(message);
+  if (!groupId || !text) return;
+  const key = `g:${groupId}`;
+  const fields: Partial<ConvEntry> = { time: Math.max(state.convs.get(key)?.time ?? 0, message.time), preview: text };
+  if (message.type === 17) Object.assign(fields, { title: message.extra?.group_info?.group_name ?? groupId, gone: false });
+  if (message.type === 12 && typeof message.extra?.group_name === 'string') fields.title = message.extra.group_name;
+  if (message.type === 13) fields.gone = true;
+  if (message.type === 14 && (message.extra?.removed_member_list ?? []).some((member: any) => member.app_user_id === state.me)) fields.gone = true;
+  if (message.type === 15 && message.extra?.member?.app_user_id === state.me) fields.gone = true;
+  upsertConv(key, fields);
+  if (state.view?.key === key) {
+    state.view.notes.push({ time: message.time, text });
+    if (fields.gone) renderChat();
+    else renderMessages();
+  }
+  if (state.group?.group_id === groupId && !$('#group-panel').hidden && !fields.gone) void showGroupPanel(groupId);
+  renderList();
+  save();
+}
+
+async function pollPresence(): Promise<void> {
+  if (state.client?.state !== 'open') return;
+  const ids = new Set<string>();
+  for (const entry of state.convs.values()) if (entry.kind === 'direct') ids.add(entry.id);
+  if (state.group && !$('#group-panel').hidden) for (const member of state.group.member_list) ids.add(member.app_user_id);
+  ids.delete(state.me);
+  const list = [...ids].slice(0, 100);
+  if (list.length === 0) return;
+  try {
+    const online = await client().presence(list);
+    for (const id of list) state.online.set(id, online[id] === true);
+    updatePresenceDots();
+  } catch {
+    // the next poll tries again
+  }
+}
+
+// ---------- session ----------
+
+async function wsUrl(): Promise<string> {
+  let path = '/';
+  try {
+    const config = await (await fetch('config.json', { cache: 'no-store' })).json();
+    if (typeof config.ws_path === 'string') path = config.ws_path;
+  } catch {
+    // the default path
+  }
+  return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${path}`;
+}
+
+async function signIn(token: string): Promise<void> {
+  if (!token) return;
+  const imClient = new ImClient({ url: await wsUrl(), getToken: () => token, auth: 'in-band' });
+  state.client = imClient;
+  state.me = '';
+  state.convs.clear();
+  state.view = undefined;
+  state.synced = false;
+  state.countFloor = 0;
+  state.floorPending = undefined;
+  state.acked.clear();
+  renderShell();
+  imClient.on('state', (value, detail) => {
+    renderState();
+    // the SDK gave up (token expired or refused, replaced by a newer connection…)
+    if (value === 'closed' && detail.error && state.client === imClient) {
+      state.client = undefined;
+      sessionStorage.removeItem(TOKEN_KEY);
+      renderLogin(`Disconnected: ${errorText(detail.error)}`);
+    }
+  });
+  imClient.on('sync', onSync);
+  imClient.on('message', onChatMessage);
+  imClient.on('ack', onAck);
+  imClient.on('systemMessage', onSystemMessage);
+  try {
+    await imClient.connect();
+    sessionStorage.setItem(TOKEN_KEY, token);
+  } catch (error) {
+    if (state.client === imClient) state.client = undefined;
+    imClient.close();
+    sessionStorage.removeItem(TOKEN_KEY);
+    renderLogin(`Could not sign in: ${errorText(error)}`);
+    return;
+  }
+  clearInterval(state.presenceTimer);
+  state.presenceTimer = setInterval(() => void pollPresence(), PRESENCE_POLL_MS);
+}
+
+function signOut(): void {
+  clearInterval(state.presenceTimer);
+  state.client?.close();
+  state.client = undefined;
+  sessionStorage.removeItem(TOKEN_KEY);
+  renderLogin();
+}
+
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'visible') markRead();
+});
+
+function start(): void {
+  // a token in the fragment (never sent to the server) signs in directly: /console/#token=…
+  const fromHash = new URLSearchParams(location.hash.slice(1)).get('token');
+  if (fromHash) history.replaceState(null, '', location.pathname + location.search);
+  const token = fromHash ?? sessionStorage.getItem(TOKEN_KEY);
+  if (token) void signIn(token);
+  else renderLogin();
+}
+
+start();

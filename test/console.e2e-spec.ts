@@ -1,0 +1,299 @@
+import { execFileSync } from 'child_process';
+import { join } from 'path';
+import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
+import { ConnectionRegistry } from '../src/realtime/connection-registry';
+import { userIdOf } from './support/groups-fixtures';
+import { directConversation, readSeq } from './support/messaging-fixtures';
+import { startTestServer, TestServer } from './support/server';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ROOT = join(__dirname, '..');
+/** Where to write docs/console.png when asked (CONSOLE_SCREENSHOT=docs/console.png). */
+const SCREENSHOT = process.env.CONSOLE_SCREENSHOT;
+
+// a browser session per user, each step waiting for what the page shows
+jest.setTimeout(90_000);
+
+interface Session {
+  context: BrowserContext;
+  page: Page;
+  errors: string[];
+}
+
+describe('browser console (/console): two users in Chromium, over the real server', () => {
+  let t: TestServer;
+  let browser: Browser;
+  const sessions: Session[] = [];
+
+  beforeAll(async () => {
+    // the console the server serves is the one built from console/ now
+    execFileSync(process.execPath, [join(ROOT, 'console', 'build.mjs')], { cwd: ROOT, stdio: 'pipe' });
+    t = await startTestServer();
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  }, 120_000);
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+  });
+  beforeEach(() => t.reset());
+  afterEach(async () => {
+    for (const session of sessions.splice(0)) {
+      // nothing the page did may have thrown
+      expect(session.errors).toEqual([]);
+      await session.context.close();
+    }
+  });
+
+  /** A fresh browser profile signed in as `appUserId` with a pasted token. */
+  async function signIn(appUserId: string): Promise<Page> {
+    const context = await browser.newContext({ viewport: { width: 1180, height: 740 } });
+    // fail with Playwright's message before Jest's test timeout
+    context.setDefaultTimeout(15_000);
+    const page = await context.newPage();
+    const session: Session = { context, page, errors: [] };
+    page.on('pageerror', (error) => session.errors.push(error.message));
+    sessions.push(session);
+    const { token } = await t.admin.ensureUserToken(appUserId);
+    await page.goto(`${t.baseUrl}/console`);
+    await page.fill('#token', token);
+    await page.click('#connect');
+    await page.locator('#me-name', { hasText: appUserId }).waitFor();
+    await page.locator('body[data-connection="open"]').waitFor();
+    return page;
+  }
+
+  async function openChatWith(page: Page, appUserId: string): Promise<void> {
+    await page.click('#new-chat');
+    await page.fill('#chat-user', appUserId);
+    await page.press('#chat-user', 'Enter');
+    await page.locator('#chat-title').waitFor();
+    await page.locator('#composer').waitFor();
+  }
+
+  async function send(page: Page, text: string): Promise<void> {
+    await page.fill('#message-input', text);
+    await page.press('#message-input', 'Enter');
+    await page.locator('.msg.mine', { hasText: text }).waitFor();
+  }
+
+  const badge = (page: Page, key: string) => page.locator(`.conv[data-key="${key}"] .badge`);
+
+  it('serves the page, its assets and config.json under /console, and redirects /console to /console/', async () => {
+    const redirect = await fetch(`${t.baseUrl}/console`, { redirect: 'manual' });
+    expect(redirect.status).toBe(301);
+    expect(redirect.headers.get('location')).toBe('/console/');
+    const page = await fetch(`${t.baseUrl}/console/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toContain('text/html');
+    expect(await page.text()).toContain('console.js');
+    for (const asset of ['console.js', 'console.css', 'icon.svg']) expect((await fetch(`${t.baseUrl}/console/${asset}`)).status).toBe(200);
+    expect(await (await fetch(`${t.baseUrl}/console/config.json`)).json()).toEqual({ ws_path: '/' });
+    // the neighbours are untouched
+    expect((await fetch(`${t.baseUrl}/health`)).status).toBe(200);
+    expect((await fetch(`${t.baseUrl}/admin/users/x`)).status).toBe(401);
+    expect((await fetch(`${t.baseUrl}/console/missing.js`)).status).toBe(404);
+  });
+
+  it('refuses a bad token on the sign-in page', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${t.baseUrl}/console/`);
+    await page.fill('#token', 'not-a-token');
+    await page.click('#connect');
+    await page.locator('#login-error').waitFor();
+    expect(await page.locator('#token').count()).toBe(1);
+    await context.close();
+  });
+
+  it('chats both ways: unread badges from pushes and from the sync frame, cleared by reading; read receipts; presence; image and file by URL', async () => {
+    const bob = await signIn('bob');
+    const alice = await signIn('alice');
+
+    await openChatWith(alice, 'bob');
+    // bob is online: the dot in alice's list and header turns green
+    await alice.locator('.conv[data-key="u:bob"] .dot.online').waitFor();
+    await send(alice, 'hello bob');
+    await badge(bob, 'u:alice').filter({ hasText: '1' }).waitFor();
+    expect(await bob.locator('.conv[data-key="u:alice"] .conv-preview').textContent()).toBe('hello bob');
+    await send(alice, 'are you there?');
+    await badge(bob, 'u:alice').filter({ hasText: '2' }).waitFor();
+    expect(await alice.locator('.msg.mine .receipt.read').count()).toBe(0);
+
+    // a reload rebuilds the badge from the sync frame (type 19)
+    await bob.reload();
+    await bob.locator('body[data-connection="open"]').waitFor();
+    await badge(bob, 'u:alice').filter({ hasText: '2' }).waitFor();
+
+    // reading clears the badge, moves bob's read position, and alice sees both messages read
+    await bob.click('.conv[data-key="u:alice"]');
+    await bob.locator('.msg', { hasText: 'are you there?' }).waitFor();
+    await badge(bob, 'u:alice').waitFor({ state: 'detached' });
+    await alice.locator('.msg.mine .receipt.read').nth(1).waitFor();
+    expect(await alice.locator('.msg.mine .receipt.read').allTextContents()).toEqual(['✓✓ read', '✓✓ read']);
+    const conversation = await directConversation(t, 'alice', 'bob');
+    expect(await readSeq(t, 'bob', conversation!)).toBe(2);
+
+    // bob answers; alice has the conversation open, so no badge, and bob sees his message read
+    await send(bob, 'hi alice!');
+    await alice.locator('.msg:not(.mine)', { hasText: 'hi alice!' }).waitFor();
+    await bob.locator('.msg.mine .receipt.read').waitFor();
+    expect(await badge(alice, 'u:bob').count()).toBe(0);
+
+    // an image and a file, both by URL
+    await alice.click('#attach');
+    await alice.fill('#attach-url', `${t.baseUrl}/console/icon.svg`);
+    await alice.click('#attach-send');
+    await alice.locator('.msg.mine .image img').waitFor();
+    await alice.click('#attach');
+    await alice.selectOption('#attach-kind', 'file');
+    await alice.fill('#attach-url', `${t.baseUrl}/console/console.css`);
+    await alice.fill('#attach-size', '2048');
+    await alice.click('#attach-send');
+    await alice.locator('.msg.mine .file', { hasText: 'console.css' }).waitFor();
+    const image = bob.locator('.msg:not(.mine) .image img');
+    await image.waitFor();
+    expect(await image.getAttribute('src')).toBe(`${t.baseUrl}/console/icon.svg`);
+    const file = bob.locator('.msg:not(.mine) .file a');
+    await file.waitFor();
+    expect(await file.textContent()).toContain('console.css');
+    expect(await file.getAttribute('href')).toBe(`${t.baseUrl}/console/console.css`);
+    // stored as types 3 and 8 with what §4 requires
+    const stored = await t.sql<{ type: number; extra: any }>(`SELECT type, extra FROM messages WHERE type IN (3, 8) ORDER BY id`);
+    expect(stored.map((row) => row.type)).toEqual([3, 8]);
+    expect(stored[0].extra).toMatchObject({ url: `${t.baseUrl}/console/icon.svg`, width: 64, height: 64, is_original: 2 });
+    expect(stored[1].extra).toMatchObject({ file_name: 'console.css', file_size: 2048, download_url: `${t.baseUrl}/console/console.css` });
+
+    // bob read everything while it arrived: after a reload there is no badge
+    await bob.reload();
+    await bob.locator('.conv[data-key="u:alice"]').waitFor();
+    expect(await badge(bob, 'u:alice').count()).toBe(0);
+
+    if (SCREENSHOT) {
+      await alice.locator('.msg:not(.mine)', { hasText: 'hi alice!' }).waitFor();
+      await alice.screenshot({ path: join(ROOT, SCREENSHOT) });
+    }
+  });
+
+  it('after a dropped connection, the badge counts each missed message once (the sync counts, then the SDK catching up)', async () => {
+    await t.admin.ensureUserToken('bob');
+    const alice = await t.connect('alice');
+    const bob = await signIn('bob');
+    const say = async (text: string) => expect((await alice.request('chat', { type: 1, content: text, app_user_ids: 'bob' })).code).toBe(200);
+    await say('m1');
+    await say('m2');
+    await badge(bob, 'u:alice').filter({ hasText: /^2$/ }).waitFor();
+
+    const registry = t.server.app.get(ConnectionRegistry);
+    for (const connection of registry.connectionsOf(await userIdOf(t, 'bob'))) connection.close(1013, 'dropped by the test');
+    await say('m3');
+    // reconnected: a second sync frame, and the counts no longer on hold
+    await bob.locator('body[data-syncs="2"][data-count-hold="off"]').waitFor();
+    await say('m4');
+    // m4 is emitted after m3 (the SDK keeps seq order), so whatever m3 did to the count is done
+    await bob.locator('.conv[data-key="u:alice"] .conv-preview', { hasText: 'm4' }).waitFor();
+    expect(await badge(bob, 'u:alice').textContent()).toBe('4');
+    await bob.click('.conv[data-key="u:alice"]');
+    await bob.locator('.msg .text', { hasText: 'm4' }).waitFor();
+    expect(await bob.locator('.msg .text').allTextContents()).toEqual(['m1', 'm2', 'm3', 'm4']);
+    await badge(bob, 'u:alice').waitFor({ state: 'detached' });
+  });
+
+  it('reading on another device of the same user clears the badge', async () => {
+    await t.admin.ensureUserToken('bob');
+    const alice = await t.connect('alice');
+    const bob = await signIn('bob');
+    const sent = await alice.request('chat', { type: 1, content: 'read me elsewhere', app_user_ids: 'bob' });
+    await badge(bob, 'u:alice').filter({ hasText: /^1$/ }).waitFor();
+    const phone = await t.connect('bob');
+    expect((await phone.request('ack', { msg_id: sent.msg_id, status: 2, app_user_ids: 'alice' })).code).toBe(200);
+    await badge(bob, 'u:alice').waitFor({ state: 'detached' });
+  });
+
+  it('pages back through history with before_seq', async () => {
+    await t.admin.ensureUserToken('bob');
+    const carol = await t.connect('carol');
+    for (let i = 1; i <= 45; i++) {
+      const reply = await carol.request('chat', { type: 1, content: `m${i}`, app_user_ids: 'bob' });
+      expect(reply.code).toBe(200);
+    }
+    const bob = await signIn('bob');
+    await badge(bob, 'u:carol').filter({ hasText: '45' }).waitFor();
+    await bob.click('.conv[data-key="u:carol"]');
+    await bob.locator('.msg', { hasText: 'm45' }).waitFor();
+    expect(await bob.locator('.msg').count()).toBe(30);
+    // scrolling up to the "load older" button fetches the page before the oldest seq shown
+    await bob.locator('#load-older').scrollIntoViewIfNeeded();
+    await bob.locator('.msg .text', { hasText: /^m1$/ }).waitFor();
+    expect(await bob.locator('.msg').count()).toBe(45);
+    expect(await bob.locator('#load-older').count()).toBe(0);
+    const texts = await bob.locator('.msg .text').allTextContents();
+    expect(texts).toEqual(Array.from({ length: 45 }, (_, i) => `m${i + 1}`));
+    await badge(bob, 'u:carol').waitFor({ state: 'detached' });
+    const conversation = await directConversation(t, 'carol', 'bob');
+    expect(await readSeq(t, 'bob', conversation!)).toBe(45);
+  });
+
+  it('groups: create, chat both ways with unread badges and read receipts, group info with members and presence, invite', async () => {
+    const bob = await signIn('bob');
+    const alice = await signIn('alice');
+    await t.admin.ensureUserToken('carol');
+
+    await alice.click('#new-group');
+    await alice.fill('#group-name', 'Team');
+    await alice.fill('#group-members', 'bob');
+    await alice.press('#group-members', 'Enter');
+    await alice.locator('#chat-title', { hasText: 'Team' }).waitFor();
+    const key = await alice.locator('.conv.active').getAttribute('data-key');
+    expect(key).toMatch(/^g:\d+$/);
+    const groupId = key!.slice(2);
+
+    // bob is told he was invited (system message 17): the group appears in his list
+    await bob.locator(`.conv[data-key="${key}"]`, { hasText: 'Team' }).waitFor();
+    await send(alice, 'hello team');
+    await badge(bob, key!).filter({ hasText: '1' }).waitFor();
+    await bob.click(`.conv[data-key="${key}"]`);
+    await bob.locator('.msg:not(.mine)', { hasText: 'hello team' }).waitFor();
+    await badge(bob, key!).waitFor({ state: 'detached' });
+    await alice.locator('.msg.mine .receipt.read', { hasText: 'read by 1' }).waitFor();
+    expect(await readSeq(t, 'bob', groupId)).toBe(1);
+
+    await send(bob, 'hi from bob');
+    await alice.locator('.msg:not(.mine)', { hasText: 'hi from bob' }).waitFor();
+    expect(await badge(alice, key!).count()).toBe(0);
+
+    // group info: members with roles and presence; invite carol
+    await alice.click('#group-info');
+    await alice.locator('#member-list li[data-user="bob"] .dot.online').waitFor();
+    expect(await alice.locator('#panel-group-id').textContent()).toBe(groupId);
+    expect(await alice.locator('#member-list li[data-user="alice"] .role').textContent()).toBe('owner');
+    await alice.fill('#invite-users', 'carol');
+    await alice.press('#invite-users', 'Enter');
+    await alice.locator('#member-list li[data-user="carol"] .dot.offline').waitFor();
+    expect(await alice.locator('#member-list li').count()).toBe(3);
+    // bob, in the group, sees carol join
+    await bob.locator('.note', { hasText: 'carol' }).waitFor();
+    const members = await t.sql(`SELECT user_id FROM conversation_members WHERE conversation_id = $1`, [Number(groupId)]);
+    expect(members).toHaveLength(3);
+  });
+});
+
+describe('browser console settings', () => {
+  let t: TestServer | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  it('CONSOLE_ENABLED=false serves nothing there', async () => {
+    t = await startTestServer({ CONSOLE_ENABLED: 'false' });
+    expect((await fetch(`${t.baseUrl}/console/`)).status).toBe(404);
+    expect((await fetch(`${t.baseUrl}/console/config.json`)).status).toBe(404);
+  });
+
+  it('CONSOLE_PATH moves it, and config.json names WS_PATH', async () => {
+    t = await startTestServer({ CONSOLE_PATH: '/ops/chat', WS_PATH: '/ws' });
+    expect((await fetch(`${t.baseUrl}/ops/chat/`)).status).toBe(200);
+    expect((await fetch(`${t.baseUrl}/console/`)).status).toBe(404);
+    expect(await (await fetch(`${t.baseUrl}/ops/chat/config.json`)).json()).toEqual({ ws_path: '/ws' });
+  });
+});
