@@ -1,6 +1,6 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
-import { randomBytes } from 'crypto';
+import { createSecretKey, KeyObject, randomBytes } from 'crypto';
 import { Db } from '../database/db';
 import { AppConfig } from '../config/app-config';
 
@@ -23,7 +23,11 @@ interface JwtPayload {
  */
 @Injectable()
 export class TokenService implements OnModuleInit {
-  private secret = '';
+  /**
+   * The HS256 key as a prepared KeyObject: given a string, jsonwebtoken first tries to parse it as a
+   * public key (createPublicKey, which throws) on every sign and verify — most of a connect's CPU.
+   */
+  private secret?: KeyObject;
 
   constructor(
     private readonly jwt: JwtService,
@@ -32,7 +36,7 @@ export class TokenService implements OnModuleInit {
   ) {}
 
   async onModuleInit(): Promise<void> {
-    this.secret = this.config.TOKEN_SECRET ?? (await this.storedSecret());
+    this.secret = createSecretKey(Buffer.from(this.config.TOKEN_SECRET ?? (await this.storedSecret()), 'utf8'));
   }
 
   private async storedSecret(): Promise<string> {
@@ -45,14 +49,14 @@ export class TokenService implements OnModuleInit {
 
   issue(userId: number, appUserId: string, ttlSeconds: number): { token: string; expires_at: number } {
     const exp = Math.floor(Date.now() / 1000) + ttlSeconds;
-    const token = this.jwt.sign({ sub: appUserId, uid: userId, exp } satisfies JwtPayload, { secret: this.secret, algorithm: 'HS256' });
+    const token = this.jwt.sign({ sub: appUserId, uid: userId, exp } satisfies JwtPayload, { secret: this.secret as unknown as string, algorithm: 'HS256' });
     return { token, expires_at: exp * 1000 };
   }
 
   /** The claims of a valid token, or null for a forged, malformed or expired one. */
   verify(token: string): ClientTokenClaims | null {
     try {
-      const payload = this.jwt.verify<JwtPayload>(token, { secret: this.secret, algorithms: ['HS256'] });
+      const payload = this.jwt.verify<JwtPayload>(token, { secret: this.secret as unknown as string, algorithms: ['HS256'] });
       // a token without an expiry would be valid for ever (PROTOCOL §2: tokens always carry one)
       if (!Number.isInteger(payload.uid) || typeof payload.sub !== 'string' || !Number.isFinite(payload.exp)) return null;
       return { userId: payload.uid, appUserId: payload.sub, expiresAt: payload.exp * 1000 };

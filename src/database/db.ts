@@ -88,6 +88,16 @@ export class Db implements Queryable {
   }
 
   /**
+   * `query` as a named prepared statement: planned once per connection, then only bound and run
+   * (a hot statement's round trip halves). `name` must be unique per SQL text. On a shared session
+   * (the embedded database) a name could collide between connections, so it runs unnamed there.
+   */
+  async queryPrepared<T = Record<string, any>>(name: string, sql: string, params: unknown[]): Promise<T[]> {
+    if (this.sharedSession) return this.query<T>(sql, params);
+    return (await this.pool.query({ name, text: sql, values: params as any[] })).rows as T[];
+  }
+
+  /**
    * Runs `work` in one transaction on one connection; rolls back if it throws. When the connection
    * fails during COMMIT the outcome is unknown: the error propagates (code 0), and the caller's retry
    * must find what was committed (e.g. the unique (sender, nonce) of a message).

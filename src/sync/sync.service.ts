@@ -101,7 +101,7 @@ export class SyncService {
 
   private async timedPayload(userId: number): Promise<{ payload: SyncPayload; queryMs: number }> {
     const started = performance.now();
-    const rows = await this.db.query<UnreadRow>(UNREAD_SQL, [userId]);
+    const rows = await this.db.queryPrepared<UnreadRow>('sync_unread', UNREAD_SQL, [userId]);
     const queryMs = performance.now() - started;
     const friendList: FriendItem[] = [];
     const groupList: GroupItem[] = [];
