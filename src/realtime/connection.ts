@@ -23,6 +23,27 @@ const SLOW_CONSUMER_GRACE_MS = 1000;
 export const NODE_ID = randomBytes(6).toString('hex');
 
 let nextConnectionId = 1;
+
+/** TCP sockets corked during this tick; uncorked together by one setImmediate. */
+let corked: Array<{ uncork(): void }> = [];
+function uncorkAll(): void {
+  const sockets = corked;
+  corked = [];
+  for (const socket of sockets) socket.uncork();
+}
+
+/**
+ * Coalesces the frames written to one socket in one tick (a sendResult and a push, a batch's
+ * replies…) into one write system call: the TCP socket under the WebSocket is corked on its first
+ * frame of the tick and uncorked after the tick's callbacks and promise jobs have run. ws still
+ * frames each message and calls each write callback, and `bufferedAmount` counts corked bytes.
+ */
+function corkUntilNextTick(socket: WebSocket): void {
+  const raw = (socket as unknown as { _socket?: { cork(): void; uncork(): void; writableCorked: number } })._socket;
+  if (!raw || raw.writableCorked > 0) return;
+  raw.cork();
+  if (corked.push(raw) === 1) setImmediate(uncorkAll);
+}
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
@@ -119,6 +140,7 @@ export class Connection {
       this.dropSlowConsumer();
       return;
     }
+    corkUntilNextTick(this.socket);
     this.socket.send(frame, onWritten);
   }
 
