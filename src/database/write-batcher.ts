@@ -12,6 +12,36 @@ interface Pending {
 }
 
 const MAX_BATCH = 64;
+/** Items of one set statement (SetStatement) run together at most. */
+const MAX_SET_BATCH = 512;
+
+/**
+ * A write that runs for many items as ONE statement: the items' fields are bound as arrays (one
+ * array per field, never SQL text built from values), the statement `unnest`s them WITH ORDINALITY
+ * and returns one row per item carrying its 1-based `ord`. A single statement is its own transaction:
+ * one round trip and one COMMIT for the whole batch, and whatever can fail for one item alone (a
+ * duplicate, a missing recipient…) must be answered in its row rather than raised.
+ */
+export interface SetStatement<I, R extends { ord: number | string }> {
+  /** Name of the prepared statement (unique per SQL text). */
+  readonly name: string;
+  readonly sql: string;
+  /** The bound parameters (arrays) for these items, in order. */
+  params(items: I[]): unknown[];
+  /**
+   * One item on its own, when the set statement failed as a whole (a lost connection, a unique key
+   * raced by another node): must be safe to run again after a COMMIT that did happen.
+   */
+  alone(item: I): Promise<R>;
+  /** Optional: called with all the rows of a batch before each item gets its own. */
+  complete?(rows: R[]): void;
+}
+
+interface SetPending<I, R> {
+  item: I;
+  resolve: (row: R) => void;
+  reject: (error: unknown) => void;
+}
 
 /**
  * Group commit for single-statement writes. While earlier batches are in flight, new statements
@@ -33,6 +63,9 @@ export class WriteBatcher {
   private readonly preparedOn = new WeakMap<PoolClient, Set<string>>();
   private inFlight = 0;
   private readonly maxInFlight: number;
+  private readonly setQueues = new Map<SetStatement<any, any>, SetPending<any, any>[]>();
+  /** One set statement in flight at a time: the next batch forms while it runs (two measured worse). */
+  private setInFlight = false;
 
   constructor(private readonly db: Db) {
     this.maxInFlight = Math.max(1, Math.floor((db.pool.options.max ?? 10) / 2));
@@ -43,6 +76,70 @@ export class WriteBatcher {
     return new Promise<T[]>((resolve, reject) => {
       this.queue.push({ sql, params, order, resolve, reject });
       this.pump();
+    });
+  }
+
+  /** Queues `item` for `statement`'s next batch; resolves with the item's row after COMMIT. */
+  runInSet<I, R extends { ord: number | string }>(statement: SetStatement<I, R>, item: I): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      let queue = this.setQueues.get(statement);
+      if (!queue) this.setQueues.set(statement, (queue = []));
+      queue.push({ item, resolve, reject });
+      this.pumpSets();
+    });
+  }
+
+  private pumpSets(): void {
+    if (this.setInFlight) return;
+    for (const [statement, queue] of this.setQueues) {
+      if (queue.length === 0) continue;
+      const batch = queue.splice(0, MAX_SET_BATCH);
+      // the statement drained goes to the back: several kinds take turns
+      this.setQueues.delete(statement);
+      this.setQueues.set(statement, queue);
+      this.setInFlight = true;
+      void this.flushSet(statement, batch).finally(() => {
+        this.setInFlight = false;
+        this.pumpSets();
+      });
+      return;
+    }
+  }
+
+  private async flushSet<I, R extends { ord: number | string }>(statement: SetStatement<I, R>, batch: SetPending<I, R>[]): Promise<void> {
+    const items = batch.map((pending) => pending.item);
+    let rows: R[];
+    try {
+      rows = this.db.sharedSession
+        ? await this.db.query<R>(statement.sql, statement.params(items))
+        : (await this.db.pool.query({ name: statement.name, text: statement.sql, values: statement.params(items) as any[] })).rows;
+    } catch {
+      // The statement failed as a whole: a unique key another node raced, or the connection failed and
+      // the COMMIT may or may not have happened. Each item runs alone; if the batch did commit, its
+      // re-run is refused as a duplicate and the caller answers 831 with what was stored.
+      this.stats.failedBatches++;
+      await Promise.all(
+        batch.map(async (pending) => {
+          try {
+            pending.resolve(await statement.alone(pending.item));
+          } catch (error) {
+            pending.reject(error);
+          }
+        }),
+      );
+      return;
+    }
+    if (batch.length > 1) {
+      this.stats.batches++;
+      this.stats.batchedStatements += batch.length;
+    }
+    statement.complete?.(rows);
+    const byOrd: Array<R | undefined> = new Array(batch.length);
+    for (const row of rows) byOrd[Number(row.ord) - 1] = row;
+    batch.forEach((pending, i) => {
+      const row = byOrd[i];
+      if (row) pending.resolve(row);
+      else pending.reject(new Error('the set statement returned no row for an item'));
     });
   }
 

@@ -4,12 +4,13 @@ import { UsersModule } from '../users/users.module';
 import { MessagesAdminController } from './messages.admin.controller';
 import { MessagingGateway } from './messaging.gateway';
 import { MessagingService } from './messaging.service';
+import { SendStore } from './send-store';
 
 /** One-to-one and group chat, read receipts, history, blacklist actions (PROTOCOL §4). */
 @Module({
   imports: [UsersModule],
   controllers: [MessagesAdminController],
-  providers: [MessagingService, MessagingGateway, { provide: SendDedupe, useExisting: MessagingService }],
+  providers: [MessagingService, SendStore, MessagingGateway, { provide: SendDedupe, useExisting: MessagingService }],
   exports: [MessagingService],
 })
 export class MessagingModule {}

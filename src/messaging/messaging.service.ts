@@ -2,12 +2,12 @@ import { Injectable, Logger } from '@nestjs/common';
 import { ImCode, ImError } from '../common/im-error';
 import { AppConfig } from '../config/app-config';
 import { SendDedupe } from '../contract';
-import { Db, Queryable } from '../database/db';
-import { WriteBatcher } from '../database/write-batcher';
+import { Db } from '../database/db';
 import { MetricsService } from '../metrics/metrics.service';
 import { Delivery } from '../realtime/delivery';
 import { encodePush, ReplyBody } from '../realtime/frames';
 import { UsersService } from '../users/users.service';
+import { SendStore, StoreItem } from './send-store';
 import { groupIdOf, MessageLimits, recipientOf, validateMessage, ValidatedMessage } from './message-rules';
 
 /** Who sends: the user and the connection the request came on (its push is skipped: it gets the reply). */
@@ -48,28 +48,6 @@ export interface HistoryQuery {
   limit: number;
 }
 
-interface StoredRow {
-  msg_id: number | null;
-  seq: number | null;
-  app_user_id: string;
-  nickname: string;
-  head: string;
-}
-
-interface DirectRow extends StoredRow {
-  recipient_id: number | null;
-  blocked: boolean | null;
-}
-
-interface GroupRow extends StoredRow {
-  found: boolean;
-  dissolved: boolean | null;
-  member: boolean | null;
-  banned_to_post: number | null;
-  owner_id: number | null;
-  member_ids: number[] | null;
-}
-
 interface OriginalRow {
   id: number;
   seq: number;
@@ -85,57 +63,18 @@ interface OriginalRow {
   to_app_user_id: string | null;
 }
 
-const UNIQUE_VIOLATION = '23505';
+interface RecentEntry {
+  key: string;
+  msgId: number;
+  time: number;
+  data: string;
+}
+
 /** Bounds of the 831 data cache (MessagingService.recentData). */
 const RECENT_MAX_ENTRIES = 10_000;
 const RECENT_MAX_CHARS = 8_000_000;
 /** Bound of MessagingService.unknownOutcome. */
 const UNKNOWN_OUTCOME_MAX = 10_000;
-const SENDER_NONCE_CONSTRAINT = 'messages_sender_nonce';
-
-/** The message row, the seq/msg_id bump of its conversation and the sender's read position: one statement. */
-const STORE_TAIL = `
-  m AS (
-    INSERT INTO messages (id, conversation_id, seq, sender_id, nonce, type, content, extra, created_at)
-    SELECT c.last_msg_id, c.id, c.last_seq, $1, $4, $5, $6, $7::jsonb, $3 FROM c
-    RETURNING id, seq, conversation_id
-  ),
-  rs AS (
-    UPDATE conversation_members cm SET read_seq = GREATEST(cm.read_seq, m.seq) FROM m
-    WHERE cm.conversation_id = m.conversation_id AND cm.user_id = $1
-  )`;
-
-const STORE_DIRECT = `
-  WITH r AS (
-    SELECT u.id, EXISTS (SELECT 1 FROM blacklist b WHERE b.user_id = u.id AND b.blocked_user_id = $1) AS blocked
-    FROM users u WHERE u.app_user_id = $2
-  ),
-  c AS (
-    UPDATE conversations SET last_seq = last_seq + 1, last_msg_id = nextval('msg_id_seq'), last_time = $3
-    FROM r
-    WHERE NOT r.blocked AND r.id <> $1 AND conversations.user_low = LEAST($1::int, r.id) AND conversations.user_high = GREATEST($1::int, r.id)
-      AND conversations.kind = 1
-    RETURNING conversations.id, conversations.last_seq, conversations.last_msg_id
-  ),${STORE_TAIL}
-  SELECT r.id AS recipient_id, r.blocked, m.id AS msg_id, m.seq, s.app_user_id, s.nickname, s.head
-  FROM users s LEFT JOIN r ON true LEFT JOIN m ON true WHERE s.id = $1`;
-
-const STORE_GROUP = `
-  WITH g AS (
-    SELECT g.owner_id, g.banned_to_post, g.dissolved_at IS NOT NULL AS dissolved,
-           EXISTS (SELECT 1 FROM conversation_members WHERE conversation_id = g.id AND user_id = $1) AS member
-    FROM groups g WHERE g.id = $2
-  ),
-  c AS (
-    UPDATE conversations SET last_seq = last_seq + 1, last_msg_id = nextval('msg_id_seq'), last_time = $3
-    FROM g
-    WHERE conversations.id = $2 AND NOT g.dissolved AND g.member AND (g.banned_to_post = 0 OR g.owner_id = $1)
-    RETURNING conversations.id, conversations.last_seq, conversations.last_msg_id
-  ),${STORE_TAIL}
-  SELECT g.owner_id IS NOT NULL AS found, g.dissolved, g.member, g.banned_to_post, g.owner_id,
-         m.id AS msg_id, m.seq, s.app_user_id, s.nickname, s.head,
-         CASE WHEN m.id IS NOT NULL THEN ARRAY(SELECT user_id FROM conversation_members WHERE conversation_id = $2 AND user_id <> $1) END AS member_ids
-  FROM users s LEFT JOIN g ON true LEFT JOIN m ON true WHERE s.id = $1`;
 
 const ORIGINAL = `
   SELECT m.id, m.seq, m.type, m.content, m.extra, m.created_at, c.kind, c.id AS conversation_id,
@@ -156,7 +95,13 @@ export class MessagingService implements SendDedupe {
    * The exact `data` string of recent sendResults by `sender:nonce`, so an 831 repeats it byte for byte
    * (rebuilt from jsonb, `extra`'s key order could differ). Bounded; a miss rebuilds from the database.
    */
-  private readonly recentData = new Map<string, { msgId: number; time: number; data: string }>();
+  private readonly recentData = new Map<string, RecentEntry>();
+  /**
+   * recentData's entries oldest first, read from `recentHead` on: eviction takes the head in O(1).
+   * (Deleting a Map's oldest keys leaves holes that every walk from its start steps over again.)
+   */
+  private recentOrder: RecentEntry[] = [];
+  private recentHead = 0;
   private recentChars = 0;
   /**
    * `sender:nonce` of sends answered code 0 after their store statement was sent: the database may
@@ -167,7 +112,7 @@ export class MessagingService implements SendDedupe {
 
   constructor(
     private readonly db: Db,
-    private readonly batcher: WriteBatcher,
+    private readonly sends: SendStore,
     private readonly users: UsersService,
     private readonly delivery: Delivery,
     private readonly metrics: MetricsService,
@@ -247,27 +192,14 @@ export class MessagingService implements SendDedupe {
     if (to === sender.appUserId) return this.duplicateOr(sender.userId, nonce, ImError.badRequest('app_user_ids: cannot send a message to yourself'));
 
     const now = Date.now();
-    const params = [sender.userId, to, now, nonce, message.type, message.content, JSON.stringify(message.extra)];
-    // lock-order key of the conversation (the pair, whoever sends)
-    const pair = sender.appUserId < to ? `d:${sender.appUserId}\u0000${to}` : `d:${to}\u0000${sender.appUserId}`;
-    let row = await this.store<DirectRow>(STORE_DIRECT, params, pair);
-    if (row === 'duplicate') return this.duplicateOr(sender.userId, nonce);
+    const item: StoreItem<string> = { senderId: sender.userId, target: to, time: now, nonce, type: message.type, content: message.content, extra: JSON.stringify(message.extra) };
+    let row = await this.stored(item, () => this.sends.storeDirect(item));
+    if (row.duplicate) return this.duplicateOr(sender.userId, nonce);
     if (row.msg_id === null && row.recipient_id !== null && row.recipient_id !== sender.userId && !row.blocked) {
       // First message between these two: create the conversation and its members with the message.
       const recipientId = row.recipient_id;
-      row = await this.store<DirectRow>(STORE_DIRECT, params, pair, async (tx) => {
-        const [low, high] = sender.userId < recipientId ? [sender.userId, recipientId] : [recipientId, sender.userId];
-        await tx.query(
-          `WITH c AS (
-             INSERT INTO conversations (kind, user_low, user_high, last_seq) VALUES (1, $1, $2, 0)
-             ON CONFLICT (user_low, user_high) DO NOTHING RETURNING id
-           )
-           INSERT INTO conversation_members (conversation_id, user_id, read_seq, joined_seq, joined_at)
-           SELECT c.id, u, 0, 0, $3 FROM c, unnest(ARRAY[$1::int, $2::int]) AS u`,
-          [low, high, now],
-        );
-      });
-      if (row === 'duplicate') return this.duplicateOr(sender.userId, nonce);
+      row = await this.stored(item, () => this.sends.storeFirstDirect(item, recipientId));
+      if (row.duplicate) return this.duplicateOr(sender.userId, nonce);
     }
     if (row.msg_id === null || row.seq === null) {
       if (row.recipient_id === null) return this.duplicateOr(sender.userId, nonce, ImError.notFound(`no such user: ${to}`));
@@ -303,8 +235,9 @@ export class MessagingService implements SendDedupe {
       return this.duplicateOr(sender.userId, nonce, error);
     }
     const now = Date.now();
-    const row = await this.store<GroupRow>(STORE_GROUP, [sender.userId, groupId, now, nonce, message.type, message.content, JSON.stringify(message.extra)], `g:${groupId}`);
-    if (row === 'duplicate') return this.duplicateOr(sender.userId, nonce);
+    const item: StoreItem<number> = { senderId: sender.userId, target: groupId, time: now, nonce, type: message.type, content: message.content, extra: JSON.stringify(message.extra) };
+    const row = await this.stored(item, () => this.sends.storeGroup(item));
+    if (row.duplicate) return this.duplicateOr(sender.userId, nonce);
     if (row.msg_id === null || row.seq === null) {
       let error: ImError;
       if (!row.found || row.dissolved) error = ImError.notFound(`no such group: ${groupId}`);
@@ -319,28 +252,20 @@ export class MessagingService implements SendDedupe {
     const body: ReplyBody = { data, time: now, user_id: sender.userId, msg_id: row.msg_id, group_id: group };
     this.remember(sender.userId, nonce, row.msg_id, now, data);
     const recipients = row.member_ids ?? [];
-    recipients.push(sender.userId);
-    this.delivery.push(recipients, encodePush('groupChat', { ...body, nonce }), { exceptConnectionId: sender.connectionId });
+    this.delivery.push(recipients.includes(sender.userId) ? recipients : [...recipients, sender.userId], encodePush('groupChat', { ...body, nonce }), { exceptConnectionId: sender.connectionId });
     return body;
   }
 
   /**
-   * Runs the store statement (optionally after `before`, in one transaction) and returns its row,
-   * or 'duplicate' when the unique (sender, nonce) index refused the message. Without `before` it goes
-   * through the WriteBatcher: concurrent sends share one COMMIT; `order` names the conversation it locks.
+   * Runs a store (SendStore) and returns its row. When it throws, code 0 follows, but the statement
+   * may have committed (the connection died before its reply): a retry with this nonce answers 831
+   * with it (dedupe first), and pushes it then (pushIfNeverPushed).
    */
-  private async store<T>(sql: string, params: unknown[], order: string, before?: (tx: Queryable) => Promise<void>): Promise<T | 'duplicate'> {
+  private async stored<R>(item: StoreItem<unknown>, store: () => Promise<R>): Promise<R> {
     try {
-      if (!before) return (await this.batcher.run<T>(sql, params, order))[0];
-      return await this.db.transaction(async (tx) => {
-        await before(tx);
-        return (await tx.query<T>(sql, params))[0];
-      });
+      return await store();
     } catch (error) {
-      if (error?.code === UNIQUE_VIOLATION && error?.constraint === SENDER_NONCE_CONSTRAINT) return 'duplicate';
-      // Code 0 follows, but the statement may have committed (the connection died before its reply):
-      // a retry with this nonce answers 831 with it (dedupe first), and pushes it (pushIfNeverPushed).
-      this.noteUnknownOutcome(`${params[0] as number}:${params[3] as string}`);
+      this.noteUnknownOutcome(`${item.senderId}:${item.nonce}`);
       throw error;
     }
   }
@@ -397,14 +322,20 @@ export class MessagingService implements SendDedupe {
     const key = `${senderId}:${nonce}`;
     this.unknownOutcome.delete(key); // stored and pushed by this try
     const previous = this.recentData.get(key);
-    if (previous) this.recentChars -= previous.data.length;
-    this.recentData.delete(key);
-    this.recentData.set(key, { msgId, time, data });
+    if (previous) this.recentChars -= previous.data.length; // its slot in recentOrder is skipped when reached
+    const entry: RecentEntry = { key, msgId, time, data };
+    this.recentData.set(key, entry);
+    this.recentOrder.push(entry);
     this.recentChars += data.length;
-    for (const [oldKey, old] of this.recentData) {
-      if (this.recentData.size <= RECENT_MAX_ENTRIES && this.recentChars <= RECENT_MAX_CHARS) break;
-      this.recentData.delete(oldKey);
+    while (this.recentData.size > RECENT_MAX_ENTRIES || this.recentChars > RECENT_MAX_CHARS) {
+      const old = this.recentOrder[this.recentHead++];
+      if (this.recentData.get(old.key) !== old) continue; // replaced by a later entry of the same key
+      this.recentData.delete(old.key);
       this.recentChars -= old.data.length;
+    }
+    if (this.recentHead > 1024 && this.recentHead * 2 > this.recentOrder.length) {
+      this.recentOrder = this.recentOrder.slice(this.recentHead);
+      this.recentHead = 0;
     }
   }
 
