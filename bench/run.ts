@@ -11,7 +11,7 @@
  *        BENCH_MEMBERS (1000), BENCH_SMOKE=1 (seconds, tiny sizes, writes to a temporary folder: for CI)
  *
  * The database is emptied (TRUNCATE) first: give it a database of its own (the name must contain
- * "bench" or "ci", or BENCH_FORCE=1).
+ * "bench" or be CI's "…_ci…", or BENCH_FORCE=1). Nothing else may use it while the suite runs.
  */
 import { ChildProcess, execFileSync, spawn } from 'child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'fs';
@@ -151,7 +151,7 @@ const median = (values: number[]) => {
 async function prepareDatabase(): Promise<Client | undefined> {
   if (!DATABASE_URL) return undefined;
   const name = decodeURIComponent(new URL(DATABASE_URL).pathname.slice(1));
-  if (!/bench|ci|h\d/i.test(name) && process.env.BENCH_FORCE !== '1') {
+  if (!/bench|(^|_)ci($|_)/i.test(name) && process.env.BENCH_FORCE !== '1') {
     throw new Error(`refusing to empty database "${name}": use a database of its own (a name with "bench") or BENCH_FORCE=1`);
   }
   const db = new Client({ connectionString: DATABASE_URL });
@@ -177,6 +177,13 @@ async function main(): Promise<void> {
   debug(`IM server on ${im.port}`);
   const raw = await startChild(['bench/raw-server.ts'], { PORT: '0' });
   const runs: Record<'raw' | 'im', Run[]> = { raw: [], im: [] };
+  // interrupted: the servers this run started go down with it
+  const stopChildren = () => {
+    im.process.kill('SIGTERM');
+    raw.process.kill('SIGTERM');
+  };
+  process.once('SIGINT', () => (stopChildren(), process.exit(130)));
+  process.once('SIGTERM', () => (stopChildren(), process.exit(143)));
   const common = ['--duration', String(DURATION), '--warmup', SMOKE ? '0.5' : '2'];
   try {
     for (let round = 1; round <= ROUNDS; round++) {

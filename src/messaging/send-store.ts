@@ -80,6 +80,8 @@ const STORE_SET_TAIL = `
   )`;
 
 /** One-to-one messages of a whole batch: one statement, one row per item (by `ord`). */
+// The dedupe lookup is a LATERAL … LIMIT 1 (an index probe per message): as an EXISTS the planner
+// may hash the whole messages table instead, a cost that grows with every message stored.
 const STORE_DIRECT_SET = `
   WITH i AS (
     SELECT * FROM unnest($1::int[], $2::text[], $3::bigint[], $4::text[], $5::int[], $6::text[], $7::text[])
@@ -88,11 +90,12 @@ const STORE_DIRECT_SET = `
   r AS (
     SELECT i.*, u.id AS recipient_id,
            EXISTS (SELECT 1 FROM blacklist b WHERE b.user_id = u.id AND b.blocked_user_id = i.sender_id) AS blocked,
-           EXISTS (SELECT 1 FROM messages d WHERE d.sender_id = i.sender_id AND d.nonce = i.nonce) AS duplicate,
+           d.found IS NOT NULL AS duplicate,
            c.id AS conversation_id
     FROM i
     LEFT JOIN users u ON u.app_user_id = i.to_id
     LEFT JOIN conversations c ON c.kind = 1 AND c.user_low = LEAST(i.sender_id, u.id) AND c.user_high = GREATEST(i.sender_id, u.id)
+    LEFT JOIN LATERAL (SELECT 1 AS found FROM messages d WHERE d.sender_id = i.sender_id AND d.nonce = i.nonce LIMIT 1) d ON true
   ),
   ok AS (
     SELECT r.*, row_number() OVER (PARTITION BY r.conversation_id ORDER BY r.ord) AS k, row_number() OVER (ORDER BY r.ord) AS rn
@@ -110,9 +113,10 @@ const STORE_GROUP_SET = `
   r AS (
     SELECT i.*, g.owner_id, g.banned_to_post, g.dissolved_at IS NOT NULL AS dissolved,
            EXISTS (SELECT 1 FROM conversation_members WHERE conversation_id = g.id AND user_id = i.sender_id) AS member,
-           EXISTS (SELECT 1 FROM messages d WHERE d.sender_id = i.sender_id AND d.nonce = i.nonce) AS duplicate,
+           d.found IS NOT NULL AS duplicate,
            g.id AS conversation_id
     FROM i LEFT JOIN groups g ON g.id = i.group_id
+    LEFT JOIN LATERAL (SELECT 1 AS found FROM messages d WHERE d.sender_id = i.sender_id AND d.nonce = i.nonce LIMIT 1) d ON true
   ),
   ok AS (
     SELECT r.*, row_number() OVER (PARTITION BY r.conversation_id ORDER BY r.ord) AS k, row_number() OVER (ORDER BY r.ord) AS rn
