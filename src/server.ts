@@ -22,6 +22,8 @@ export interface RunningServer {
   app: INestApplication;
   /** The port actually listened on (PORT=0 picks a free one). */
   port: number;
+  /** The port /metrics is served on (METRICS_PORT, or `port`). */
+  metricsPort: number;
   /** DATABASE_URL, or the URL of the embedded database with its per-start password (other nodes may share it; a secret). */
   databaseUrl: string;
   close(): Promise<void>;
@@ -95,6 +97,7 @@ export async function startServer(config: AppConfig, options: { logDestination?:
   return {
     app: running,
     port,
+    metricsPort: metricsAddress && typeof metricsAddress === 'object' ? metricsAddress.port : port,
     databaseUrl,
     close,
     shutdown: async () => {
