@@ -101,5 +101,5 @@ describe('admin token without ADMIN_TOKEN: stable across restarts, rotatable', (
     expect(await status(rotated)).toBe(401);
     await server!.close();
     server = undefined;
-  });
+  }, 240_000); // on the embedded database each of the five starts opens it anew
 });
