@@ -164,7 +164,12 @@ async function main(): Promise<void> {
     await admin('PUT', `/admin/users/${user}`, { nickname: user });
     tokens.push(((await (await admin('POST', `/admin/users/${user}/tokens`, {})).json()) as { token: string }).token);
   }
-  let sockets = (await Promise.all(tokens.map((token) => open(server.port, token)))).filter((s): s is WebSocket => s !== undefined);
+  // each socket with the index of its user (a chat goes to the next user, never to oneself)
+  let sockets: Array<{ socket: WebSocket; user: number }> = [];
+  for (const [user, token] of tokens.entries()) {
+    const socket = await open(server.port, token);
+    if (socket) sockets.push({ socket, user });
+  }
   const scrapes: Scrape[] = [];
   const started = Date.now();
   let tick = 0;
@@ -173,21 +178,23 @@ async function main(): Promise<void> {
     const phase = (Date.now() - started) / (RUN_S * 1000);
     // chats at a rate that rises and falls over the run
     const perSocket = Math.round(2 + 6 * Math.sin(Math.PI * phase));
-    sockets.forEach((socket, i) => {
+    sockets.forEach(({ socket, user }, i) => {
+      const peer = users[(user + 1) % users.length];
       for (let k = 0; k < perSocket; k++) {
-        socket.send(JSON.stringify({ action: 'chat', nonce: `n${started}x${tick}x${i}x${k}`, type: 1, content: `hello ${tick}`, app_user_ids: users[(i + 1) % users.length] }));
+        socket.send(JSON.stringify({ action: 'chat', nonce: `n${started}x${tick}x${i}x${k}`, type: 1, content: `hello ${tick}`, app_user_ids: peer }));
       }
       if (tick % 3 === 0) socket.send(JSON.stringify({ action: 'chat', nonce: `b${started}x${tick}x${i}`, type: 1, content: 'x', app_user_ids: 'dash-nobody' }));
-      if (tick % 5 === 0) socket.send(JSON.stringify({ action: 'history', nonce: `h${started}x${tick}x${i}`, app_user_ids: users[(i + 1) % users.length] }));
+      if (tick % 5 === 0) socket.send(JSON.stringify({ action: 'history', nonce: `h${started}x${tick}x${i}`, app_user_ids: peer }));
     });
     // a burst past the rate limit now and then: 429s
-    if (tick % 10 === 5) for (let k = 0; k < 40; k++) sockets[0]?.send(JSON.stringify({ action: 'ping', nonce: `p${started}x${tick}x${k}` }));
+    if (tick % 10 === 5) for (let k = 0; k < 40; k++) sockets[0]?.socket.send(JSON.stringify({ action: 'ping', nonce: `p${started}x${tick}x${k}` }));
     // connection churn and refused upgrades
     if (tick % 4 === 0 && sockets.length > 0) {
       const index = tick % sockets.length;
-      sockets[index].close(1000);
-      const again = await open(server.port, tokens[users.length - 1 - index] ?? tokens[0]);
-      sockets = sockets.filter((_, i) => i !== index).concat(again ? [again] : []);
+      const { socket, user } = sockets[index];
+      socket.close(1000);
+      const again = await open(server.port, tokens[user]);
+      sockets = sockets.filter((_, i) => i !== index).concat(again ? [{ socket: again, user }] : []);
     }
     if (tick % 6 === 0) await open(server.port, 'forged-token');
     if (tick % 7 === 0) await fetch(`${base}/admin/users/dash-0`, { headers: { authorization: 'Bearer wrong-token-wrong-token' } });
@@ -196,7 +203,7 @@ async function main(): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 1000));
     scrapes.push(parseScrape(await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text(), Date.now()));
   }
-  for (const socket of sockets) socket.close(1000);
+  for (const { socket } of sockets) socket.close(1000);
   await new Promise((resolve) => setTimeout(resolve, 1000));
   scrapes.push(parseScrape(await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text(), Date.now()));
   await server.close();

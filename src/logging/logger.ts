@@ -49,6 +49,7 @@ export function createRootLogger(level: string, format: LogFormat | undefined, d
       translateTime: 'SYS:HH:MM:ss.l',
       ignore: 'pid,hostname,context',
       messageFormat: '[{context}] {msg}',
+      singleLine: true,
     });
     return pino(options, stream);
   }
