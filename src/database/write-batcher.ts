@@ -109,6 +109,7 @@ export class WriteBatcher {
   }
 
   private async flushSet<I, R extends { ord: number | string }>(statement: SetStatement<I, R>, batch: SetPending<I, R>[]): Promise<void> {
+    this.onBatch?.(batch.length);
     const items = batch.map((pending) => pending.item);
     let rows: R[];
     try {
