@@ -49,16 +49,18 @@ const SENDER_NONCE_CONSTRAINT = 'messages_sender_nonce';
  * their rank within their conversation in this batch, `rn` = their rank in the batch):
  * - the conversations are locked in id order (two batches, or two nodes, cannot deadlock);
  * - seq = the locked last_seq + k: gap-free per conversation, in the batch's order;
- * - msg ids are taken all at once and handed out sorted by rank, so they follow seq;
+ * - msg ids are taken all at once after the locks and handed out sorted by rank, so they follow seq;
  * - each conversation row and each read position is updated once (no row updated twice).
  */
 const STORE_SET_TAIL = `
-  ids AS (
-    SELECT array_agg(v ORDER BY v) AS v FROM (SELECT nextval('msg_id_seq') AS v FROM ok) s
-  ),
   locked AS (
     SELECT c.id, c.last_seq FROM conversations c
     WHERE c.id IN (SELECT conversation_id FROM ok) ORDER BY c.id FOR UPDATE
+  ),
+  ids AS (
+    -- drawn only once every conversation is locked (the count consumes all of locked first): a
+    -- writer before us drew smaller ids, one after us will draw larger ones, so ids follow seq
+    SELECT array_agg(v ORDER BY v) AS v FROM (SELECT nextval('msg_id_seq') AS v FROM ok CROSS JOIN (SELECT count(*) AS n FROM locked) l) s
   ),
   n AS (
     SELECT ok.*, locked.last_seq + ok.k AS seq, ids.v[ok.rn] AS id
