@@ -103,6 +103,10 @@ describe('frame contract against a running server', () => {
     expect((await dave.request('joinGroup', { extra: { group_id: group.group_id, invite_code: 'wrongwrongwrong0' } })).code).toBe(403);
     ok(await bob.request('inviteToGroup', { extra: { group_id: group.group_id, app_user_ids: ['dave'] } }));
     await dave.push('systemMessage', (frame) => dataOf(frame).type === 17);
+    ok(await alice.request('setGroupRole', { extra: { group_id: group.group_id, app_user_id: 'bob', role: 'admin' } }));
+    await carol.push('systemMessage', (frame) => dataOf(frame).type === 18);
+    ok(await bob.request('muteMember', { extra: { group_id: group.group_id, app_user_id: 'dave', minutes: 5 } }));
+    await dave.push('systemMessage', (frame) => dataOf(frame).type === 22);
     ok(await alice.request('removeFromGroup', { extra: { group_id: group.group_id, app_user_ids: ['dave'] } }));
     await dave.push('systemMessage', (frame) => dataOf(frame).type === 14);
     ok(await carol.request('leaveGroup', { extra: { group_id: group.group_id } }));

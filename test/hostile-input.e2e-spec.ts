@@ -208,6 +208,28 @@ const CASES: Case[] = [
     ],
   },
   {
+    who: 'alice',
+    action: 'setGroupRole',
+    base: ({ gid }) => ({ extra: { group_id: gid, app_user_id: 'bob', role: 'member' } }),
+    fields: [
+      { path: 'extra', kind: 'object' },
+      { path: 'extra.group_id', kind: 'groupId' },
+      { path: 'extra.app_user_id', kind: 'appUserId' },
+      { path: 'extra.role', kind: 'string' },
+    ],
+  },
+  {
+    who: 'alice',
+    action: 'muteMember',
+    base: ({ gid }) => ({ extra: { group_id: gid, app_user_id: 'bob', minutes: 0 } }),
+    fields: [
+      { path: 'extra', kind: 'object' },
+      { path: 'extra.group_id', kind: 'groupId' },
+      { path: 'extra.app_user_id', kind: 'appUserId' },
+      { path: 'extra.minutes', kind: 'int' },
+    ],
+  },
+  {
     who: 'bob',
     action: 'leaveGroup',
     base: ({ gid }) => ({ extra: { group_id: gid } }),

@@ -151,6 +151,19 @@ describe('client SDK (packages/client) against the real server', () => {
     await dave.client.sendText(conv, 'dave here');
     await until(() => carol.messages.some((m) => m.content === 'dave here'), 'carol gets dave');
 
+    const promoted = await alice.client.setGroupRole(group.group_id, 'bob', 'admin');
+    expect(promoted.member_list.find((m) => m.app_user_id === 'bob')).toMatchObject({ role: 'admin', muted_until: 0 });
+    await until(() => carol.system.some((s) => s.type === 18), 'type 18');
+    expect(carol.system.find((s) => s.type === 18)?.extra).toEqual({ group_id: group.group_id, member: { app_user_id: 'bob', nickname: 'bob-nick' }, role: 'admin' });
+    expect((await bob.client.groupInfo(group.group_id)).invite_code).toEqual(expect.any(String));
+    const mutedInfo = await bob.client.muteMember(group.group_id, 'dave', 5);
+    expect(mutedInfo.member_list.find((m) => m.app_user_id === 'dave')?.muted_until).toBeGreaterThan(Date.now());
+    await until(() => carol.system.some((s) => s.type === 22), 'type 22');
+    expect(await imErrorOf(dave.client.sendText(conv, 'muted'))).toMatchObject({ code: 403, action: 'groupChat' });
+    expect(await imErrorOf(carol.client.muteMember(group.group_id, 'dave', 5))).toMatchObject({ code: 403, action: 'muteMember' });
+    expect(await imErrorOf(bob.client.setGroupRole(group.group_id, 'carol', 'admin'))).toMatchObject({ code: 403, action: 'setGroupRole' });
+    expect((await alice.client.muteMember(group.group_id, 'dave', 0)).member_list.find((m) => m.app_user_id === 'dave')?.muted_until).toBe(0);
+
     const removed = await alice.client.removeFromGroup(group.group_id, ['dave']);
     expect(removed.member_list.map((m) => m.app_user_id)).not.toContain('dave');
     await carol.client.leaveGroup(group.group_id);

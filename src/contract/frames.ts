@@ -8,8 +8,8 @@ import { Schema } from './common';
  * test decodes `data` and validates it against `contentSchema` itself).
  *
  * Only what the server sends today. PROTOCOL v2 features not built yet (recall, edit, reactions,
- * typing, setGroupRole, muteMember, readBy, conversations, setConversation, clearHistory, search,
- * media; mention_count/muted/pinned in sync items; admin roles and muted_until in member lists) are
+ * typing, readBy, conversations, setConversation, clearHistory, search,
+ * media; mention_count/muted/pinned in sync items) are
  * added here when their issues land.
  *
  * Data objects are closed (`additionalProperties: false`) where the server decides every key, so a
@@ -108,7 +108,8 @@ const groupMember = (): Schema =>
     app_user_id: str('app_user_id'),
     nickname: str('nickname'),
     head: str('avatar URL or ""'),
-    role: { type: 'string', enum: ['owner', 'member'], description: 'owner or member (admins come with setGroupRole)' },
+    role: { type: 'string', enum: ['owner', 'admin', 'member'], description: 'owner, admin or member' },
+    muted_until: int('ms since the epoch until which the member may not post; 0 when not muted'),
   });
 
 const groupFieldProperties = (): Record<string, Schema> => ({
@@ -119,7 +120,7 @@ const groupFieldProperties = (): Record<string, Schema> => ({
   owner: str("the owner's app_user_id"),
   banned_to_post: { type: 'integer', enum: [0, 1], description: '1: only the owner (and admins) may post' },
   invite_mode: { type: 'integer', enum: [0, 1], description: '1: only the owner (and admins) may invite' },
-  invite_code: str('the current invite code: only in what the owner is shown', { pattern: '^[A-Za-z0-9_-]{16}$' }),
+  invite_code: str('the current invite code: only in what the owner and admins are shown', { pattern: '^[A-Za-z0-9_-]{16}$' }),
   member_count: int('number of members', 1),
   created_at: int('created, ms since the epoch'),
 });
@@ -222,6 +223,26 @@ export const SYSTEM_MESSAGE_DATA: Readonly<Record<number, Schema>> = Object.free
       inviter: person('who invited'),
       member_list: { type: 'array', description: 'the full member list', items: groupMember() },
       group_info: closed('the group fields (never the invite code)', groupInfoProperties(), GROUP_FIELDS_REQUIRED),
+    }),
+    'group',
+  ),
+  18: systemData(
+    18,
+    'group',
+    closed('member role changed (setGroupRole)', {
+      group_id: gid(),
+      member: person('the member whose role changed'),
+      role: { type: 'string', enum: ['admin', 'member'], description: 'the new role' },
+    }),
+    'group',
+  ),
+  22: systemData(
+    22,
+    'group',
+    closed('member muted (muteMember)', {
+      group_id: gid(),
+      member: person('the muted member'),
+      muted_until: int('ms since the epoch until which the member may not post; 0 = the mute was lifted'),
     }),
     'group',
   ),
@@ -328,19 +349,21 @@ const FRAME_SPECS: Record<string, FrameSpec> = {
   inviteToGroup: { kind: 'reply', summary: 'Reply to inviteToGroup: the group after the change.', data: GROUP_DATA, success: ['data', 'nonce', 'time', 'group_id'] },
   joinGroup: { kind: 'reply', summary: 'Reply to joinGroup: the group after joining.', data: GROUP_DATA, success: ['data', 'nonce', 'time', 'group_id'] },
   removeFromGroup: { kind: 'reply', summary: 'Reply to removeFromGroup: the group after the change.', data: GROUP_DATA, success: ['data', 'nonce', 'time', 'group_id'] },
+  setGroupRole: { kind: 'reply', summary: 'Reply to setGroupRole: the group after the change.', data: GROUP_DATA, success: ['data', 'nonce', 'time', 'group_id'] },
+  muteMember: { kind: 'reply', summary: 'Reply to muteMember: the group after the change (muted_until in member_list).', data: GROUP_DATA, success: ['data', 'nonce', 'time', 'group_id'] },
   leaveGroup: {
     kind: 'reply',
     summary: 'Reply to leaveGroup: {"code":200,"result":"","msg":"OK","action":"leaveGroup","nonce":…,"group_id":…} (no time, as PROTOCOL §5 shows it).',
     success: ['result', 'nonce', 'group_id'],
   },
   dissolveGroup: { kind: 'reply', summary: 'Reply to dissolveGroup.', success: ['nonce', 'time', 'group_id'] },
-  groupInfo: { kind: 'reply', summary: "Reply to groupInfo: the group's fields and member_list (invite_code for the owner).", data: GROUP_DATA, success: ['data', 'nonce', 'time', 'group_id'] },
+  groupInfo: { kind: 'reply', summary: "Reply to groupInfo: the group's fields and member_list (invite_code for the owner and admins).", data: GROUP_DATA, success: ['data', 'nonce', 'time', 'group_id'] },
   presence: { kind: 'reply', summary: 'Reply to presence.', data: PRESENCE_DATA, success: ['data', 'nonce', 'time'] },
   sync: { kind: 'reply', summary: 'Reply to sync: the same data as the type-19 push; user_id = the caller, msg_id 0.', data: SYNC_DATA, success: ['data', 'nonce', 'time', 'user_id', 'msg_id'] },
   auth: { kind: 'reply', summary: 'Reply to in-band auth: 200 with user_id, then the connect sequence; 401 (then close 4401) or 400.', success: ['nonce', 'time', 'user_id'] },
   systemMessage: {
     kind: 'push',
-    summary: 'A system message (types 10, 12-17) or the sync frame (type 19, msg_id 0, pushed first on every connection).',
+    summary: 'A system message (types 10, 12-18, 22) or the sync frame (type 19, msg_id 0, pushed first on every connection).',
     data: { description: 'one of the system message types, by `type`', oneOf: Object.values(SYSTEM_MESSAGE_DATA) },
     success: ['data', 'nonce', 'time', 'user_id', 'msg_id'],
     codes: [200],

@@ -31,6 +31,8 @@ export const REQUEST_SCHEMAS: Readonly<Record<string, Schema>> = Object.freeze({
   inviteToGroup: groups.inviteToGroup,
   joinGroup: groups.joinGroup,
   removeFromGroup: groups.removeFromGroup,
+  setGroupRole: groups.setGroupRole,
+  muteMember: groups.muteMember,
   leaveGroup: groups.leaveGroup,
   dissolveGroup: groups.dissolveGroup,
   groupInfo: groups.groupInfo,

@@ -20,8 +20,16 @@ export interface GroupMember {
   app_user_id: string;
   nickname: string;
   head: string;
-  role: 'owner' | 'member';
+  role: GroupRole;
+  /** ms since the epoch until which the member may not post; 0 when not muted (a past mute reads 0). */
+  muted_until: number;
 }
+
+export type GroupRole = 'owner' | 'admin' | 'member';
+/** conversation_members.role: 0 member, 1 admin (the owner is groups.owner_id). */
+const ROLE_ADMIN = 1;
+/** Longest mute (PROTOCOL §5: minutes 1–43200, 30 days). */
+export const MAX_MUTE_MINUTES = 43_200;
 
 /** The group fields as clients see them (the groupInfo data without member_list). */
 export interface GroupFields {
@@ -76,6 +84,8 @@ interface GroupRow {
 
 interface MemberRow extends UserProfile {
   joined_at: number;
+  role: number;
+  muted_until: number;
 }
 
 /** A group as loaded inside a transaction, with its members at that moment. */
@@ -86,6 +96,8 @@ interface LoadedGroup {
 }
 
 const CHANGE_FIELDS = ['group_name', 'cover', 'notice', 'banned_to_post', 'invite_mode', 'app_user_id', 'reset_invite_code'] as const;
+/** What admins may change besides the owner (PROTOCOL §5 editGroup). */
+const ADMIN_EDIT_FIELDS: readonly string[] = ['group_name', 'cover', 'notice', 'banned_to_post'];
 /** Changes that members see (in 12's extra); reset_invite_code is not one of them. */
 const VISIBLE_CHANGE_FIELDS = CHANGE_FIELDS.filter((name) => name !== 'reset_invite_code');
 
@@ -145,7 +157,9 @@ export class GroupsService {
     const given = CHANGE_FIELDS.filter((name) => changes[name] !== undefined && changes[name] !== null);
     if (given.length === 0) throw ImError.badRequest(`extra must hold at least one of ${CHANGE_FIELDS.join(', ')}`);
     return this.inGroup(actor, groupId, async (tx, group, gid) => {
-      this.requireOwner(actor, group);
+      const ownerOnly = given.filter((name) => !ADMIN_EDIT_FIELDS.includes(name));
+      if (ownerOnly.length > 0) this.requireOwner(actor, group, `only the group owner may change ${ownerOnly.join(', ')}`);
+      else this.requireOwnerOrAdmin(actor, group);
       let newOwnerId: number | undefined;
       if (given.includes('app_user_id')) {
         const newOwner = group.members.find((member) => member.app_user_id === changes.app_user_id);
@@ -168,6 +182,8 @@ export class GroupsService {
           given.includes('reset_invite_code') ? newInviteCode() : null,
         ],
       );
+      // the new owner's row loses any admin role (it would count against the admins' limit); the old owner becomes a member
+      if (newOwnerId !== undefined) await tx.query(`UPDATE conversation_members SET role = 0 WHERE conversation_id = $1 AND user_id = $2`, [gid, newOwnerId]);
       const visible = VISIBLE_CHANGE_FIELDS.filter((name) => given.includes(name));
       if (visible.length === 0) return { spec: [] };
       const extra: Record<string, unknown> = { group_id: gid };
@@ -185,8 +201,8 @@ export class GroupsService {
       let inviter: UserProfile;
       if (actor.kind === 'user') {
         this.requireMember(actor.userId, group);
-        if (group.row.invite_mode === 1 && actor.userId !== group.row.owner_id) {
-          throw ImError.forbidden('only the owner may invite while invite_mode is 1');
+        if (group.row.invite_mode === 1 && !this.isOwnerOrAdmin(actor.userId, group)) {
+          throw ImError.forbidden('only the owner and admins may invite while invite_mode is 1');
         }
         inviter = group.members.find((member) => member.user_id === actor.userId)!;
       } else if (inviterAppId !== undefined) {
@@ -228,12 +244,12 @@ export class GroupsService {
     });
   }
 
-  /** removeFromGroup / DELETE …/members: owner only, never the owner; 14 to every member, the removed included. */
+  /** removeFromGroup / DELETE …/members: owner and admins (admins not admins), never the owner; 14 to every member, the removed included. */
   async remove(actor: Actor, groupId: string, appUserIds: string[]): Promise<GroupView> {
     const wanted = unique(appUserIds);
     if (wanted.length === 0) throw ImError.badRequest('extra.app_user_ids must not be empty');
     return this.inGroup(actor, groupId, async (tx, group, gid) => {
-      this.requireOwner(actor, group);
+      this.requireOwnerOrAdmin(actor, group);
       const removed = await this.users.profilesByAppIds(wanted, tx);
       if (removed.some((user) => user.user_id === group.row.owner_id)) {
         throw ImError.badRequest('app_user_ids: the owner cannot be removed (transfer ownership or dissolve the group)');
@@ -241,6 +257,10 @@ export class GroupsService {
       const strangers = removed.filter((user) => !group.memberIds.has(user.user_id));
       if (strangers.length > 0) {
         throw ImError.badRequest(`app_user_ids: not members: ${strangers.map((user) => user.app_user_id).join(', ')}`);
+      }
+      if (!this.actsAsOwner(actor, group)) {
+        const admins = removed.filter((user) => this.roleOf(user.user_id, group) === 'admin');
+        if (admins.length > 0) throw ImError.forbidden(`admins may not remove admins: ${admins.map((user) => user.app_user_id).join(', ')}`);
       }
       await tx.query(`DELETE FROM conversation_members WHERE conversation_id = $1 AND user_id = ANY($2::int[])`, [
         gid,
@@ -253,6 +273,44 @@ export class GroupsService {
         admin: nameOf(admin),
       };
       return { spec: [groupSpec(SystemMessageType.MembersRemoved, gid, extra, [...group.memberIds])] };
+    });
+  }
+
+  /**
+   * setGroupRole / PUT …/roles/{app_user_id}: owner only. The member becomes `admin` or `member`; at most
+   * MAX_GROUP_ADMINS admins. 18 to every member (a role it already has is a 200 that sends nothing).
+   */
+  async setRole(actor: Actor, groupId: string, appUserId: string, role: 'admin' | 'member', prefix = 'extra.'): Promise<GroupView> {
+    return this.inGroup(actor, groupId, async (tx, group, gid) => {
+      this.requireOwner(actor, group);
+      const target = this.memberByAppId(group, appUserId, `${prefix}app_user_id`);
+      if (target.user_id === group.row.owner_id) throw ImError.badRequest(`${prefix}app_user_id: the owner has no other role (transfer ownership with editGroup)`);
+      const current = this.roleOf(target.user_id, group);
+      if (current === role) return { spec: [] };
+      if (role === 'admin') {
+        const admins = group.members.filter((member) => member.role === ROLE_ADMIN && member.user_id !== group.row.owner_id).length;
+        if (admins >= this.config.MAX_GROUP_ADMINS) throw ImError.badRequest(`${prefix}role: a group has at most ${this.config.MAX_GROUP_ADMINS} admins`);
+      }
+      await tx.query(`UPDATE conversation_members SET role = $3 WHERE conversation_id = $1 AND user_id = $2`, [gid, target.user_id, role === 'admin' ? ROLE_ADMIN : 0]);
+      const extra = { group_id: gid, member: nameOf(target), role };
+      return { spec: [groupSpec(SystemMessageType.MemberRoleChanged, gid, extra, [...group.memberIds])] };
+    });
+  }
+
+  /**
+   * muteMember / PUT …/mutes/{app_user_id}: owner and admins; never the owner, and admins may not mute
+   * admins. `minutes` 0 lifts the mute, 1–43200 mutes until now + minutes. 22 to every member.
+   */
+  async mute(actor: Actor, groupId: string, appUserId: string, minutes: number, prefix = 'extra.'): Promise<GroupView> {
+    return this.inGroup(actor, groupId, async (tx, group, gid, now) => {
+      this.requireOwnerOrAdmin(actor, group);
+      const target = this.memberByAppId(group, appUserId, `${prefix}app_user_id`);
+      if (target.user_id === group.row.owner_id) throw ImError.badRequest(`${prefix}app_user_id: the owner cannot be muted`);
+      if (!this.actsAsOwner(actor, group) && this.roleOf(target.user_id, group) === 'admin') throw ImError.forbidden('admins may not mute admins');
+      const mutedUntil = minutes === 0 ? 0 : now + minutes * 60_000;
+      await tx.query(`UPDATE conversation_members SET muted_until = $3 WHERE conversation_id = $1 AND user_id = $2`, [gid, target.user_id, mutedUntil]);
+      const extra = { group_id: gid, member: nameOf(target), muted_until: mutedUntil };
+      return { spec: [groupSpec(SystemMessageType.MemberMuted, gid, extra, [...group.memberIds])] };
     });
   }
 
@@ -281,7 +339,7 @@ export class GroupsService {
     });
   }
 
-  /** groupInfo / GET: members only (the admin sees every group); the invite code only for the owner and the admin API. */
+  /** groupInfo / GET: members only (the admin API sees every group); the invite code only for the owner, admins and the admin API. */
   async info(actor: Actor, groupId: string): Promise<GroupView> {
     const group = await this.load(this.db, parseGroupId(groupId));
     if (actor.kind === 'user') this.requireMember(actor.userId, group);
@@ -329,7 +387,7 @@ export class GroupsService {
     );
     if (!row || row.dissolved_at !== null) throw noSuchGroup(groupId);
     const members = await q.query<MemberRow>(
-      `SELECT u.id AS user_id, u.app_user_id, u.nickname, u.head, m.joined_at
+      `SELECT u.id AS user_id, u.app_user_id, u.nickname, u.head, m.joined_at, m.role, m.muted_until
          FROM conversation_members m JOIN users u ON u.id = m.user_id
         WHERE m.conversation_id = $1
         ORDER BY (m.user_id = $2) DESC, m.joined_at, m.user_id`,
@@ -338,9 +396,10 @@ export class GroupsService {
     return { row, members, memberIds: new Set(members.map((member) => member.user_id)) };
   }
 
-  /** The group as clients see it; `withCode` only for the owner (admins later) and the admin API, never in system messages. */
+  /** The group as clients see it; `withCode` only for the owner, admins and the admin API, never in system messages. */
   private view(group: LoadedGroup, withCode = false): GroupView {
     const { row, members } = group;
+    const now = Date.now();
     const owner = members.find((member) => member.user_id === row.owner_id);
     return {
       group_id: String(row.id),
@@ -357,7 +416,8 @@ export class GroupsService {
         app_user_id: member.app_user_id,
         nickname: member.nickname,
         head: member.head,
-        role: member.user_id === row.owner_id ? 'owner' : 'member',
+        role: member.user_id === row.owner_id ? 'owner' : member.role === ROLE_ADMIN ? 'admin' : 'member',
+        muted_until: Number(member.muted_until) > now ? Number(member.muted_until) : 0,
       })),
     };
   }
@@ -371,19 +431,48 @@ export class GroupsService {
     );
   }
 
-  /** Who is shown the invite code: the owner (admins too, once there are admins) and the admin API. */
+  /** Who is shown the invite code: the owner, admins and the admin API. */
   private maySeeCode(actor: Actor, group: LoadedGroup): boolean {
-    return actor.kind === 'admin' || group.row.owner_id === actor.userId;
+    return actor.kind === 'admin' || this.isOwnerOrAdmin(actor.userId, group);
+  }
+
+  private roleOf(userId: number, group: LoadedGroup): GroupRole | undefined {
+    if (userId === group.row.owner_id) return 'owner';
+    const member = group.members.find((m) => m.user_id === userId);
+    if (!member) return undefined;
+    return member.role === ROLE_ADMIN ? 'admin' : 'member';
+  }
+
+  private isOwnerOrAdmin(userId: number, group: LoadedGroup): boolean {
+    const role = this.roleOf(userId, group);
+    return role === 'owner' || role === 'admin';
+  }
+
+  /** The admin API acts with the owner's powers. */
+  private actsAsOwner(actor: Actor, group: LoadedGroup): boolean {
+    return actor.kind === 'admin' || actor.userId === group.row.owner_id;
+  }
+
+  private requireOwnerOrAdmin(actor: Actor, group: LoadedGroup): void {
+    if (actor.kind === 'admin') return;
+    this.requireMember(actor.userId, group);
+    if (!this.isOwnerOrAdmin(actor.userId, group)) throw ImError.forbidden('only the group owner and admins may do this');
+  }
+
+  private memberByAppId(group: LoadedGroup, appUserId: string, field: string): MemberRow {
+    const member = group.members.find((m) => m.app_user_id === appUserId);
+    if (!member) throw ImError.badRequest(`${field}: ${appUserId} is not a member of this group`);
+    return member;
   }
 
   private requireMember(userId: number, group: LoadedGroup): void {
     if (!group.memberIds.has(userId)) throw ImError.forbidden('you are not a member of this group');
   }
 
-  private requireOwner(actor: Actor, group: LoadedGroup): void {
+  private requireOwner(actor: Actor, group: LoadedGroup, msg = 'only the group owner may do this'): void {
     if (actor.kind === 'admin') return;
     this.requireMember(actor.userId, group);
-    if (group.row.owner_id !== actor.userId) throw ImError.forbidden('only the group owner may do this');
+    if (group.row.owner_id !== actor.userId) throw ImError.forbidden(msg);
   }
 
   private checkSize(count: number): void {

@@ -15,6 +15,8 @@ export enum SystemMessageType {
   MemberLeft = 15,
   MembersJoined = 16,
   InvitedIntoGroup = 17,
+  MemberRoleChanged = 18,
+  MemberMuted = 22,
 }
 
 export const SYSTEM_MESSAGE_RECEIPT = 'system-message';

@@ -184,8 +184,8 @@ export interface GroupMember {
   nickname: string;
   head: string;
   role: 'owner' | 'admin' | 'member';
-  /** ms; 0 or absent when not muted */
-  muted_until?: number;
+  /** ms since the epoch until which the member may not post; 0 when not muted */
+  muted_until: number;
 }
 
 export interface GroupInfo {
@@ -1125,6 +1125,14 @@ export class ImClient {
   }
   groupInfo(groupId: string): Promise<GroupInfo> {
     return this.groupAction('groupInfo', { group_id: groupId }, 'resend');
+  }
+  /** Owner only: make a member an admin (at most 20) or a plain member again; members get system message 18. */
+  setGroupRole(groupId: string, appUserId: string, role: 'admin' | 'member'): Promise<GroupInfo> {
+    return this.groupAction('setGroupRole', { group_id: groupId, app_user_id: appUserId, role }, 'resend');
+  }
+  /** Owner and admins: mute a member for `minutes` (0 lifts the mute, at most 43200); members get system message 22. */
+  muteMember(groupId: string, appUserId: string, minutes: number): Promise<GroupInfo> {
+    return this.groupAction('muteMember', { group_id: groupId, app_user_id: appUserId, minutes }, 'resend');
   }
 
   // ----- the rest -----
