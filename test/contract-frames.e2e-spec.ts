@@ -103,6 +103,9 @@ describe('frame contract against a running server', () => {
     expect((await dave.request('joinGroup', { extra: { group_id: group.group_id, invite_code: 'wrongwrongwrong0' } })).code).toBe(403);
     ok(await bob.request('inviteToGroup', { extra: { group_id: group.group_id, app_user_ids: ['dave'] } }));
     await dave.push('systemMessage', (frame) => dataOf(frame).type === 17);
+    ok(await alice.request('readBy', { extra: { group_id: group.group_id, msg_id: gsent.msg_id, limit: 5 } }));
+    const ownPage = ok(await alice.request('history', { group_id: group.group_id }));
+    expect(dataOf(ownPage).messages[0].read_count).toBe(1); // bob acked; carol and dave joined after it
     ok(await alice.request('setGroupRole', { extra: { group_id: group.group_id, app_user_id: 'bob', role: 'admin' } }));
     await carol.push('systemMessage', (frame) => dataOf(frame).type === 18);
     ok(await bob.request('muteMember', { extra: { group_id: group.group_id, app_user_id: 'dave', minutes: 5 } }));

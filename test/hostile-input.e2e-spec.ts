@@ -230,6 +230,17 @@ const CASES: Case[] = [
     ],
   },
   {
+    who: 'alice',
+    action: 'readBy',
+    base: ({ gid, msgId }) => ({ extra: { group_id: gid, msg_id: msgId, limit: 10 } }),
+    fields: [
+      { path: 'extra', kind: 'object' },
+      { path: 'extra.group_id', kind: 'groupId' },
+      { path: 'extra.msg_id', kind: 'int' },
+      { path: 'extra.limit', kind: 'int', nullable: true },
+    ],
+  },
+  {
     who: 'bob',
     action: 'leaveGroup',
     base: ({ gid }) => ({ extra: { group_id: gid } }),

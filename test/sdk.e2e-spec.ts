@@ -156,6 +156,12 @@ describe('client SDK (packages/client) against the real server', () => {
     await until(() => carol.system.some((s) => s.type === 18), 'type 18');
     expect(carol.system.find((s) => s.type === 18)?.extra).toEqual({ group_id: group.group_id, member: { app_user_id: 'bob', nickname: 'bob-nick' }, role: 'admin' });
     expect((await bob.client.groupInfo(group.group_id)).invite_code).toEqual(expect.any(String));
+    const readers = await bob.client.readBy(group.group_id, first.message.msg_id, 10);
+    expect(readers).toMatchObject({ read_count: expect.any(Number), unread_count: expect.any(Number), read: expect.any(Array), unread: expect.any(Array) });
+    expect(readers.read_count + readers.unread_count).toBe(1); // bob: carol and dave joined after it, alice sent it
+    expect(await imErrorOf(carol.client.readBy(group.group_id, first.message.msg_id))).toMatchObject({ code: 403, action: 'readBy' });
+    const own = (await alice.client.history(conv)).messages.find((m) => m.msg_id === first.message.msg_id);
+    expect(own?.read_count).toBe(readers.read_count);
     const mutedInfo = await bob.client.muteMember(group.group_id, 'dave', 5);
     expect(mutedInfo.member_list.find((m) => m.app_user_id === 'dave')?.muted_until).toBeGreaterThan(Date.now());
     await until(() => carol.system.some((s) => s.type === 22), 'type 22');

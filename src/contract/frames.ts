@@ -8,7 +8,7 @@ import { Schema } from './common';
  * test decodes `data` and validates it against `contentSchema` itself).
  *
  * Only what the server sends today. PROTOCOL v2 features not built yet (recall, edit, reactions,
- * typing, readBy, conversations, setConversation, clearHistory, search,
+ * typing, conversations, setConversation, clearHistory, search,
  * media; mention_count/muted/pinned in sync items) are
  * added here when their issues land.
  *
@@ -87,6 +87,7 @@ const historyItem = (): Schema =>
       head: str("the sender's avatar URL or \"\""),
       to_app_user_id: str('the recipient (one-to-one)'),
       group_id: gid(),
+      read_count: int("on the reader's own group messages: members (not the sender) whose read position reached it"),
     },
     ['msg_id', 'seq', 'time', 'user_id', 'type', 'content', 'extra', 'app_user_id', 'nickname', 'head'],
     { allOf: [oneTarget()] },
@@ -137,6 +138,15 @@ export const GROUP_DATA: Schema = closed(
   { ...groupFieldProperties(), member_list: { type: 'array', description: 'owner first, then by join time', items: groupMember() } },
   [...GROUP_FIELDS_REQUIRED, 'member_list'],
 );
+
+const reader = (): Schema => closed('a member', { app_user_id: str('app_user_id'), nickname: str('nickname'), head: str('avatar URL or ""') });
+/** `data` of the readBy reply (PROTOCOL §5). */
+export const READ_BY_DATA: Schema = closed('who has read the message, over the members but its sender', {
+  read_count: int('members whose read position reached the message'),
+  unread_count: int('members whose read position has not reached it'),
+  read: { type: 'array', description: 'members who read it, earliest joiners first, at most limit', items: reader() },
+  unread: { type: 'array', description: 'members who have not, earliest joiners first, at most limit', items: reader() },
+});
 
 /** `data` of the presence reply. */
 export const PRESENCE_DATA: Schema = closed('who is online', {
@@ -351,6 +361,7 @@ const FRAME_SPECS: Record<string, FrameSpec> = {
   removeFromGroup: { kind: 'reply', summary: 'Reply to removeFromGroup: the group after the change.', data: GROUP_DATA, success: ['data', 'nonce', 'time', 'group_id'] },
   setGroupRole: { kind: 'reply', summary: 'Reply to setGroupRole: the group after the change.', data: GROUP_DATA, success: ['data', 'nonce', 'time', 'group_id'] },
   muteMember: { kind: 'reply', summary: 'Reply to muteMember: the group after the change (muted_until in member_list).', data: GROUP_DATA, success: ['data', 'nonce', 'time', 'group_id'] },
+  readBy: { kind: 'reply', summary: 'Reply to readBy: counts and lists of who has / has not read the message.', data: READ_BY_DATA, success: ['data', 'nonce', 'time', 'group_id'] },
   leaveGroup: {
     kind: 'reply',
     summary: 'Reply to leaveGroup: {"code":200,"result":"","msg":"OK","action":"leaveGroup","nonce":…,"group_id":…} (no time, as PROTOCOL §5 shows it).',

@@ -136,6 +136,17 @@ export const muteMember = groupRequest(
   true,
 );
 
+export const readBy = groupRequest(
+  'readBy',
+  "Who of the group's members (not the sender) has read a message: counts and lists cut at limit. The message's sender, the owner and admins.",
+  {
+    msg_id: integer('the group message', 1, Number.MAX_SAFE_INTEGER, 'must be a positive integer'),
+    limit: nullable({ ...integer('length of each list (default 100)', 1, 500), default: 100 }),
+  },
+  ['msg_id'],
+  true,
+);
+
 export const leaveGroup = groupRequest('leaveGroup', 'Leave a group (any member but the owner).', {}, [], false);
 
 export const dissolveGroup = groupRequest('dissolveGroup', 'Dissolve a group (owner only); 404 from then on.', {}, [], false);
@@ -179,4 +190,7 @@ export type SetGroupRoleRequest = GroupRequestBase<{ group_id?: string; app_user
 };
 export type MuteMemberRequest = GroupRequestBase<{ group_id?: string; app_user_id: string; minutes: number }> & {
   extra: { group_id?: string; app_user_id: string; minutes: number };
+};
+export type ReadByRequest = GroupRequestBase<{ group_id?: string; msg_id: number; limit?: number | null }> & {
+  extra: { group_id?: string; msg_id: number; limit?: number | null };
 };

@@ -33,6 +33,7 @@ export const REQUEST_SCHEMAS: Readonly<Record<string, Schema>> = Object.freeze({
   removeFromGroup: groups.removeFromGroup,
   setGroupRole: groups.setGroupRole,
   muteMember: groups.muteMember,
+  readBy: groups.readBy,
   leaveGroup: groups.leaveGroup,
   dissolveGroup: groups.dissolveGroup,
   groupInfo: groups.groupInfo,

@@ -9,6 +9,7 @@ import { Delivery } from '../realtime/delivery';
 import { encodePush, ReplyBody } from '../realtime/frames';
 import { UsersService } from '../users/users.service';
 import { groupIdOf, MessageLimits, recipientOf, validateMessage, ValidatedMessage } from './message-rules';
+import { ReadByService } from './read-by.service';
 
 /** Who sends: the user and the connection the request came on (its push is skipped: it gets the reply). */
 export interface Sender {
@@ -31,6 +32,8 @@ export interface HistoryMessage {
   head: string;
   to_app_user_id?: string;
   group_id?: string;
+  /** issue 12: on the reader's own group messages, the members (not the sender) whose read position reached it. */
+  read_count?: number;
 }
 
 export interface HistoryPage {
@@ -182,6 +185,7 @@ export class MessagingService implements SendDedupe {
     private readonly delivery: Delivery,
     private readonly metrics: MetricsService,
     config: AppConfig,
+    private readonly readBy: ReadByService,
   ) {
     this.limits = {
       maxTextChars: config.MAX_TEXT_CHARS,
@@ -566,6 +570,8 @@ export class MessagingService implements SendDedupe {
       else item.to_app_user_id = row.to_app_user_id ?? '';
       return item;
     });
+    // issue 12: read_count on the reader's own group messages (one grouped statement per page)
+    if (query.groupId !== undefined && query.userId !== undefined) await this.readBy.fillReadCounts(query.groupId, query.userId, messages);
     return { messages, has_more: hasMore };
   }
 

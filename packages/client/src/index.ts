@@ -100,6 +100,8 @@ export interface ChatMessage {
   group_id?: string;
   edited_at?: number;
   recalled?: boolean;
+  /** history only, on your own group messages: members (not you) whose read position reached it */
+  read_count?: number;
   /** the conversation, from this client's point of view ({user: the other person} or {group}) */
   conversation: Conversation;
   /** true when this user sent it (from this client or another device) */
@@ -203,6 +205,21 @@ export interface GroupInfo {
   invite_code?: string;
   member_list: GroupMember[];
   [key: string]: unknown;
+}
+
+/** One member in a readBy list. */
+export interface Reader {
+  app_user_id: string;
+  nickname: string;
+  head: string;
+}
+
+/** Who has read a group message (over the members but its sender); lists cut at the limit asked for. */
+export interface ReadBy {
+  read_count: number;
+  unread_count: number;
+  read: Reader[];
+  unread: Reader[];
 }
 
 export interface GroupChanges {
@@ -1129,6 +1146,10 @@ export class ImClient {
   /** Owner only: make a member an admin (at most 20) or a plain member again; members get system message 18. */
   setGroupRole(groupId: string, appUserId: string, role: 'admin' | 'member'): Promise<GroupInfo> {
     return this.groupAction('setGroupRole', { group_id: groupId, app_user_id: appUserId, role }, 'resend');
+  }
+  /** The message's sender, the owner and admins: who of the members has read a group message (`limit` 1–500, default 100). */
+  readBy(groupId: string, msgId: number, limit?: number): Promise<ReadBy> {
+    return this.groupAction('readBy', { group_id: groupId, msg_id: msgId, ...(limit === undefined ? {} : { limit }) }, 'resend');
   }
   /** Owner and admins: mute a member for `minutes` (0 lifts the mute, at most 43200); members get system message 22. */
   muteMember(groupId: string, appUserId: string, minutes: number): Promise<GroupInfo> {
