@@ -124,6 +124,12 @@ describe('frame contract against a running server', () => {
     const synced = ok(await bob.request('sync'));
     expect(dataOf(synced).extra.groupList.length).toBeGreaterThan(0);
     expect(dataOf(synced).extra.friendList.length).toBeGreaterThan(0);
+    ok(await alice.request('conversations', { limit: 5 }));
+    ok(await alice.request('setConversation', { app_user_ids: 'carol', pinned: true }));
+    await alice2.push('systemMessage', (frame) => dataOf(frame).type === 24);
+    ok(await alice.request('setConversation', { group_id: group.group_id, muted: true }));
+    await alice2.push('systemMessage', (frame) => dataOf(frame).type === 24 && frame.group_id === group.group_id);
+    ok(await alice.request('conversations', { limit: 5 }));
     ok(await alice.request('ping'));
 
     // type 10: a profile change reaches users who share a conversation

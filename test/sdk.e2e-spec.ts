@@ -179,6 +179,33 @@ describe('client SDK (packages/client) against the real server', () => {
     expect((await imErrorOf(alice.client.groupInfo(group.group_id))).code).toBe(404);
   });
 
+  it('conversations and setConversation: the full list with pins first; settings reach the other device as type 24', async () => {
+    const alice = track(await sdkClient(t, 'alice'));
+    const alice2 = track(await sdkClient(t, 'alice'));
+    const bob = track(await sdkClient(t, 'bob'));
+    const carol = track(await sdkClient(t, 'carol'));
+    await bob.client.sendText({ user: 'alice' }, 'from bob');
+    await carol.client.sendText({ user: 'alice' }, 'from carol');
+    await alice.client.sendText({ user: 'bob' }, 'answer');
+    const first = await alice.client.conversations();
+    expect(first.conversations.map((c) => [c.kind, c.kind === 'direct' ? c.app_user_id : c.group_id, c.count])).toEqual([
+      ['direct', 'bob', 0],
+      ['direct', 'carol', 1],
+    ]);
+    const settings = await alice.client.setConversation({ user: 'carol' }, { pinned: true, muted: true });
+    expect(settings).toEqual({ muted: true, pinned: true, to_app_user_id: 'carol' });
+    await until(() => alice2.system.some((s) => s.type === 24), 'type 24 on the other device');
+    expect(alice2.system.find((s) => s.type === 24)?.extra).toEqual({ muted: true, pinned: true, to_app_user_id: 'carol' });
+    const pinned = await alice.client.conversations({ limit: 1 });
+    expect(pinned.conversations.map((c) => [c.kind === 'direct' ? c.app_user_id : '', c.pinned, c.muted])).toEqual([
+      ['carol', true, true],
+      ['bob', false, false],
+    ]);
+    expect(pinned.has_more).toBe(false);
+    expect((await alice.client.sync()).friendList.find((f) => f.app_user_id === 'carol')).toMatchObject({ muted: true, pinned: true, count: 1 });
+    expect(await imErrorOf(alice.client.setConversation({ user: 'bob' }, {}))).toMatchObject({ code: 400, action: 'setConversation' });
+  });
+
   it('rejects with ImError carrying the PROTOCOL code, msg and action', async () => {
     const alice = track(await sdkClient(t, 'alice'));
     const bob = track(await sdkClient(t, 'bob'));

@@ -39,6 +39,8 @@ export const REQUEST_SCHEMAS: Readonly<Record<string, Schema>> = Object.freeze({
   groupInfo: groups.groupInfo,
   presence: presence.presence,
   sync: sync.sync,
+  conversations: sync.conversations,
+  setConversation: sync.setConversation,
   ping: realtime.ping,
   auth: realtime.auth,
 });

@@ -17,6 +17,7 @@ export enum SystemMessageType {
   InvitedIntoGroup = 17,
   MemberRoleChanged = 18,
   MemberMuted = 22,
+  ConversationSettings = 24,
 }
 
 export const SYSTEM_MESSAGE_RECEIPT = 'system-message';

@@ -157,8 +157,8 @@ export interface FriendItem {
   last_msg_id: number;
   last_type: number;
   time: number;
-  muted?: boolean;
-  pinned?: boolean;
+  muted: boolean;
+  pinned: boolean;
 }
 
 export interface GroupItem {
@@ -171,8 +171,26 @@ export interface GroupItem {
   last_msg_id: number;
   last_type: number;
   time: number;
-  muted?: boolean;
-  pinned?: boolean;
+  muted: boolean;
+  pinned: boolean;
+}
+
+/** One item of the full conversation list: a sync item (count may be 0) plus its kind. */
+export type ConversationItem = (FriendItem & { kind: 'direct' }) | (GroupItem & { kind: 'group' });
+
+export interface ConversationPage {
+  /** pinned first (first page only), then newest first */
+  conversations: ConversationItem[];
+  /** more unpinned conversations older than this page */
+  has_more: boolean;
+}
+
+/** Per-user settings of one conversation (also pushed to your other devices as system message 24). */
+export interface ConversationSettings {
+  muted: boolean;
+  pinned: boolean;
+  group_id?: string;
+  to_app_user_id?: string;
 }
 
 /** The unread lists of the sync frame (PROTOCOL §6): only conversations with unread messages. */
@@ -1162,6 +1180,22 @@ export class ImClient {
   async presence(appUserIds: string[]): Promise<Record<string, boolean>> {
     const reply = await this.request('presence', { app_user_ids: appUserIds });
     return (parseData(reply)?.online ?? {}) as Record<string, boolean>;
+  }
+
+  /**
+   * The full conversation list (every conversation with a message, count 0 included): pinned ones first
+   * on the first page, then newest first; pass the last item's `time` as `before_time` for older ones.
+   */
+  async conversations(options: { limit?: number; before_time?: number } = {}): Promise<ConversationPage> {
+    const reply = await this.request('conversations', { ...options });
+    const data = parseData(reply) ?? {};
+    return { conversations: Array.isArray(data.conversations) ? data.conversations : [], has_more: Boolean(data.has_more) };
+  }
+
+  /** Mutes and/or pins a conversation for this user (either may be left out); your other connections get system message 24. */
+  async setConversation(conversation: Conversation, settings: { muted?: boolean; pinned?: boolean }): Promise<ConversationSettings> {
+    const reply = await this.request('setConversation', { ...this.target(conversation), ...settings });
+    return parseData(reply) as ConversationSettings;
   }
 
   /** Asks for the unread lists again (also emitted as a `sync` event). */
