@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { createHash, randomBytes, timingSafeEqual } from 'crypto';
 import { ImError } from '../common/im-error';
 import { AppConfig } from '../config/app-config';
 import { Db, Queryable } from '../database/db';
@@ -10,7 +9,8 @@ import {
   SystemMessageType,
 } from '../system-messages/system-messages.service';
 import { UserProfile, UsersService } from '../users/users.service';
-import { GROUP_ID_PATTERN } from './groups.dto';
+import { actsAsOwner, isOwnerOrAdmin, memberByAppId, requireMember, requireOwner, requireOwnerOrAdmin, ROLE_ADMIN, roleOf } from './group-access';
+import { actorIdOf, groupSpec, invitedSpec, joinedExtra, nameOf, newInviteCode, noSuchGroup, parseGroupId, sameCode, unique } from './group-helpers';
 
 /** Who performs an operation: a user over WebSocket (with the connection it came on) or the admin API. */
 export type Actor = { kind: 'user'; userId: number; connectionId?: string } | { kind: 'admin' };
@@ -26,8 +26,6 @@ export interface GroupMember {
 }
 
 export type GroupRole = 'owner' | 'admin' | 'member';
-/** conversation_members.role: 0 member, 1 admin (the owner is groups.owner_id). */
-const ROLE_ADMIN = 1;
 /** Longest mute (PROTOCOL §5: minutes 1–43200, 30 days). */
 export const MAX_MUTE_MINUTES = 43_200;
 
@@ -82,14 +80,14 @@ interface GroupRow {
   last_seq: number;
 }
 
-interface MemberRow extends UserProfile {
+export interface MemberRow extends UserProfile {
   joined_at: number;
   role: number;
   muted_until: number;
 }
 
 /** A group as loaded inside a transaction, with its members at that moment. */
-interface LoadedGroup {
+export interface LoadedGroup {
   row: GroupRow;
   members: MemberRow[];
   memberIds: Set<number>;
@@ -158,8 +156,8 @@ export class GroupsService {
     if (given.length === 0) throw ImError.badRequest(`extra must hold at least one of ${CHANGE_FIELDS.join(', ')}`);
     return this.inGroup(actor, groupId, async (tx, group, gid) => {
       const ownerOnly = given.filter((name) => !ADMIN_EDIT_FIELDS.includes(name));
-      if (ownerOnly.length > 0) this.requireOwner(actor, group, `only the group owner may change ${ownerOnly.join(', ')}`);
-      else this.requireOwnerOrAdmin(actor, group);
+      if (ownerOnly.length > 0) requireOwner(actor, group, `only the group owner may change ${ownerOnly.join(', ')}`);
+      else requireOwnerOrAdmin(actor, group);
       let newOwnerId: number | undefined;
       if (given.includes('app_user_id')) {
         const newOwner = group.members.find((member) => member.app_user_id === changes.app_user_id);
@@ -200,8 +198,8 @@ export class GroupsService {
     return this.inGroup(actor, groupId, async (tx, group, gid, now) => {
       let inviter: UserProfile;
       if (actor.kind === 'user') {
-        this.requireMember(actor.userId, group);
-        if (group.row.invite_mode === 1 && !this.isOwnerOrAdmin(actor.userId, group)) {
+        requireMember(actor.userId, group);
+        if (group.row.invite_mode === 1 && !isOwnerOrAdmin(actor.userId, group)) {
           throw ImError.forbidden('only the owner and admins may invite while invite_mode is 1');
         }
         inviter = group.members.find((member) => member.user_id === actor.userId)!;
@@ -249,7 +247,7 @@ export class GroupsService {
     const wanted = unique(appUserIds);
     if (wanted.length === 0) throw ImError.badRequest('extra.app_user_ids must not be empty');
     return this.inGroup(actor, groupId, async (tx, group, gid) => {
-      this.requireOwnerOrAdmin(actor, group);
+      requireOwnerOrAdmin(actor, group);
       const removed = await this.users.profilesByAppIds(wanted, tx);
       if (removed.some((user) => user.user_id === group.row.owner_id)) {
         throw ImError.badRequest('app_user_ids: the owner cannot be removed (transfer ownership or dissolve the group)');
@@ -258,8 +256,8 @@ export class GroupsService {
       if (strangers.length > 0) {
         throw ImError.badRequest(`app_user_ids: not members: ${strangers.map((user) => user.app_user_id).join(', ')}`);
       }
-      if (!this.actsAsOwner(actor, group)) {
-        const admins = removed.filter((user) => this.roleOf(user.user_id, group) === 'admin');
+      if (!actsAsOwner(actor, group)) {
+        const admins = removed.filter((user) => roleOf(user.user_id, group) === 'admin');
         if (admins.length > 0) throw ImError.forbidden(`admins may not remove admins: ${admins.map((user) => user.app_user_id).join(', ')}`);
       }
       await tx.query(`DELETE FROM conversation_members WHERE conversation_id = $1 AND user_id = ANY($2::int[])`, [
@@ -282,10 +280,10 @@ export class GroupsService {
    */
   async setRole(actor: Actor, groupId: string, appUserId: string, role: 'admin' | 'member', prefix = 'extra.'): Promise<GroupView> {
     return this.inGroup(actor, groupId, async (tx, group, gid) => {
-      this.requireOwner(actor, group);
-      const target = this.memberByAppId(group, appUserId, `${prefix}app_user_id`);
+      requireOwner(actor, group);
+      const target = memberByAppId(group, appUserId, `${prefix}app_user_id`);
       if (target.user_id === group.row.owner_id) throw ImError.badRequest(`${prefix}app_user_id: the owner has no other role (transfer ownership with editGroup)`);
-      const current = this.roleOf(target.user_id, group);
+      const current = roleOf(target.user_id, group);
       if (current === role) return { spec: [] };
       if (role === 'admin') {
         const admins = group.members.filter((member) => member.role === ROLE_ADMIN && member.user_id !== group.row.owner_id).length;
@@ -303,10 +301,10 @@ export class GroupsService {
    */
   async mute(actor: Actor, groupId: string, appUserId: string, minutes: number, prefix = 'extra.'): Promise<GroupView> {
     return this.inGroup(actor, groupId, async (tx, group, gid, now) => {
-      this.requireOwnerOrAdmin(actor, group);
-      const target = this.memberByAppId(group, appUserId, `${prefix}app_user_id`);
+      requireOwnerOrAdmin(actor, group);
+      const target = memberByAppId(group, appUserId, `${prefix}app_user_id`);
       if (target.user_id === group.row.owner_id) throw ImError.badRequest(`${prefix}app_user_id: the owner cannot be muted`);
-      if (!this.actsAsOwner(actor, group) && this.roleOf(target.user_id, group) === 'admin') throw ImError.forbidden('admins may not mute admins');
+      if (!actsAsOwner(actor, group) && roleOf(target.user_id, group) === 'admin') throw ImError.forbidden('admins may not mute admins');
       const mutedUntil = minutes === 0 ? 0 : now + minutes * 60_000;
       await tx.query(`UPDATE conversation_members SET muted_until = $3 WHERE conversation_id = $1 AND user_id = $2`, [gid, target.user_id, mutedUntil]);
       const extra = { group_id: gid, member: nameOf(target), muted_until: mutedUntil };
@@ -317,7 +315,7 @@ export class GroupsService {
   /** leaveGroup: members but the owner; 15 to the remaining members and the leaver's other connections. */
   async leave(actor: Actor & { kind: 'user' }, groupId: string): Promise<void> {
     await this.inGroup(actor, groupId, async (tx, group, gid) => {
-      this.requireMember(actor.userId, group);
+      requireMember(actor.userId, group);
       if (group.row.owner_id === actor.userId) {
         throw ImError.badRequest('group_id: the owner cannot leave; transfer ownership (editGroup app_user_id) or dissolve the group first');
       }
@@ -333,7 +331,7 @@ export class GroupsService {
   /** dissolveGroup / DELETE: owner only; 13 to every member; 404 for everything from then on. */
   async dissolve(actor: Actor, groupId: string): Promise<void> {
     await this.inGroup(actor, groupId, async (tx, group, gid, now) => {
-      this.requireOwner(actor, group);
+      requireOwner(actor, group);
       await tx.query(`UPDATE groups SET dissolved_at = $2 WHERE id = $1`, [gid, now]);
       return { spec: [groupSpec(SystemMessageType.GroupDissolved, gid, { group_id: gid }, [...group.memberIds])], view: null };
     });
@@ -342,7 +340,7 @@ export class GroupsService {
   /** groupInfo / GET: members only (the admin API sees every group); the invite code only for the owner, admins and the admin API. */
   async info(actor: Actor, groupId: string): Promise<GroupView> {
     const group = await this.load(this.db, parseGroupId(groupId));
-    if (actor.kind === 'user') this.requireMember(actor.userId, group);
+    if (actor.kind === 'user') requireMember(actor.userId, group);
     return this.view(group, this.maySeeCode(actor, group));
   }
 
@@ -433,47 +431,15 @@ export class GroupsService {
 
   /** Who is shown the invite code: the owner, admins and the admin API. */
   private maySeeCode(actor: Actor, group: LoadedGroup): boolean {
-    return actor.kind === 'admin' || this.isOwnerOrAdmin(actor.userId, group);
+    return actor.kind === 'admin' || isOwnerOrAdmin(actor.userId, group);
   }
 
-  private roleOf(userId: number, group: LoadedGroup): GroupRole | undefined {
-    if (userId === group.row.owner_id) return 'owner';
-    const member = group.members.find((m) => m.user_id === userId);
-    if (!member) return undefined;
-    return member.role === ROLE_ADMIN ? 'admin' : 'member';
-  }
 
-  private isOwnerOrAdmin(userId: number, group: LoadedGroup): boolean {
-    const role = this.roleOf(userId, group);
-    return role === 'owner' || role === 'admin';
-  }
 
-  /** The admin API acts with the owner's powers. */
-  private actsAsOwner(actor: Actor, group: LoadedGroup): boolean {
-    return actor.kind === 'admin' || actor.userId === group.row.owner_id;
-  }
 
-  private requireOwnerOrAdmin(actor: Actor, group: LoadedGroup): void {
-    if (actor.kind === 'admin') return;
-    this.requireMember(actor.userId, group);
-    if (!this.isOwnerOrAdmin(actor.userId, group)) throw ImError.forbidden('only the group owner and admins may do this');
-  }
 
-  private memberByAppId(group: LoadedGroup, appUserId: string, field: string): MemberRow {
-    const member = group.members.find((m) => m.app_user_id === appUserId);
-    if (!member) throw ImError.badRequest(`${field}: ${appUserId} is not a member of this group`);
-    return member;
-  }
 
-  private requireMember(userId: number, group: LoadedGroup): void {
-    if (!group.memberIds.has(userId)) throw ImError.forbidden('you are not a member of this group');
-  }
 
-  private requireOwner(actor: Actor, group: LoadedGroup, msg = 'only the group owner may do this'): void {
-    if (actor.kind === 'admin') return;
-    this.requireMember(actor.userId, group);
-    if (group.row.owner_id !== actor.userId) throw ImError.forbidden(msg);
-  }
 
   private checkSize(count: number): void {
     if (count > this.config.MAX_GROUP_MEMBERS) {
@@ -488,58 +454,4 @@ export class GroupsService {
   }
 }
 
-/** A new invite code: 12 random bytes (96 bits) as 16 base64url characters. */
-export function newInviteCode(): string {
-  return randomBytes(12).toString('base64url');
-}
-
-/** Compares a presented invite code with the group's in constant time (hashes first: any length, no early exit). */
-function sameCode(given: string, actual: string): boolean {
-  const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
-  return timingSafeEqual(digest(given), digest(actual));
-}
-
-function actorIdOf(actor: Actor): number {
-  return actor.kind === 'user' ? actor.userId : 0;
-}
-
-function unique(values: string[]): string[] {
-  return [...new Set(values)];
-}
-
-function noSuchGroup(groupId: string): ImError {
-  return ImError.notFound(`no such group: ${groupId}`);
-}
-
-/** A group_id from a path or request: digits (bigint range), else 404 as no such group. */
-function parseGroupId(groupId: string): string {
-  if (!GROUP_ID_PATTERN.test(groupId)) throw noSuchGroup(groupId);
-  return BigInt(groupId).toString(); // exact (Number() would round ids above 2^53)
-}
-
-function nameOf(user: UserProfile): { app_user_id: string; nickname: string } {
-  return { app_user_id: user.app_user_id, nickname: user.nickname };
-}
-
-function groupSpec(type: SystemMessageType, groupId: string, extra: Record<string, unknown>, recipients: number[]): SystemMessageSpec {
-  // actorUserId is set when the message is stored (actorIdOf).
-  return { type, subType: 'group', groupId, extra, actorUserId: 0, recipients };
-}
-
-function joinedExtra(groupId: string, inviter: UserProfile, joiners: UserProfile[]): Record<string, unknown> {
-  const memberList = joiners.map((user) => ({ app_user_id: user.app_user_id, nickname: user.nickname, head: user.head }));
-  return { group_id: groupId, inviter: nameOf(inviter), member_list: memberList, joiner: memberList[0] };
-}
-
-function invitedSpec(view: GroupView, inviter: UserProfile, invitees: number[]): SystemMessageSpec {
-  // never the invite code, even if a view that carries it is passed
-  const { member_list, invite_code: _code, ...groupInfo } = view;
-  return {
-    type: SystemMessageType.InvitedIntoGroup,
-    subType: 'personal',
-    groupId: view.group_id,
-    extra: { group_id: view.group_id, inviter: nameOf(inviter), member_list, group_info: groupInfo },
-    actorUserId: 0,
-    recipients: invitees,
-  };
-}
+export { newInviteCode } from './group-helpers';

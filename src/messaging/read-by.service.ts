@@ -35,7 +35,7 @@ interface ReadByRow {
  * after the message (joined_seq ≥ seq) are in neither list: it was never theirs to read (their history
  * starts after it), though their read position starts past it (docs/groups.md).
  */
-const READ_BY = `
+export const READ_BY = `
   WITH g AS (SELECT id, owner_id, dissolved_at FROM groups WHERE id = $1),
   msg AS (SELECT seq, sender_id FROM messages WHERE id = $2 AND conversation_id = $1),
   others AS (
@@ -59,7 +59,7 @@ const READ_BY = `
  * sender) whose read position reached it. One grouped statement per page: the members' read
  * positions are grouped first (few distinct values), then summed per message.
  */
-const READ_COUNTS = `
+export const READ_COUNTS = `
   WITH r AS (
     SELECT read_seq, joined_seq, count(*)::int AS n FROM conversation_members
     WHERE conversation_id = $1 AND user_id <> $2 GROUP BY read_seq, joined_seq
