@@ -9,6 +9,7 @@ import { encodePush, ReplyBody } from '../realtime/frames';
 import { UsersService } from '../users/users.service';
 import { SendStore, StoreItem } from './send-store';
 import { groupIdOf, MessageLimits, recipientOf, validateMessage, ValidatedMessage } from './message-rules';
+import { ReadByService } from './read-by.service';
 
 /** Who sends: the user and the connection the request came on (its push is skipped: it gets the reply). */
 export interface Sender {
@@ -31,6 +32,8 @@ export interface HistoryMessage {
   head: string;
   to_app_user_id?: string;
   group_id?: string;
+  /** issue 12: on the reader's own group messages, the members (not the sender) whose read position reached it. */
+  read_count?: number;
 }
 
 export interface HistoryPage {
@@ -117,6 +120,7 @@ export class MessagingService implements SendDedupe {
     private readonly delivery: Delivery,
     private readonly metrics: MetricsService,
     config: AppConfig,
+    private readonly readBy: ReadByService,
   ) {
     this.limits = {
       maxTextChars: config.MAX_TEXT_CHARS,
@@ -242,7 +246,10 @@ export class MessagingService implements SendDedupe {
       let error: ImError;
       if (!row.found || row.dissolved) error = ImError.notFound(`no such group: ${groupId}`);
       else if (!row.member) error = ImError.forbidden('you are not a member of this group');
-      else if (row.banned_to_post === 1 && row.owner_id !== sender.userId) error = ImError.forbidden('the group is muted (banned_to_post): only the owner may post');
+      else if (row.muted_until !== null && row.muted_until > now) error = ImError.forbidden(`you are muted in this group until ${row.muted_until}`);
+      else if (row.banned_to_post === 1 && row.owner_id !== sender.userId && row.role !== 1) {
+        error = ImError.forbidden('the group is muted (banned_to_post): only the owner and admins may post');
+      }
       else throw new Error('group message not stored');
       return this.duplicateOr(sender.userId, nonce, error);
     }
@@ -484,6 +491,8 @@ export class MessagingService implements SendDedupe {
       else item.to_app_user_id = row.to_app_user_id ?? '';
       return item;
     });
+    // issue 12: read_count on the reader's own group messages (one grouped statement per page)
+    if (query.groupId !== undefined && query.userId !== undefined) await this.readBy.fillReadCounts(query.groupId, query.userId, messages);
     return { messages, has_more: hasMore };
   }
 

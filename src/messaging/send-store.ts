@@ -36,6 +36,9 @@ export interface GroupRow extends StoredRow {
   member: boolean | null;
   banned_to_post: number | null;
   owner_id: number | null;
+  /** The sender's membership role (1 admin) and mute end (ms since the epoch). */
+  role: number | null;
+  muted_until: number | null;
   /** Every member (the sender included) when the message was stored. */
   member_ids: number[] | null;
   conversation_id?: number | null;
@@ -114,18 +117,19 @@ const STORE_GROUP_SET = `
   ),
   r AS (
     SELECT i.*, g.owner_id, g.banned_to_post, g.dissolved_at IS NOT NULL AS dissolved,
-           EXISTS (SELECT 1 FROM conversation_members WHERE conversation_id = g.id AND user_id = i.sender_id) AS member,
+           cm.user_id IS NOT NULL AS member, cm.role, cm.muted_until,
            d.found IS NOT NULL AS duplicate,
            g.id AS conversation_id
     FROM i LEFT JOIN groups g ON g.id = i.group_id
+    LEFT JOIN conversation_members cm ON cm.conversation_id = g.id AND cm.user_id = i.sender_id
     LEFT JOIN LATERAL (SELECT 1 AS found FROM messages d WHERE d.sender_id = i.sender_id AND d.nonce = i.nonce LIMIT 1) d ON true
   ),
   ok AS (
     SELECT r.*, row_number() OVER (PARTITION BY r.conversation_id ORDER BY r.ord) AS k, row_number() OVER (ORDER BY r.ord) AS rn
     FROM r WHERE r.conversation_id IS NOT NULL AND NOT r.dissolved AND r.member AND NOT r.duplicate
-      AND (r.banned_to_post = 0 OR r.owner_id = r.sender_id)
+      AND r.muted_until <= r.created_at AND (r.banned_to_post = 0 OR r.owner_id = r.sender_id OR r.role = 1)
   ),${STORE_SET_TAIL}
-  SELECT r.ord, r.duplicate, r.owner_id IS NOT NULL AS found, r.dissolved, r.member, r.banned_to_post, r.owner_id,
+  SELECT r.ord, r.duplicate, r.owner_id IS NOT NULL AS found, r.dissolved, r.member, r.banned_to_post, r.owner_id, r.role, r.muted_until,
          n.id AS msg_id, n.seq, s.app_user_id, s.nickname, s.head, n.conversation_id,
          CASE WHEN n.k = 1 THEN ARRAY(SELECT user_id FROM conversation_members WHERE conversation_id = n.conversation_id) END AS member_ids
   FROM r JOIN users s ON s.id = r.sender_id LEFT JOIN n ON n.ord = r.ord`;
@@ -160,16 +164,18 @@ const STORE_DIRECT = `
 const STORE_GROUP = `
   WITH g AS (
     SELECT g.owner_id, g.banned_to_post, g.dissolved_at IS NOT NULL AS dissolved,
-           EXISTS (SELECT 1 FROM conversation_members WHERE conversation_id = g.id AND user_id = $1) AS member
-    FROM groups g WHERE g.id = $2
+           cm.user_id IS NOT NULL AS member, cm.role, cm.muted_until
+    FROM groups g LEFT JOIN conversation_members cm ON cm.conversation_id = g.id AND cm.user_id = $1
+    WHERE g.id = $2
   ),
   c AS (
     UPDATE conversations SET last_seq = last_seq + 1, last_msg_id = nextval('msg_id_seq'), last_time = $3
     FROM g
-    WHERE conversations.id = $2 AND NOT g.dissolved AND g.member AND (g.banned_to_post = 0 OR g.owner_id = $1)
+    WHERE conversations.id = $2 AND NOT g.dissolved AND g.member AND g.muted_until <= $3
+      AND (g.banned_to_post = 0 OR g.owner_id = $1 OR g.role = 1)
     RETURNING conversations.id, conversations.last_seq, conversations.last_msg_id
   ),${STORE_TAIL}
-  SELECT 1 AS ord, false AS duplicate, g.owner_id IS NOT NULL AS found, g.dissolved, g.member, g.banned_to_post, g.owner_id,
+  SELECT 1 AS ord, false AS duplicate, g.owner_id IS NOT NULL AS found, g.dissolved, g.member, g.banned_to_post, g.owner_id, g.role, g.muted_until,
          m.id AS msg_id, m.seq, s.app_user_id, s.nickname, s.head,
          CASE WHEN m.id IS NOT NULL THEN ARRAY(SELECT user_id FROM conversation_members WHERE conversation_id = $2) END AS member_ids
   FROM users s LEFT JOIN g ON true LEFT JOIN m ON true WHERE s.id = $1`;
@@ -203,7 +209,8 @@ function setParams<T>(items: StoreItem<T>[]): unknown[] {
 /**
  * Stores chat and groupChat messages. Concurrent sends go to the WriteBatcher as items of one
  * set-based statement per batch (one round trip, one COMMIT for all of them); everything that can
- * be refused per message (duplicate nonce, no such user or group, blacklisted, not a member, muted)
+ * be refused per message (duplicate nonce, no such user or group, blacklisted, not a member, a muted
+ * sender (a mute ends by time: muted_until <= the send time), banned_to_post for all but owner and admins)
  * comes back in that message's row. A first message between two users, which must create the
  * conversation, runs on its own in a transaction.
  */
