@@ -1,7 +1,7 @@
 import { INestApplication, Logger, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module';
 import { HttpErrorFilter } from './common/http-error.filter';
 import { jsonBodyMiddleware } from './common/json-body';
@@ -9,6 +9,7 @@ import { mountConsole } from './console/console-static';
 import { imValidationPipe } from './common/validation';
 import { AppConfig } from './config/app-config';
 import { EmbeddedDatabase } from './database/embedded-database';
+import { buildOpenApiDocument } from './openapi/openapi';
 import { ImWsAdapter } from './realtime/im-ws-adapter';
 
 /** Sockets the embedded database accepts: the app's one, plus other nodes or tools given its URL (password included). */
@@ -49,13 +50,7 @@ export async function startServer(config: AppConfig): Promise<RunningServer> {
     app.useWebSocketAdapter(adapter);
     app.useGlobalPipes(imValidationPipe());
     app.useGlobalFilters(new HttpErrorFilter());
-    const openApi = new DocumentBuilder()
-      .setTitle('IM server admin API')
-      .setDescription('REST API for the app back end. The WebSocket protocol is documented in docs/PROTOCOL.md.')
-      .setVersion('1')
-      .addBearerAuth()
-      .build();
-    SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app!, openApi), { jsonDocumentUrl: 'docs-json' });
+    SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app!), { jsonDocumentUrl: 'docs-json' });
     await app.listen(config.PORT);
   } catch (error) {
     await app?.close().catch(() => undefined);

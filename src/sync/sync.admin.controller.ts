@@ -1,5 +1,6 @@
 import { Controller, Get, Param } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiError } from '../openapi/api-errors';
 import { AdminApi } from '../auth/admin.guard';
 import { ImError } from '../common/im-error';
 import { APP_USER_ID_PATTERN } from '../users/users.dto';
@@ -16,8 +17,7 @@ export class SyncAdminController {
   @Get(':app_user_id')
   @ApiOperation({ summary: "a user's unread conversations: the extra of the type-19 sync frame" })
   @ApiOkResponse({ type: SyncPayloadDto })
-  @ApiBadRequestResponse({ description: 'app_user_id is not 1-64 characters of [A-Za-z0-9_.@-]' })
-  @ApiNotFoundResponse({ description: 'no such user' })
+  @ApiError(404, 'no such user')
   get(@Param('app_user_id') appUserId: string): Promise<SyncPayload> {
     if (!APP_USER_ID_PATTERN.test(appUserId)) throw ImError.badRequest('app_user_id must be 1-64 characters of [A-Za-z0-9_.@-]');
     return this.sync.payloadOf(appUserId);
