@@ -42,12 +42,12 @@ async function ack(from: WsClient, to: string, msgId: number, status: 1 | 2): Pr
 /** Where a node's output stands now, to read what it logs from here on. */
 const mark = (node: ChildServer) => node.output.length;
 
-/** Lines a node logged between two marks about Redis, or at warn/error level. */
+/** Lines a node logged between two marks about Redis, or at warn/error level (JSON lines: the child's stdout is not a terminal). */
 const aboutRedis = (node: ChildServer, from: number, to?: number) =>
   node.output
     .slice(from, to)
     .split('\n')
-    .filter((line) => /\[Redis\w*\]|\bWARN\b|\bERROR\b/.test(line));
+    .filter((line) => /"context":"Redis\w*"|"level":"(warn|error)"/.test(line));
 
 const clients: WsClient[] = [];
 
@@ -154,7 +154,7 @@ describe('Redis faults', () => {
     for (const [i, node] of [a, b].entries()) {
       const lines = aboutRedis(node, outageStartLogs[i], outageEndLogs[i]);
       expect(lines.length <= 3 ? 'a few lines' : lines).toBe('a few lines');
-      expect(lines.filter((line) => /WARN \[Redis\] unreachable/.test(line))).toHaveLength(1);
+      expect(lines.filter((line) => /"level":"warn".*"context":"Redis".*"msg":"unreachable/.test(line))).toHaveLength(1);
     }
 
     await redis.restart(); // empty: subscriptions and presence entries have to be made again

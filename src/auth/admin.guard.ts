@@ -1,25 +1,19 @@
 import { CanActivate, ExecutionContext, Injectable, applyDecorators, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth } from '@nestjs/swagger';
-import { timingSafeEqual } from 'crypto';
 import { Request } from 'express';
 import { ImError } from '../common/im-error';
 import { ApiAdminErrors } from '../openapi/api-errors';
 import { AdminToken } from './admin-token';
 
-/** Lets a request through only with `Authorization: Bearer <ADMIN_TOKEN>`. */
+/** Lets a request through only with `Authorization: Bearer <admin token>` (ADMIN_TOKEN or the generated one). */
 @Injectable()
 export class AdminGuard implements CanActivate {
-  private readonly expected: Buffer;
+  constructor(private readonly adminToken: AdminToken) {}
 
-  constructor(adminToken: AdminToken) {
-    this.expected = Buffer.from(adminToken.value);
-  }
-
-  canActivate(context: ExecutionContext): boolean {
+  async canActivate(context: ExecutionContext): Promise<boolean> {
     const header = context.switchToHttp().getRequest<Request>().headers.authorization ?? '';
     const match = /^Bearer\s+(.+)$/i.exec(header);
-    const given = Buffer.from(match ? match[1].trim() : '');
-    if (given.length !== this.expected.length || !timingSafeEqual(given, this.expected)) {
+    if (!match || !(await this.adminToken.matches(match[1].trim()))) {
       throw ImError.unauthorized('admin bearer token required');
     }
     return true;

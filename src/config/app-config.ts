@@ -86,6 +86,14 @@ export class AppConfig {
   @IsIn(['error', 'warn', 'log', 'debug', 'verbose'])
   LOG_LEVEL = 'log';
 
+  /** `json` (one JSON object per line) or `pretty` (human-readable); unset: pretty on a terminal, json otherwise. */
+  @IsOptional() @IsIn(['json', 'pretty'], { message: 'LOG_FORMAT must be json or pretty' })
+  LOG_FORMAT?: 'json' | 'pretty';
+
+  /** Serve /metrics on this port (e.g. one only the monitoring network reaches) instead of PORT. */
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(65535)
+  METRICS_PORT?: number;
+
   /** Comma-separated exact origins allowed to open WebSockets; unset = any (PROTOCOL §2). */
   @IsOptional() @IsString()
   ALLOWED_ORIGINS?: string;
@@ -168,7 +176,7 @@ export class ConfigError extends Error {}
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const known = Object.keys(new AppConfig());
   const raw: Record<string, string> = {};
-  for (const key of [...known, 'DATABASE_URL', 'REDIS_URL', 'ADMIN_TOKEN', 'TOKEN_SECRET', 'MEDIA_BASE_URL', 'ALLOWED_ORIGINS']) {
+  for (const key of [...known, 'DATABASE_URL', 'REDIS_URL', 'ADMIN_TOKEN', 'TOKEN_SECRET', 'MEDIA_BASE_URL', 'ALLOWED_ORIGINS', 'LOG_FORMAT', 'METRICS_PORT']) {
     const value = env[key];
     if (value !== undefined && value !== '') raw[key] = value;
   }

@@ -1,4 +1,4 @@
-import { DataSourceOptions } from 'typeorm';
+import { DataSourceOptions, QueryRunner } from 'typeorm';
 import { InitialSchema1764100000000 } from './migrations/1764100000000-InitialSchema';
 import { GroupInviteCodes1764200000000 } from './migrations/1764200000000-GroupInviteCodes';
 
@@ -12,12 +12,25 @@ export const MIGRATIONS = [InitialSchema1764100000000, GroupInviteCodes176420000
  */
 export const DB_CONNECT_TIMEOUT_MS = 5000;
 
-export function dataSourceOptions(url: string, poolSize: number, embedded = false): DataSourceOptions {
+/** MIGRATIONS, each saying "running migration N of M" through `announce` as it starts. */
+export function announcedMigrations(announce: (text: string) => void): Function[] {
+  return MIGRATIONS.map(
+    (Migration, index) =>
+      class extends Migration {
+        async up(queryRunner: QueryRunner): Promise<void> {
+          announce(`running migration ${index + 1} of ${MIGRATIONS.length}: ${this.name}`);
+          await super.up(queryRunner);
+        }
+      },
+  );
+}
+
+export function dataSourceOptions(url: string, poolSize: number, embedded = false, announce?: (text: string) => void): DataSourceOptions {
   return {
     type: 'postgres',
     url,
     entities: [],
-    migrations: MIGRATIONS,
+    migrations: announce ? announcedMigrations(announce) : MIGRATIONS,
     migrationsRun: true,
     migrationsTransactionMode: 'each',
     synchronize: false,

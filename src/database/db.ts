@@ -31,6 +31,8 @@ export interface Lease {
 export class Db implements Queryable {
   readonly pool: Pool;
   private readonly logger = new Logger('Db');
+  /** Where statement and transaction durations go (seconds), set by /metrics. */
+  timings?: { query: { observe(seconds: number): void }; transaction: { observe(seconds: number): void } };
 
   /**
    * `shared session`: every connection reaches the same database session (the embedded database
@@ -84,7 +86,12 @@ export class Db implements Queryable {
   }
 
   async query<T = Record<string, any>>(sql: string, params?: unknown[]): Promise<T[]> {
-    return (await this.pool.query(sql, params as any[])).rows as T[];
+    const started = performance.now();
+    try {
+      return (await this.pool.query(sql, params as any[])).rows as T[];
+    } finally {
+      this.timings?.query.observe((performance.now() - started) / 1000);
+    }
   }
 
   /**
@@ -93,6 +100,15 @@ export class Db implements Queryable {
    * must find what was committed (e.g. the unique (sender, nonce) of a message).
    */
   async transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      return await this.transactionOnce(work);
+    } finally {
+      this.timings?.transaction.observe((performance.now() - started) / 1000);
+    }
+  }
+
+  private async transactionOnce<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
     const lease = await this.checkout();
     const { client } = lease;
     const tx: Queryable = { query: async (sql, params) => (await client.query(sql, params as any[])).rows };

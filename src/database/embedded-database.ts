@@ -1,10 +1,12 @@
 import { Logger } from '@nestjs/common';
 import { randomBytes } from 'crypto';
-import { mkdirSync } from 'fs';
+import { mkdirSync, rmSync, writeFileSync } from 'fs';
 import { AddressInfo, createServer, Server, Socket } from 'net';
 import { resolve } from 'path';
 import { authenticate, errorResponse, ScramVerifier } from './embedded-auth';
 
+/** In DATA_DIR while a process has the embedded database open (other tools must not open it meanwhile). */
+export const EMBEDDED_PID_FILE = 'embedded-database.pid';
 /** How long a new socket has to finish the startup and authentication. */
 const AUTH_TIMEOUT_MS = 10_000;
 /** Sockets still authenticating at once (a local process cannot pile up more). */
@@ -45,6 +47,7 @@ export class EmbeddedDatabase {
   async start(): Promise<string> {
     const dir = resolve(this.dataDir, 'pg');
     mkdirSync(dir, { recursive: true });
+    writeFileSync(resolve(this.dataDir, EMBEDDED_PID_FILE), `${process.pid}\n`);
     const { PGlite } = await import('@electric-sql/pglite');
     const socketLib = await import('@electric-sql/pglite-socket');
     const db = await PGlite.create({ dataDir: dir });
@@ -86,6 +89,7 @@ export class EmbeddedDatabase {
     await closed;
     await this.db?.close();
     this.db = undefined;
+    rmSync(resolve(this.dataDir, EMBEDDED_PID_FILE), { force: true });
   }
 
   private async accept(socket: Socket, verifier: ScramVerifier, newHandler: () => SocketHandler): Promise<void> {

@@ -29,6 +29,8 @@ const MAX_BATCH = 64;
 export class WriteBatcher {
   /** Counters for /metrics and tests: multi-statement batches, the statements in them, failed batches. */
   readonly stats = { batches: 0, batchedStatements: 0, failedBatches: 0 };
+  /** Told the size of every batch flushed (for /metrics). */
+  onBatch?: (size: number) => void;
   private queue: Pending[] = [];
   private readonly preparedOn = new WeakMap<PoolClient, Set<string>>();
   private inFlight = 0;
@@ -58,6 +60,7 @@ export class WriteBatcher {
   }
 
   private async flush(batch: Pending[]): Promise<void> {
+    this.onBatch?.(batch.length);
     if (batch.length === 1) return this.runAlone(batch[0]);
     batch.sort((a, b) => (a.order < b.order ? -1 : a.order > b.order ? 1 : 0));
     let lease: Lease;

@@ -31,6 +31,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * nothing overtakes it.
  */
 export class Connection {
+  /** Counts of this process, read by /metrics. */
+  static readonly stats = { slowConsumerDrops: 0 };
   readonly id = `${NODE_ID}-${nextConnectionId++}`;
   /** When the client last answered a ping (only pongs count as alive, PROTOCOL §2). */
   lastSeen = Date.now();
@@ -59,13 +61,13 @@ export class Connection {
     return this.socket.readyState === WebSocket.OPEN;
   }
 
-  /** Writes a frame, or holds it until the connect sequence is done. */
-  send(frame: string, onWritten?: WriteCallback): void {
+  /** Writes a frame, or holds it until the connect sequence is done; false when it was dropped (closed or slow connection). */
+  send(frame: string, onWritten?: WriteCallback): boolean {
     if (!this.ready) {
       this.held.push([frame, onWritten]);
-      return;
+      return true;
     }
-    this.write(frame, onWritten);
+    return this.write(frame, onWritten);
   }
 
   /** Writes at once, ahead of held frames: only for the connect sequence. */
@@ -109,21 +111,23 @@ export class Connection {
     }
   }
 
-  private write(frame: string, onWritten?: WriteCallback): void {
+  private write(frame: string, onWritten?: WriteCallback): boolean {
     if (!this.isOpen) {
       onWritten?.(new Error('connection closed'));
-      return;
+      return false;
     }
     if (this.socket.bufferedAmount + frame.length > this.maxBufferedBytes) {
       onWritten?.(new Error('slow consumer dropped'));
       this.dropSlowConsumer();
-      return;
+      return false;
     }
     this.socket.send(frame, onWritten);
+    return true;
   }
 
   /** A reader that lets MAX_BUFFERED_BYTES pile up is dropped; it catches up by sync + history. */
   private dropSlowConsumer(): void {
+    if (this.socket.readyState === WebSocket.OPEN) Connection.stats.slowConsumerDrops++;
     this.socket.close(CLOSE_SLOW_CONSUMER, 'too many unsent frames');
     // the close frame waits behind the unsent bytes: a reader that does not read never sees it
     setTimeout(() => this.socket.terminate(), SLOW_CONSUMER_GRACE_MS).unref();

@@ -1,3 +1,4 @@
+import { MetricsService } from '../metrics/metrics.service';
 import { Injectable, Logger } from '@nestjs/common';
 import { ConnectionRegistry } from './connection-registry';
 
@@ -53,6 +54,7 @@ export class LocalDelivery extends Delivery {
   constructor(
     private readonly registry: ConnectionRegistry,
     private readonly receipts: DeliveryReceipts,
+    private readonly metrics: MetricsService,
   ) {
     super();
   }
@@ -66,7 +68,7 @@ export class LocalDelivery extends Delivery {
     let reported = false;
     for (const connection of this.registry.connectionsOf(userId)) {
       if (connection.id === options.exceptConnectionId) continue;
-      connection.send(
+      const written = connection.send(
         frame,
         receipt &&
           ((error) => {
@@ -75,6 +77,7 @@ export class LocalDelivery extends Delivery {
             this.receipts.written(userId, receipt);
           }),
       );
+      (written ? this.metrics.pushWritten : this.metrics.pushDropped).inc();
     }
   }
 

@@ -14,7 +14,8 @@ import { ConnectionRegistry } from './connection-registry';
 import { TokenBucket } from './token-bucket';
 import { addressOf, takeSlot, UpgradeGate, UpgradeRequest } from './upgrade-gate';
 import { encodeError, encodeReply, ReplyBody } from './frames';
-import { groupIdOf, toCodeAndMsg } from './ws-error.filter';
+import { failureCodeOf, groupIdOf, toCodeAndMsg } from './ws-error.filter';
+import { MetricsService } from '../metrics/metrics.service';
 
 export type ImSocket = WebSocket & { connection?: Connection; pendingAuth?: PendingAuth };
 type Handler = (request: unknown, action: string) => Promise<unknown> | unknown;
@@ -28,6 +29,14 @@ interface PendingAuth {
 }
 
 const ROUTES = Symbol('routes');
+/** The metrics label of frames that name no routed action. */
+const INVALID_ACTION = 'invalid';
+/** What a request came to: its action label and reply code (-1: no reply was written). */
+interface Outcome {
+  action: string;
+  code: number;
+}
+const round = (ms: number) => Math.round(ms * 100) / 100;
 /** After SIGTERM, how long sockets get to answer the 1012 close before they are destroyed. */
 const CLOSE_GRACE_MS = 2000;
 
@@ -48,6 +57,9 @@ export class ImWsAdapter extends WsAdapter {
   private inFlight = 0;
   private idleWaiters: Array<() => void> = [];
   private readonly dedupe?: SendDedupe;
+  private readonly metrics: MetricsService;
+  /** Per-request lines are written at debug level only; checked once, not per request. */
+  private readonly debugEnabled: boolean;
 
   constructor(app: INestApplicationContext) {
     super(app);
@@ -57,6 +69,8 @@ export class ImWsAdapter extends WsAdapter {
     this.registry = app.get(ConnectionRegistry);
     this.gate = new UpgradeGate(this.config, this.authenticator);
     this.dedupe = optionalProvider(app, SendDedupe);
+    this.metrics = app.get(MetricsService, { strict: false });
+    this.debugEnabled = ['debug', 'verbose'].includes(this.config.LOG_LEVEL);
   }
 
   create(port: number, options: Record<string, unknown> = {}): Server {
@@ -66,7 +80,13 @@ export class ImWsAdapter extends WsAdapter {
       maxPayload: this.config.MAX_FRAME_BYTES,
       perMessageDeflate: false,
       verifyClient: (info: { req: UpgradeRequest }, done: (ok: boolean, code?: number, message?: string) => void) => {
-        void this.gate.verify(info.req).then((verdict) => (verdict.ok ? done(true) : done(false, verdict.status, verdict.message)));
+        void this.gate.verify(info.req).then((verdict) => {
+          if (verdict.ok) return done(true);
+          this.metrics.upgradeRefused(verdict.reason);
+          // never the URL: it may carry ?token=
+          this.log.log({ msg: 'upgrade refused', reason: verdict.reason, status: verdict.status, remote_address: addressOf(info.req) });
+          done(false, verdict.status, verdict.message);
+        });
       },
     });
     this.servers.add(server);
@@ -131,17 +151,28 @@ export class ImWsAdapter extends WsAdapter {
 
   private onConnection(socket: ImSocket, request: UpgradeRequest): void {
     if (request.imPendingAuth) return this.awaitAuth(socket, request);
-    this.admit(socket, request.imUser!);
+    this.admit(socket, request.imUser!, addressOf(request));
   }
 
   /** An authenticated socket becomes a Connection: registered, limited, watched, then the connect sequence. */
-  private admit(socket: ImSocket, user: AuthenticatedUser): void {
+  private admit(socket: ImSocket, user: AuthenticatedUser, address: string): void {
     const connection = new Connection(socket, user, this.config.RATE_LIMIT_PER_SEC, this.config.RATE_LIMIT_BURST, this.config.MAX_BUFFERED_BYTES);
     socket.connection = connection;
     socket.on('pong', () => (connection.lastSeen = Date.now()));
-    socket.once('close', () => {
+    this.metrics.connectionsOpened.inc();
+    this.log.log({ msg: 'connection opened', user_id: user.userId, connection_id: connection.id, remote_address: address });
+    socket.once('close', (code: number) => {
       connection.stopWatchingExpiry();
       this.lifecycle.close(connection);
+      this.metrics.connectionClosed(code);
+      this.log.log({
+        msg: 'connection closed',
+        user_id: user.userId,
+        connection_id: connection.id,
+        remote_address: address,
+        close_code: code,
+        duration_ms: Date.now() - connection.openedAt,
+      });
     });
     connection.watchExpiry(() => connection.send(encodeError(ImCode.Unauthorized, 'token expired'), () => connection.close(CLOSE_UNAUTHORIZED, 'token expired')));
     void this.lifecycle.open(connection); // registers the connection before its first await
@@ -220,6 +251,8 @@ export class ImWsAdapter extends WsAdapter {
     }
     if (socket.readyState !== WebSocket.OPEN) return;
     if (!user) {
+      this.metrics.request('auth', ImCode.Unauthorized, 0);
+      this.log.log({ msg: 'request failed', action: 'auth', code: ImCode.Unauthorized, remote_address: pending.address });
       socket.send(encodeReply('auth', nonce, { code: ImCode.Unauthorized, msg: 'invalid or expired token, or user disabled' }), () =>
         socket.close(CLOSE_UNAUTHORIZED, 'unauthorized'),
       );
@@ -227,55 +260,86 @@ export class ImWsAdapter extends WsAdapter {
     }
     this.endPendingAuth(socket);
     socket.send(encodeReply('auth', nonce, { user_id: user.userId }));
-    this.admit(socket, user);
+    this.admit(socket, user, pending.address);
   }
 
+  /** Runs one frame of an authenticated connection and records its outcome (metrics; a log line when it failed). */
   private async onFrame(socket: ImSocket, routes: Map<string, Handler>, data: RawData, isBinary: boolean): Promise<void> {
     const connection = socket.connection;
     if (!connection) return;
+    const started = performance.now();
+    const outcome: Outcome = { action: INVALID_ACTION, code: ImCode.Ok };
+    await this.executeFrame(connection, routes, data, isBinary, outcome);
+    if (outcome.code === -1) return; // not answered (the connection closed meanwhile)
+    const seconds = (performance.now() - started) / 1000;
+    this.metrics.request(outcome.action, outcome.code, seconds);
+    if (outcome.code === ImCode.TooManyRequests) this.metrics.rateLimited.inc();
+    if (outcome.code !== ImCode.Ok && outcome.code !== ImCode.Duplicate) {
+      this.log.log({ msg: 'request failed', action: outcome.action, code: outcome.code, duration_ms: round(seconds * 1000), user_id: connection.userId, connection_id: connection.id });
+    } else if (this.debugEnabled) {
+      this.log.debug({ msg: 'request', action: outcome.action, code: outcome.code, duration_ms: round(seconds * 1000), user_id: connection.userId, connection_id: connection.id });
+    }
+  }
+
+  /** Answers the frame; `outcome` gets the routed action (or "invalid") and the reply code. */
+  private async executeFrame(connection: Connection, routes: Map<string, Handler>, data: RawData, isBinary: boolean, outcome: Outcome): Promise<void> {
     const text = isBinary ? '' : data.toString();
+    const reply = (code: number, frame: string, onWritten?: () => void) => {
+      outcome.code = code;
+      connection.send(frame, onWritten);
+    };
 
     if (!connection.takeRequestToken()) {
       const { action, nonce } = peek(text);
-      connection.send(
+      if (action && routes.has(action)) outcome.action = action;
+      return reply(
+        ImCode.TooManyRequests,
         action ? encodeReply(action, nonce, { code: ImCode.TooManyRequests, msg: 'too many requests' }) : encodeError(ImCode.TooManyRequests, 'too many requests', nonce),
       );
-      return;
     }
 
     let request: unknown;
     try {
       request = JSON.parse(text);
     } catch {
-      return connection.send(encodeError(ImCode.BadRequest, isBinary ? 'frame must be a JSON text frame' : 'frame is not valid JSON'));
+      return reply(ImCode.BadRequest, encodeError(ImCode.BadRequest, isBinary ? 'frame must be a JSON text frame' : 'frame is not valid JSON'));
     }
     if (request === null || typeof request !== 'object' || Array.isArray(request)) {
-      return connection.send(encodeError(ImCode.BadRequest, 'frame must be a JSON object'));
+      return reply(ImCode.BadRequest, encodeError(ImCode.BadRequest, 'frame must be a JSON object'));
     }
     const fields = request as Record<string, unknown>;
     const nonce = typeof fields.nonce === 'string' ? fields.nonce : undefined;
     if (typeof fields.action !== 'string' || fields.action === '') {
-      return connection.send(encodeError(ImCode.BadRequest, 'action is required', nonce));
+      return reply(ImCode.BadRequest, encodeError(ImCode.BadRequest, 'action is required', nonce));
     }
     const action = fields.action;
-    if (action === 'auth') return connection.send(encodeReply(action, nonce, { code: ImCode.BadRequest, msg: 'already authenticated' }));
+    if (action === 'auth') return reply(ImCode.BadRequest, encodeReply(action, nonce, { code: ImCode.BadRequest, msg: 'already authenticated' }));
     const handler = routes.get(action);
-    if (!handler) return connection.send(encodeError(ImCode.BadRequest, `unknown action: ${action}`, nonce));
-    if (await this.refuseInvalid(connection, action, fields)) return;
+    if (!handler) return reply(ImCode.BadRequest, encodeError(ImCode.BadRequest, `unknown action: ${action}`, nonce));
+    outcome.action = action;
+    const refused = await this.refuseInvalid(connection, action, fields);
+    if (refused !== undefined) {
+      outcome.code = refused;
+      return;
+    }
     if (connection.tokenExpired()) {
-      connection.send(encodeReply(action, nonce, { code: ImCode.Unauthorized, msg: 'token expired' }), () =>
+      return reply(ImCode.Unauthorized, encodeReply(action, nonce, { code: ImCode.Unauthorized, msg: 'token expired' }), () =>
         connection.close(CLOSE_UNAUTHORIZED, 'token expired'),
       );
-      return;
     }
 
     try {
       const body = (await handler(fields, action)) as ReplyBody | string | undefined;
-      if (body === undefined) return; // the handler failed and its error filter already replied
+      if (body === undefined) {
+        // the handler failed and its error filter already replied
+        outcome.code = failureCodeOf(fields) ?? -1;
+        return;
+      }
+      outcome.code = typeof body === 'string' ? ImCode.Ok : (body.code ?? ImCode.Ok);
       connection.send(typeof body === 'string' ? body : encodeReply(action, nonce, body));
     } catch (error) {
       const { code, msg } = toCodeAndMsg(error, this.log);
-      connection.send(encodeReply(action, nonce, { code, msg }));
+      reply(code, encodeReply(action, nonce, { code, msg }));
     }
   }
 
@@ -285,11 +349,11 @@ export class ImWsAdapter extends WsAdapter {
    * PROTOCOL §3 "Rules for every request" and the action's JSON Schema (src/contract), checked here,
    * before any handler: the nonce, then strings and nesting anywhere in the frame, then the schema.
    * A refused chat/groupChat whose (sender, nonce) is already stored is answered 831 with the original
-   * (PROTOCOL §4 step 1: dedupe first). Returns true when it answered the frame.
+   * (PROTOCOL §4 step 1: dedupe first). Returns the reply's code when it answered the frame.
    */
-  private async refuseInvalid(connection: Connection, action: string, fields: Record<string, unknown>): Promise<boolean> {
+  private async refuseInvalid(connection: Connection, action: string, fields: Record<string, unknown>): Promise<number | undefined> {
     const problem = checkRequest(action, fields, this.config.MAX_NESTING_DEPTH);
-    if (!problem) return false;
+    if (!problem) return undefined;
     const nonce = typeof fields.nonce === 'string' ? fields.nonce : undefined;
     let body: ReplyBody = { code: ImCode.BadRequest, msg: problem.msg, group_id: groupIdOf(fields, action) };
     if (problem.stage !== 'nonce' && nonce !== undefined && DEDUPED_ACTIONS.has(action) && this.dedupe) {
@@ -301,7 +365,7 @@ export class ImWsAdapter extends WsAdapter {
       }
     }
     connection.send(encodeReply(action, nonce, body));
-    return true;
+    return body.code ?? ImCode.Ok;
   }
 }
 

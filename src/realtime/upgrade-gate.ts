@@ -3,6 +3,7 @@ import { IncomingMessage } from 'http';
 import { AppConfig } from '../config/app-config';
 import { ClientAuthenticator, tokenOf } from '../users/client-authenticator';
 import { AuthenticatedUser } from './connection';
+import type { UpgradeRefusal } from '../metrics/metrics.service';
 
 export type UpgradeRequest = IncomingMessage & {
   /** Set when the upgrade carried a valid token. */
@@ -10,14 +11,14 @@ export type UpgradeRequest = IncomingMessage & {
   /** Set when the upgrade carried no token: the socket must send `auth` first (PROTOCOL §2). */
   imPendingAuth?: boolean;
 };
-export type UpgradeVerdict = { ok: true } | { ok: false; status: number; message: string };
+export type UpgradeVerdict = { ok: true } | { ok: false; status: number; message: string; reason: UpgradeRefusal };
 
 const REFUSED = {
-  draining: { ok: false, status: 503, message: 'Service Unavailable' },
-  origin: { ok: false, status: 403, message: 'Forbidden' },
-  unauthenticated: { ok: false, status: 401, message: 'Unauthorized' },
-  tooMany: { ok: false, status: 429, message: 'Too Many Requests' },
-  failed: { ok: false, status: 503, message: 'Service Unavailable' },
+  draining: { ok: false, status: 503, message: 'Service Unavailable', reason: 'draining' },
+  origin: { ok: false, status: 403, message: 'Forbidden', reason: 'origin' },
+  unauthenticated: { ok: false, status: 401, message: 'Unauthorized', reason: 'unauthenticated' },
+  tooMany: { ok: false, status: 429, message: 'Too Many Requests', reason: 'too_many' },
+  failed: { ok: false, status: 503, message: 'Service Unavailable', reason: 'failed' },
 } as const;
 
 /**

@@ -42,6 +42,13 @@ export function toCodeAndMsg(error: unknown, logger: Logger): { code: number; ms
   return { code: ImCode.ServerError, msg: 'server error; retry with the same nonce (answered 831 if it was stored after all)' };
 }
 
+/** The code a filter answered a request with, by the request object (read by the adapter for metrics and logs). */
+const answeredCodes = new WeakMap<object, number>();
+
+export function failureCodeOf(request: object): number | undefined {
+  return answeredCodes.get(request);
+}
+
 /** Turns whatever a WebSocket handler threw into its reply frame (PROTOCOL §3 codes). */
 @Catch()
 export class WsErrorFilter implements ExceptionFilter {
@@ -53,6 +60,7 @@ export class WsErrorFilter implements ExceptionFilter {
     const action = host.getArgByIndex<string>(2) ?? String(request.action);
     const { code, msg } = toCodeAndMsg(error, this.logger);
     const groupId = groupIdOf(request, action);
+    if (typeof request === 'object' && request !== null) answeredCodes.set(request, code);
     socket.connection?.send(encodeReply(action, request.nonce as string, { code, msg, group_id: groupId }));
   }
 }

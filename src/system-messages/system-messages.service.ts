@@ -5,6 +5,7 @@ import { Connection } from '../realtime/connection';
 import { ConnectionRegistry } from '../realtime/connection-registry';
 import { Delivery, DeliveryReceipt } from '../realtime/delivery';
 import { encodePush } from '../realtime/frames';
+import { MetricsService } from '../metrics/metrics.service';
 
 /** Server-made message types (PROTOCOL §5). */
 export enum SystemMessageType {
@@ -93,7 +94,10 @@ export class SystemMessageService implements OnModuleDestroy {
     private readonly db: Db,
     private readonly delivery: Delivery,
     private readonly registry: ConnectionRegistry,
-  ) {}
+    metrics: MetricsService,
+  ) {
+    metrics.systemMessagesPending = () => ({ receivedMarks: this.pendingCount, unclaims: this.pendingUnclaims.length });
+  }
 
   /**
    * Draws the msg_id, encodes the frame and (for stored types) writes one row per recipient on `tx`.
