@@ -1,6 +1,8 @@
 /**
  * Sync benchmark (issue 5): one user with 1,000 conversations (700 one-to-one, 300 groups) over
  * 1,000,000 stored messages; 100 reconnects, each answered by the type-19 frame built on the server.
+ * Issue 12 adds the conversation list: with 10 of the 1,000 pinned, 100 `conversations` pages of 100
+ * (server time vs the bare CONVERSATIONS_SQL in the same run) and a walk of the whole list.
  * Reports, from the same run: the server-side build time (query + mapping + encoding), the SQL query
  * time alone, their ratio, and what the client saw (open → sync frame).
  *
@@ -17,6 +19,7 @@ import { loadConfig } from '../src/config/app-config';
 import { startServer } from '../src/server';
 import { TokenService } from '../src/auth/token.service';
 import { SyncService, UNREAD_SQL } from '../src/sync/sync.service';
+import { CONVERSATIONS_SQL, ConversationsService } from '../src/sync/conversations.service';
 import { SyncTimings } from '../src/sync/sync.types';
 
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/im_bench';
@@ -145,6 +148,79 @@ function openAndWaitSync(port: number, token: string): Promise<{ clientMs: numbe
   });
 }
 
+/** The conversation list of the 1,000-conversation user: first pages of 100 and a walk of the whole list. */
+async function conversationList(server: Awaited<ReturnType<typeof startServer>>, db: Client, token: string): Promise<void> {
+  await db.query(`UPDATE conversation_members SET pinned = (conversation_id % 100 = 7) WHERE user_id = 1`);
+  const serverMs: number[] = [];
+  const service = server.app.get(ConversationsService) as any;
+  const original = service.list.bind(service);
+  service.list = async (...args: unknown[]) => {
+    const started = performance.now();
+    try {
+      return await original(...args);
+    } finally {
+      serverMs.push(performance.now() - started);
+    }
+  };
+  const socket = new WebSocket(`ws://127.0.0.1:${server.port}/?token=${encodeURIComponent(token)}`);
+  await new Promise((resolve, reject) => {
+    socket.once('open', resolve);
+    socket.once('error', reject);
+  });
+  let counter = 0;
+  const ask = (fields: Record<string, unknown>) =>
+    new Promise<any>((resolve) => {
+      const nonce = `cl-${++counter}`;
+      const listener = (raw: unknown) => {
+        const frame = JSON.parse(String(raw));
+        if (frame.nonce !== nonce) return;
+        socket.off('message', listener);
+        resolve(frame);
+      };
+      socket.on('message', listener);
+      socket.send(JSON.stringify({ action: 'conversations', nonce, ...fields }));
+    });
+  const bare: number[] = [];
+  const client: number[] = [];
+  let first: any;
+  for (let i = 0; i < WARMUP + RECONNECTS; i++) {
+    const started = performance.now();
+    first = JSON.parse((await ask({ limit: 100 })).data);
+    const clientMs = performance.now() - started;
+    const bareStarted = performance.now();
+    await db.query(CONVERSATIONS_SQL, [1, null, 101]);
+    const bareMs = performance.now() - bareStarted;
+    if (i >= WARMUP) {
+      client.push(clientMs);
+      bare.push(bareMs);
+    }
+  }
+  const measured = serverMs.slice(WARMUP);
+  const pinned = first.conversations.filter((c: any) => c.pinned).length;
+  console.log(`
+conversation list, first page (limit 100): ${first.conversations.length} items (${pinned} pinned), has_more ${first.has_more}; ${RECONNECTS} requests after ${WARMUP} warm-up:`);
+  console.log(`  server (ConversationsService.list)   p50 ${fmt(percentile(measured, 50))}  p99 ${fmt(percentile(measured, 99))}`);
+  console.log(`  bare CONVERSATIONS_SQL (pg)          p50 ${fmt(percentile(bare, 50))}  p99 ${fmt(percentile(bare, 99))}`);
+  console.log(`  client request → reply               p50 ${fmt(percentile(client, 50))}  p99 ${fmt(percentile(client, 99))}`);
+  console.log(`  server / bare: p50 ${(percentile(measured, 50) / percentile(bare, 50)).toFixed(2)}`);
+  // the whole list, page by page, as a new device would load it
+  const walkStarted = performance.now();
+  let pages = 0;
+  let items = 0;
+  let page = first;
+  let zero = 0;
+  for (;;) {
+    pages++;
+    items += page.conversations.length;
+    zero += page.conversations.filter((c: any) => c.count === 0).length;
+    const last = page.conversations.filter((c: any) => !c.pinned).pop();
+    if (!page.has_more || !last) break;
+    page = JSON.parse((await ask({ limit: 100, before_time: last.time })).data);
+  }
+  console.log(`  whole list: ${items} conversations (${zero} with count 0) in ${pages} pages, ${fmt(performance.now() - walkStarted)} (client side, after the first page)`);
+  socket.close();
+}
+
 async function main(): Promise<void> {
   await ensureDatabase();
   const db = new Client({ connectionString: DATABASE_URL });
@@ -190,6 +266,8 @@ async function main(): Promise<void> {
     // PostgreSQL's own execution time of the same query, for reference (no network, no parsing).
     const explain = (await db.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${UNREAD_SQL}`, [1])).rows[0]['QUERY PLAN'][0];
     console.log(`  EXPLAIN ANALYZE of the query: execution ${fmt(explain['Execution Time'])}, planning ${fmt(explain['Planning Time'])}`);
+
+    await conversationList(server, db, token);
   } finally {
     await server.close();
     await db.end();

@@ -274,6 +274,70 @@ describe('browser console (/console): two users in Chromium, over the real serve
     await bob.locator('.note', { hasText: 'carol' }).waitFor();
     const members = await t.sql(`SELECT user_id FROM conversation_members WHERE conversation_id = $1`, [Number(groupId)]);
     expect(members).toHaveLength(3);
+
+    // admins and mutes in the group view: the owner makes bob an admin, then mutes carol
+    await alice.click('#member-list li[data-user="bob"] .role-toggle');
+    await alice.locator('#member-list li[data-user="bob"] .role', { hasText: 'admin' }).waitFor();
+    await alice.click('#member-list li[data-user="carol"] .mute-member');
+    await alice.locator('#member-list li[data-user="carol"] .muted-until').waitFor();
+    const [carolRow] = await t.sql(`SELECT muted_until FROM conversation_members WHERE conversation_id = $1 AND user_id = $2`, [Number(groupId), await userIdOf(t, 'carol')]);
+    expect(Number(carolRow.muted_until)).toBeGreaterThan(Date.now());
+    await bob.locator('.note', { hasText: 'is now an admin' }).waitFor();
+    await bob.locator('.note', { hasText: 'muted until' }).waitFor();
+    // bob, an admin, sees the invite code and may mute members but has no role buttons
+    await bob.click('#group-info');
+    await bob.locator('#invite-code').waitFor();
+    expect(await bob.locator('#member-list li[data-user="carol"] .mute-member').textContent()).toBe('unmute');
+    expect(await bob.locator('.role-toggle').count()).toBe(0);
+
+    // "read by N" under my own group message; a click lists who read it
+    await alice.click('.msg.mine .read-by');
+    await alice.locator('#read-count', { hasText: 'Read (1)' }).waitFor();
+    await alice.locator('#read-list li[data-user="bob"]').waitFor();
+    // the count also comes from history (a fresh page load)
+    await alice.reload();
+    await alice.locator('body[data-connection="open"]').waitFor();
+    await alice.click(`.conv[data-key="${key}"]`);
+    await alice.locator('.msg.mine .receipt.read', { hasText: 'read by 1' }).waitFor();
+  });
+
+  it('the conversation list: a pinned section, a mute toggle that hides the badge, both synced to another device and to a new one', async () => {
+    const bob = await signIn('bob');
+    const carol = await signIn('carol');
+    const alice = await signIn('alice');
+    const aliceOther = await signIn('alice');
+    await openChatWith(bob, 'alice');
+    await send(bob, 'from bob');
+    await openChatWith(carol, 'alice');
+    await send(carol, 'from carol');
+    await badge(alice, 'u:bob').filter({ hasText: '1' }).waitFor();
+    await badge(alice, 'u:carol').filter({ hasText: '1' }).waitFor();
+    expect(await alice.locator('.conv').evaluateAll((items) => items.map((item) => item.getAttribute('data-key')))).toEqual(['u:carol', 'u:bob']);
+
+    // pin bob: a pinned section, bob first
+    await alice.click('.conv[data-key="u:bob"] .pin-toggle');
+    await alice.locator('#pinned-section').waitFor();
+    expect(await alice.locator('.conv').evaluateAll((items) => items.map((item) => item.getAttribute('data-key')))).toEqual(['u:bob', 'u:carol']);
+    // mute carol: no badge, a quiet dot; the count is still there (unread counts unchanged)
+    await alice.click('.conv[data-key="u:carol"] .mute-toggle');
+    await alice.locator('.conv[data-key="u:carol"] .quiet-dot').waitFor();
+    expect(await badge(alice, 'u:carol').count()).toBe(0);
+    expect(await readSeq(t, 'alice', (await directConversation(t, 'alice', 'carol'))!)).toBe(0);
+
+    // the other device follows (type 24)
+    await aliceOther.locator('.conv.pinned[data-key="u:bob"]').waitFor();
+    await aliceOther.locator('.conv.muted-conv[data-key="u:carol"] .quiet-dot').waitFor();
+
+    // a new device (empty cache) lists both from `conversations`, with the settings
+    const fresh = await signIn('alice');
+    await fresh.locator('#pinned-section').waitFor();
+    await fresh.locator('.conv.pinned[data-key="u:bob"]').waitFor();
+    await fresh.locator('.conv.muted-conv[data-key="u:carol"]').waitFor();
+    const rows = await t.sql(`SELECT muted, pinned FROM conversation_members WHERE user_id = $1 ORDER BY conversation_id`, [await userIdOf(t, 'alice')]);
+    expect(rows).toEqual([
+      { muted: false, pinned: true },
+      { muted: true, pinned: false },
+    ]);
   });
 });
 

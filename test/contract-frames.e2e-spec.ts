@@ -103,6 +103,13 @@ describe('frame contract against a running server', () => {
     expect((await dave.request('joinGroup', { extra: { group_id: group.group_id, invite_code: 'wrongwrongwrong0' } })).code).toBe(403);
     ok(await bob.request('inviteToGroup', { extra: { group_id: group.group_id, app_user_ids: ['dave'] } }));
     await dave.push('systemMessage', (frame) => dataOf(frame).type === 17);
+    ok(await alice.request('readBy', { extra: { group_id: group.group_id, msg_id: gsent.msg_id, limit: 5 } }));
+    const ownPage = ok(await alice.request('history', { group_id: group.group_id }));
+    expect(dataOf(ownPage).messages[0].read_count).toBe(1); // bob acked; carol and dave joined after it
+    ok(await alice.request('setGroupRole', { extra: { group_id: group.group_id, app_user_id: 'bob', role: 'admin' } }));
+    await carol.push('systemMessage', (frame) => dataOf(frame).type === 18);
+    ok(await bob.request('muteMember', { extra: { group_id: group.group_id, app_user_id: 'dave', minutes: 5 } }));
+    await dave.push('systemMessage', (frame) => dataOf(frame).type === 22);
     ok(await alice.request('removeFromGroup', { extra: { group_id: group.group_id, app_user_ids: ['dave'] } }));
     await dave.push('systemMessage', (frame) => dataOf(frame).type === 14);
     ok(await carol.request('leaveGroup', { extra: { group_id: group.group_id } }));
@@ -117,6 +124,12 @@ describe('frame contract against a running server', () => {
     const synced = ok(await bob.request('sync'));
     expect(dataOf(synced).extra.groupList.length).toBeGreaterThan(0);
     expect(dataOf(synced).extra.friendList.length).toBeGreaterThan(0);
+    ok(await alice.request('conversations', { limit: 5 }));
+    ok(await alice.request('setConversation', { app_user_ids: 'carol', pinned: true }));
+    await alice2.push('systemMessage', (frame) => dataOf(frame).type === 24);
+    ok(await alice.request('setConversation', { group_id: group.group_id, muted: true }));
+    await alice2.push('systemMessage', (frame) => dataOf(frame).type === 24 && frame.group_id === group.group_id);
+    ok(await alice.request('conversations', { limit: 5 }));
     ok(await alice.request('ping'));
 
     // type 10: a profile change reaches users who share a conversation

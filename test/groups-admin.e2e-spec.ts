@@ -31,9 +31,9 @@ describe('groups in the admin REST API (PROTOCOL §8): same service, same system
       member_count: 3,
       created_at: expect.any(Number),
       member_list: [
-        { app_user_id: 'alice', nickname: nick('alice'), head: '', role: 'owner' },
-        { app_user_id: 'bob', nickname: nick('bob'), head: '', role: 'member' },
-        { app_user_id: 'carol', nickname: nick('carol'), head: '', role: 'member' },
+        { app_user_id: 'alice', nickname: nick('alice'), head: '', role: 'owner', muted_until: 0 },
+        { app_user_id: 'bob', nickname: nick('bob'), head: '', role: 'member', muted_until: 0 },
+        { app_user_id: 'carol', nickname: nick('carol'), head: '', role: 'member', muted_until: 0 },
       ],
     });
     const frames = await Promise.all([c.bob, c.carol].map((client) => systemMessage(client, 17)));

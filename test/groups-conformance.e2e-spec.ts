@@ -275,8 +275,8 @@ describe('groups: PROTOCOL §5/§8 conformance details', () => {
     const gid = created.body.group_id;
     expect(typeof gid).toBe('string');
     expect(created.body.member_list).toEqual([
-      { app_user_id: 'alice', nickname: nick('alice'), head: '', role: 'owner' },
-      { app_user_id: 'bob', nickname: nick('bob'), head: '', role: 'member' },
+      { app_user_id: 'alice', nickname: nick('alice'), head: '', role: 'owner', muted_until: 0 },
+      { app_user_id: 'bob', nickname: nick('bob'), head: '', role: 'member', muted_until: 0 },
     ]);
     const seventeen = await systemMessage(c.bob, 17);
     expect(seventeen).toMatchObject({ user_id: 0, group_id: gid });

@@ -43,9 +43,9 @@ describe('groups over WebSocket (PROTOCOL §5)', () => {
         member_count: 3,
         created_at: expect.any(Number),
         member_list: [
-          { app_user_id: 'alice', nickname: nick('alice'), head: '', role: 'owner' },
-          { app_user_id: 'bob', nickname: nick('bob'), head: 'https://cdn.example.com/b.jpg', role: 'member' },
-          { app_user_id: 'carol', nickname: nick('carol'), head: '', role: 'member' },
+          { app_user_id: 'alice', nickname: nick('alice'), head: '', role: 'owner', muted_until: 0 },
+          { app_user_id: 'bob', nickname: nick('bob'), head: 'https://cdn.example.com/b.jpg', role: 'member', muted_until: 0 },
+          { app_user_id: 'carol', nickname: nick('carol'), head: '', role: 'member', muted_until: 0 },
         ],
       });
 
@@ -78,7 +78,7 @@ describe('groups over WebSocket (PROTOCOL §5)', () => {
       const { alice } = await connectAll(t, ['alice']);
       const reply = await alice.request('createGroup', { extra: { group_name: 'Solo', app_user_ids: [] } });
       expect(reply.code).toBe(200);
-      expect(dataOf(reply).member_list).toEqual([{ app_user_id: 'alice', nickname: nick('alice'), head: '', role: 'owner' }]);
+      expect(dataOf(reply).member_list).toEqual([{ app_user_id: 'alice', nickname: nick('alice'), head: '', role: 'owner', muted_until: 0 }]);
     });
 
     it('validates every field (400 naming it) and unknown users (404)', async () => {
@@ -610,8 +610,8 @@ describe('groups over WebSocket (PROTOCOL §5)', () => {
         member_count: 2,
         created_at: expect.any(Number),
         member_list: [
-          { app_user_id: 'alice', nickname: nick('alice'), head: '', role: 'owner' },
-          { app_user_id: 'bob', nickname: nick('bob'), head: '', role: 'member' },
+          { app_user_id: 'alice', nickname: nick('alice'), head: '', role: 'owner', muted_until: 0 },
+          { app_user_id: 'bob', nickname: nick('bob'), head: '', role: 'member', muted_until: 0 },
         ],
       });
       expect(await c.dave.request('groupInfo', { extra: { group_id: gid } })).toMatchObject({ code: 403, group_id: gid });

@@ -45,7 +45,7 @@ async function snapshot(t: TestServer): Promise<unknown> {
   return row;
 }
 
-type Kind = 'groupId' | 'appUserId' | 'appUserIds' | 'int' | 'flag' | 'string' | 'object' | 'inviteCode' | 'one';
+type Kind = 'groupId' | 'appUserId' | 'appUserIds' | 'int' | 'flag' | 'string' | 'object' | 'inviteCode' | 'one' | 'bool';
 
 const BIG = 2 ** 53 + 2;
 /** Values of the wrong JSON type (or out of range) for each kind; `valid` is the field's good value. */
@@ -62,6 +62,8 @@ function wrongValues(kind: Kind, valid: unknown, nullable: boolean): unknown[] {
         return [String(valid), [valid], { n: valid }, true, BIG, 1.5, -1, '1'];
       case 'flag':
         return ['1', [1], { n: 1 }, true, BIG, 1.5, -1, 2];
+      case 'bool':
+        return ['true', 1, 0, [true], { b: true }, 'false'];
       case 'one':
         return ['1', [1], { n: 1 }, true, BIG, 1.5, -1, 0, 2];
       case 'string':
@@ -208,6 +210,39 @@ const CASES: Case[] = [
     ],
   },
   {
+    who: 'alice',
+    action: 'setGroupRole',
+    base: ({ gid }) => ({ extra: { group_id: gid, app_user_id: 'bob', role: 'member' } }),
+    fields: [
+      { path: 'extra', kind: 'object' },
+      { path: 'extra.group_id', kind: 'groupId' },
+      { path: 'extra.app_user_id', kind: 'appUserId' },
+      { path: 'extra.role', kind: 'string' },
+    ],
+  },
+  {
+    who: 'alice',
+    action: 'muteMember',
+    base: ({ gid }) => ({ extra: { group_id: gid, app_user_id: 'bob', minutes: 0 } }),
+    fields: [
+      { path: 'extra', kind: 'object' },
+      { path: 'extra.group_id', kind: 'groupId' },
+      { path: 'extra.app_user_id', kind: 'appUserId' },
+      { path: 'extra.minutes', kind: 'int' },
+    ],
+  },
+  {
+    who: 'alice',
+    action: 'readBy',
+    base: ({ gid, msgId }) => ({ extra: { group_id: gid, msg_id: msgId, limit: 10 } }),
+    fields: [
+      { path: 'extra', kind: 'object' },
+      { path: 'extra.group_id', kind: 'groupId' },
+      { path: 'extra.msg_id', kind: 'int' },
+      { path: 'extra.limit', kind: 'int', nullable: true },
+    ],
+  },
+  {
     who: 'bob',
     action: 'leaveGroup',
     base: ({ gid }) => ({ extra: { group_id: gid } }),
@@ -229,6 +264,26 @@ const CASES: Case[] = [
   { who: 'bob', action: 'groupInfo', base: ({ gid }) => ({ extra: { group_id: gid } }), fields: [{ path: 'extra.group_id', kind: 'groupId' }] },
   { who: 'alice', action: 'presence', base: () => ({ app_user_ids: ['bob'] }), fields: [{ path: 'app_user_ids', kind: 'appUserIds' }] },
   { who: 'alice', action: 'sync', base: () => ({}), fields: [] },
+  {
+    who: 'alice',
+    action: 'conversations',
+    base: () => ({ limit: 10, before_time: 1 }),
+    fields: [
+      { path: 'limit', kind: 'int', nullable: true },
+      { path: 'before_time', kind: 'int', nullable: true },
+    ],
+  },
+  {
+    who: 'alice',
+    action: 'setConversation',
+    base: () => ({ app_user_ids: 'bob', muted: false, pinned: false }),
+    fields: [
+      { path: 'app_user_ids', kind: 'appUserId' },
+      { path: 'muted', kind: 'bool', nullable: true },
+      { path: 'pinned', kind: 'bool', nullable: true },
+    ],
+  },
+  { who: 'alice', action: 'setConversation', base: ({ gid }) => ({ group_id: gid, pinned: false }), fields: [{ path: 'group_id', kind: 'groupId' }] },
   { who: 'alice', action: 'ping', base: () => ({}), fields: [] },
 ];
 

@@ -151,6 +151,25 @@ describe('client SDK (packages/client) against the real server', () => {
     await dave.client.sendText(conv, 'dave here');
     await until(() => carol.messages.some((m) => m.content === 'dave here'), 'carol gets dave');
 
+    const promoted = await alice.client.setGroupRole(group.group_id, 'bob', 'admin');
+    expect(promoted.member_list.find((m) => m.app_user_id === 'bob')).toMatchObject({ role: 'admin', muted_until: 0 });
+    await until(() => carol.system.some((s) => s.type === 18), 'type 18');
+    expect(carol.system.find((s) => s.type === 18)?.extra).toEqual({ group_id: group.group_id, member: { app_user_id: 'bob', nickname: 'bob-nick' }, role: 'admin' });
+    expect((await bob.client.groupInfo(group.group_id)).invite_code).toEqual(expect.any(String));
+    const readers = await bob.client.readBy(group.group_id, first.message.msg_id, 10);
+    expect(readers).toMatchObject({ read_count: expect.any(Number), unread_count: expect.any(Number), read: expect.any(Array), unread: expect.any(Array) });
+    expect(readers.read_count + readers.unread_count).toBe(1); // bob: carol and dave joined after it, alice sent it
+    expect(await imErrorOf(carol.client.readBy(group.group_id, first.message.msg_id))).toMatchObject({ code: 403, action: 'readBy' });
+    const own = (await alice.client.history(conv)).messages.find((m) => m.msg_id === first.message.msg_id);
+    expect(own?.read_count).toBe(readers.read_count);
+    const mutedInfo = await bob.client.muteMember(group.group_id, 'dave', 5);
+    expect(mutedInfo.member_list.find((m) => m.app_user_id === 'dave')?.muted_until).toBeGreaterThan(Date.now());
+    await until(() => carol.system.some((s) => s.type === 22), 'type 22');
+    expect(await imErrorOf(dave.client.sendText(conv, 'muted'))).toMatchObject({ code: 403, action: 'groupChat' });
+    expect(await imErrorOf(carol.client.muteMember(group.group_id, 'dave', 5))).toMatchObject({ code: 403, action: 'muteMember' });
+    expect(await imErrorOf(bob.client.setGroupRole(group.group_id, 'carol', 'admin'))).toMatchObject({ code: 403, action: 'setGroupRole' });
+    expect((await alice.client.muteMember(group.group_id, 'dave', 0)).member_list.find((m) => m.app_user_id === 'dave')?.muted_until).toBe(0);
+
     const removed = await alice.client.removeFromGroup(group.group_id, ['dave']);
     expect(removed.member_list.map((m) => m.app_user_id)).not.toContain('dave');
     await carol.client.leaveGroup(group.group_id);
@@ -158,6 +177,33 @@ describe('client SDK (packages/client) against the real server', () => {
     await alice.client.dissolveGroup(group.group_id);
     await until(() => bob.system.some((s) => s.type === 13), 'type 13');
     expect((await imErrorOf(alice.client.groupInfo(group.group_id))).code).toBe(404);
+  });
+
+  it('conversations and setConversation: the full list with pins first; settings reach the other device as type 24', async () => {
+    const alice = track(await sdkClient(t, 'alice'));
+    const alice2 = track(await sdkClient(t, 'alice'));
+    const bob = track(await sdkClient(t, 'bob'));
+    const carol = track(await sdkClient(t, 'carol'));
+    await bob.client.sendText({ user: 'alice' }, 'from bob');
+    await carol.client.sendText({ user: 'alice' }, 'from carol');
+    await alice.client.sendText({ user: 'bob' }, 'answer');
+    const first = await alice.client.conversations();
+    expect(first.conversations.map((c) => [c.kind, c.kind === 'direct' ? c.app_user_id : c.group_id, c.count])).toEqual([
+      ['direct', 'bob', 0],
+      ['direct', 'carol', 1],
+    ]);
+    const settings = await alice.client.setConversation({ user: 'carol' }, { pinned: true, muted: true });
+    expect(settings).toEqual({ muted: true, pinned: true, to_app_user_id: 'carol' });
+    await until(() => alice2.system.some((s) => s.type === 24), 'type 24 on the other device');
+    expect(alice2.system.find((s) => s.type === 24)?.extra).toEqual({ muted: true, pinned: true, to_app_user_id: 'carol' });
+    const pinned = await alice.client.conversations({ limit: 1 });
+    expect(pinned.conversations.map((c) => [c.kind === 'direct' ? c.app_user_id : '', c.pinned, c.muted])).toEqual([
+      ['carol', true, true],
+      ['bob', false, false],
+    ]);
+    expect(pinned.has_more).toBe(false);
+    expect((await alice.client.sync()).friendList.find((f) => f.app_user_id === 'carol')).toMatchObject({ muted: true, pinned: true, count: 1 });
+    expect(await imErrorOf(alice.client.setConversation({ user: 'bob' }, {}))).toMatchObject({ code: 400, action: 'setConversation' });
   });
 
   it('rejects with ImError carrying the PROTOCOL code, msg and action', async () => {

@@ -181,7 +181,7 @@ describe('SystemMessageService: stored, received once, redelivered on connect', 
       expect(Number((await t.sql(`SELECT count(*) FROM system_messages`))[0].count)).toBe(before);
       // groupInfo shows the new profile
       const info = dataOf(await c.bob.request('groupInfo', { extra: { group_id: gid } }));
-      expect(info.member_list[0]).toEqual({ app_user_id: 'alice', nickname: 'Alicia', head: 'https://cdn.example.com/new.jpg', role: 'owner' });
+      expect(info.member_list[0]).toEqual({ app_user_id: 'alice', nickname: 'Alicia', head: 'https://cdn.example.com/new.jpg', role: 'owner', muted_until: 0 });
     });
 
     it('is not sent when nothing changed', async () => {

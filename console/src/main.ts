@@ -1,6 +1,6 @@
 import { $, formatBytes, formatTime, h, safeUrl } from './dom';
 // the client SDK (packages/client, `@im-server/client`), bundled from its source
-import { AckEvent, ChatMessage, Conversation, GroupInfo, ImClient, ImError, SyncData, SystemMessage } from '../../packages/client/src';
+import { AckEvent, ChatMessage, Conversation, ConversationItem, GroupInfo, GroupMember, ImClient, ImError, SyncData, SystemMessage } from '../../packages/client/src';
 
 /** How often presence is asked for the contacts on screen. */
 const PRESENCE_POLL_MS = 15_000;
@@ -17,6 +17,9 @@ interface ConvEntry {
   unread: number;
   /** Groups the user left or that were dissolved stay listed, read-only. */
   gone?: boolean;
+  /** Per-user settings (setConversation): a muted conversation shows no badge; pinned ones are listed first. */
+  muted?: boolean;
+  pinned?: boolean;
 }
 
 interface ViewState {
@@ -120,7 +123,7 @@ function save(): void {
 }
 
 function sortedConvs(): ConvEntry[] {
-  return [...state.convs.values()].sort((a, b) => b.time - a.time);
+  return [...state.convs.values()].sort((a, b) => Number(Boolean(b.pinned)) - Number(Boolean(a.pinned)) || b.time - a.time);
 }
 
 // ---------- rendering ----------
@@ -229,28 +232,99 @@ function presenceDot(appUserId: string): HTMLElement {
 function renderList(): void {
   const list = document.getElementById('conv-list');
   if (!list) return;
-  list.replaceChildren(
-    ...sortedConvs().map((entry) =>
-      h(
-        'li',
-        {
-          class: `conv${state.view?.key === entry.key ? ' active' : ''}${entry.gone ? ' gone' : ''}`,
-          'data-key': entry.key,
-          onclick: () => void openConversation(entry.key),
-        },
-        entry.kind === 'direct' ? presenceDot(entry.id) : h('span', { class: 'avatar-group', title: 'group' }, '#'),
-        h('div', { class: 'conv-main' }, h('div', { class: 'conv-title' }, entry.title), h('div', { class: 'conv-preview muted' }, entry.preview)),
-        h('div', { class: 'conv-side' }, h('span', { class: 'conv-time muted' }, formatTime(entry.time)), entry.unread > 0 ? h('span', { class: 'badge' }, entry.unread > 99 ? '99+' : entry.unread) : null),
-      ),
+  const entries = sortedConvs();
+  const pinned = entries.filter((entry) => entry.pinned);
+  const rest = entries.filter((entry) => !entry.pinned);
+  const items: HTMLElement[] = [];
+  if (pinned.length > 0) {
+    items.push(h('li', { class: 'conv-section muted', id: 'pinned-section' }, 'Pinned'), ...pinned.map(convItem));
+    if (rest.length > 0) items.push(h('li', { class: 'conv-section muted' }, 'All'));
+  }
+  items.push(...rest.map(convItem));
+  list.replaceChildren(...items);
+}
+
+function convItem(entry: ConvEntry): HTMLElement {
+  const toggle = (event: Event, settings: { muted?: boolean; pinned?: boolean }) => {
+    event.stopPropagation();
+    void setConversation(entry.key, settings);
+  };
+  return h(
+    'li',
+    {
+      class: `conv${state.view?.key === entry.key ? ' active' : ''}${entry.gone ? ' gone' : ''}${entry.pinned ? ' pinned' : ''}${entry.muted ? ' muted-conv' : ''}`,
+      'data-key': entry.key,
+      onclick: () => void openConversation(entry.key),
+    },
+    entry.kind === 'direct' ? presenceDot(entry.id) : h('span', { class: 'avatar-group', title: 'group' }, '#'),
+    h('div', { class: 'conv-main' }, h('div', { class: 'conv-title' }, entry.title), h('div', { class: 'conv-preview muted' }, entry.preview)),
+    h(
+      'div',
+      { class: 'conv-side' },
+      h('span', { class: 'conv-time muted' }, formatTime(entry.time)),
+      // a muted conversation shows no badge (PROTOCOL §6): a quiet dot when it has unread messages
+      entry.unread > 0 ? (entry.muted ? h('span', { class: 'quiet-dot', title: `${entry.unread} unread (muted)` }) : h('span', { class: 'badge' }, entry.unread > 99 ? '99+' : entry.unread)) : null,
+      entry.gone
+        ? null
+        : h(
+            'span',
+            { class: 'conv-tools' },
+            h('button', { class: 'link pin-toggle', title: entry.pinned ? 'Unpin' : 'Pin', onclick: (event: Event) => toggle(event, { pinned: !entry.pinned }) }, entry.pinned ? 'unpin' : 'pin'),
+            h('button', { class: 'link mute-toggle', title: entry.muted ? 'Unmute' : 'Mute', onclick: (event: Event) => toggle(event, { muted: !entry.muted }) }, entry.muted ? 'unmute' : 'mute'),
+          ),
     ),
   );
+}
+
+async function setConversation(key: string, settings: { muted?: boolean; pinned?: boolean }): Promise<void> {
+  try {
+    const result = await client().setConversation(convOf(key), settings);
+    upsertConv(key, { muted: result.muted, pinned: result.pinned });
+    renderList();
+    save();
+  } catch (error) {
+    toast(`settings: ${errorText(error)}`);
+  }
+}
+
+/** The full conversation list (every conversation with a message, pinned ones included), asked once per sign-in. */
+async function loadConversations(): Promise<void> {
+  try {
+    let page = await client().conversations({ limit: 100 });
+    for (let pages = 0; ; pages++) {
+      for (const item of page.conversations) upsertFromItem(item);
+      const last = page.conversations.filter((item) => !item.pinned).pop();
+      if (!page.has_more || !last || pages >= 4) break;
+      page = await client().conversations({ limit: 100, before_time: last.time });
+    }
+    renderList();
+    save();
+  } catch (error) {
+    toast(`conversations: ${errorText(error)}`);
+  }
+}
+
+function upsertFromItem(item: ConversationItem): void {
+  // counts come from the sync frame (and live messages): only titles, previews and settings here
+  if (item.kind === 'direct') {
+    upsertConv(`u:${item.app_user_id}`, { title: item.nickname || item.app_user_id, preview: item.last_message, time: item.time, muted: item.muted, pinned: item.pinned });
+  } else {
+    upsertConv(`g:${item.group_id}`, { title: item.group_name || item.group_id, preview: item.last_message, time: item.time, muted: item.muted, pinned: item.pinned, gone: false });
+  }
 }
 
 function receiptOf(message: ChatMessage): HTMLElement | null {
   if (!message.mine) return null;
   if (message.group_id) {
-    const readers = Object.values(state.groupReads[message.group_id] ?? {}).filter((msgId) => msgId >= message.msg_id).length;
-    return h('span', { class: `receipt${readers > 0 ? ' read' : ''}` }, readers > 0 ? `✓✓ read by ${readers}` : '✓ sent');
+    // read_count from history, raised by the receipts seen since
+    const seen = Object.values(state.groupReads[message.group_id] ?? {}).filter((msgId) => msgId >= message.msg_id).length;
+    const readers = Math.max(seen, message.read_count ?? 0);
+    const groupId = message.group_id;
+    return h(
+      'button',
+      { class: `receipt link read-by${readers > 0 ? ' read' : ''}`, title: 'Who has read it', onclick: () => void showReadBy(groupId, message.msg_id) },
+      readers > 0 ? `✓✓ read by ${readers}` : '✓ sent',
+    );
   }
   const read = (state.directReads[message.to_app_user_id ?? ''] ?? 0) >= message.msg_id;
   return h('span', { class: `receipt${read ? ' read' : ''}` }, read ? '✓✓ read' : '✓ sent');
@@ -361,6 +435,27 @@ function renderChat(): void {
   document.getElementById('message-input')?.focus();
 }
 
+/** The read-by list of one of my group messages, in the side panel. */
+async function showReadBy(groupId: string, msgId: number): Promise<void> {
+  const panel = $('#group-panel');
+  panel.hidden = false;
+  panel.replaceChildren(h('p', { class: 'muted' }, 'Loading…'));
+  try {
+    const result = await client().readBy(groupId, msgId, 500);
+    const person = (reader: { app_user_id: string; nickname: string }) =>
+      h('li', { 'data-user': reader.app_user_id }, h('span', {}, reader.nickname || reader.app_user_id), h('span', { class: 'muted' }, ` @${reader.app_user_id}`));
+    panel.replaceChildren(
+      h('header', { class: 'panel-header' }, h('h3', {}, 'Read by'), h('button', { class: 'link', id: 'close-panel', onclick: () => (panel.hidden = true) }, '×')),
+      h('h4', { id: 'read-count' }, `Read (${result.read_count})`),
+      h('ul', { id: 'read-list', class: 'member-list' }, ...result.read.map(person)),
+      h('h4', { id: 'unread-count' }, `Not yet (${result.unread_count})`),
+      h('ul', { id: 'unread-list', class: 'member-list' }, ...result.unread.map(person)),
+    );
+  } catch (error) {
+    panel.replaceChildren(h('p', { class: 'error' }, errorText(error)));
+  }
+}
+
 async function showGroupPanel(groupId: string): Promise<void> {
   const panel = $('#group-panel');
   panel.hidden = false;
@@ -393,6 +488,32 @@ async function fetchGroupTitle(groupId: string): Promise<void> {
   }
 }
 
+/** What I may do to a member (PROTOCOL §5): the owner sets roles; owner and admins mute (admins not admins; never the owner). */
+function memberTools(group: GroupInfo, mine: GroupMember | undefined, member: GroupMember): HTMLElement | null {
+  if (!mine || member.app_user_id === state.me || member.role === 'owner') return null;
+  const buttons: HTMLElement[] = [];
+  if (mine.role === 'owner') {
+    const next = member.role === 'admin' ? 'member' : 'admin';
+    buttons.push(h('button', { class: 'link role-toggle', onclick: () => void groupAction(() => client().setGroupRole(group.group_id, member.app_user_id, next)) }, next === 'admin' ? 'make admin' : 'remove admin'));
+  }
+  if (mine.role === 'owner' || (mine.role === 'admin' && member.role === 'member')) {
+    const muted = member.muted_until > Date.now();
+    buttons.push(
+      h('button', { class: 'link mute-member', onclick: () => void groupAction(() => client().muteMember(group.group_id, member.app_user_id, muted ? 0 : 60)) }, muted ? 'unmute' : 'mute 1 h'),
+    );
+  }
+  return buttons.length > 0 ? h('span', { class: 'member-tools' }, ...buttons) : null;
+}
+
+async function groupAction(action: () => Promise<GroupInfo>): Promise<void> {
+  try {
+    state.group = await action();
+    renderGroupPanel();
+  } catch (error) {
+    toast(`group: ${errorText(error)}`);
+  }
+}
+
 function renderGroupPanel(): void {
   const panel = document.getElementById('group-panel');
   const group = state.group;
@@ -416,6 +537,8 @@ function renderGroupPanel(): void {
           h('span', {}, member.nickname || member.app_user_id),
           h('span', { class: 'muted' }, ` @${member.app_user_id}`),
           member.role !== 'member' ? h('span', { class: 'role' }, member.role) : null,
+          member.muted_until > Date.now() ? h('span', { class: 'muted-until', title: new Date(member.muted_until).toLocaleString() }, `muted until ${formatTime(member.muted_until)}`) : null,
+          memberTools(group, mine, member),
         ),
       ),
     ),
@@ -734,11 +857,11 @@ function onSync(sync: SyncData): void {
   for (const entry of state.convs.values()) entry.unread = 0;
   for (const item of sync.friendList ?? []) {
     const key = `u:${item.app_user_id}`;
-    upsertConv(key, { title: item.nickname || item.app_user_id, preview: item.last_message, time: item.time, unread: item.count });
+    upsertConv(key, { title: item.nickname || item.app_user_id, preview: item.last_message, time: item.time, unread: item.count, muted: item.muted, pinned: item.pinned });
   }
   for (const item of sync.groupList ?? []) {
     const key = `g:${item.group_id}`;
-    upsertConv(key, { title: item.group_name || item.group_id, preview: item.last_message, time: item.time, unread: item.count, gone: false });
+    upsertConv(key, { title: item.group_name || item.group_id, preview: item.last_message, time: item.time, unread: item.count, gone: false, muted: item.muted, pinned: item.pinned });
   }
   if (state.synced) holdCountsUntilFloor();
   state.synced = true;
@@ -801,6 +924,11 @@ const SYSTEM_TEXT: Record<number, (message: SystemMessage) => string> = {
   15: (m) => `${m.extra?.member?.nickname ?? m.extra?.member?.app_user_id ?? 'someone'} left`,
   16: (m) => `${names(m.extra?.member_list)} joined`,
   17: (m) => `invited by ${m.extra?.inviter?.nickname ?? m.extra?.inviter?.app_user_id ?? 'someone'}`,
+  18: (m) => `${m.extra?.member?.nickname ?? m.extra?.member?.app_user_id ?? 'someone'} is now ${m.extra?.role === 'admin' ? 'an admin' : 'a member'}`,
+  22: (m) =>
+    m.extra?.muted_until
+      ? `${m.extra?.member?.nickname ?? m.extra?.member?.app_user_id ?? 'someone'} muted until ${formatTime(Number(m.extra.muted_until))}`
+      : `${m.extra?.member?.nickname ?? m.extra?.member?.app_user_id ?? 'someone'} unmuted`,
 };
 
 function names(list: unknown): string {
@@ -808,6 +936,16 @@ function names(list: unknown): string {
 }
 
 function onSystemMessage(message: SystemMessage): void {
+  if (message.type === 24) {
+    // settings changed on another device of mine
+    const key = message.extra?.group_id ? `g:${message.extra.group_id}` : `u:${message.extra?.to_app_user_id}`;
+    if (state.convs.has(key)) {
+      upsertConv(key, { muted: Boolean(message.extra?.muted), pinned: Boolean(message.extra?.pinned) });
+      renderList();
+      save();
+    }
+    return;
+  }
   const groupId = message.group_id ?? message.extra?.group_id;
   const text = SYSTEM_TEXT[message.type]?.(message);
   if (!groupId || !text) return;
@@ -887,6 +1025,7 @@ async function signIn(token: string): Promise<void> {
   try {
     await imClient.connect();
     sessionStorage.setItem(TOKEN_KEY, token);
+    void loadConversations();
   } catch (error) {
     if (state.client === imClient) state.client = undefined;
     imClient.close();

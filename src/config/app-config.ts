@@ -77,6 +77,10 @@ export class AppConfig {
   @Type(() => Number) @IsInt() @Min(2)
   MAX_GROUP_MEMBERS = 2000;
 
+  /** Admins per group (PROTOCOL §7: 20). */
+  @Type(() => Number) @IsInt() @Min(1)
+  MAX_GROUP_ADMINS = 20;
+
   @Type(() => Number) @IsInt() @Min(10)
   HEARTBEAT_INTERVAL_MS = 30_000;
 

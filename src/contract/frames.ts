@@ -8,8 +8,7 @@ import { Schema } from './common';
  * test decodes `data` and validates it against `contentSchema` itself).
  *
  * Only what the server sends today. PROTOCOL v2 features not built yet (recall, edit, reactions,
- * typing, setGroupRole, muteMember, readBy, conversations, setConversation, clearHistory, search,
- * media; mention_count/muted/pinned in sync items; admin roles and muted_until in member lists) are
+ * typing, clearHistory, search, media; mention_count in sync items) are
  * added here when their issues land.
  *
  * Data objects are closed (`additionalProperties: false`) where the server decides every key, so a
@@ -87,6 +86,7 @@ const historyItem = (): Schema =>
       head: str("the sender's avatar URL or \"\""),
       to_app_user_id: str('the recipient (one-to-one)'),
       group_id: gid(),
+      read_count: int("on the reader's own group messages: members (not the sender) whose read position reached it"),
     },
     ['msg_id', 'seq', 'time', 'user_id', 'type', 'content', 'extra', 'app_user_id', 'nickname', 'head'],
     { allOf: [oneTarget()] },
@@ -108,7 +108,8 @@ const groupMember = (): Schema =>
     app_user_id: str('app_user_id'),
     nickname: str('nickname'),
     head: str('avatar URL or ""'),
-    role: { type: 'string', enum: ['owner', 'member'], description: 'owner or member (admins come with setGroupRole)' },
+    role: { type: 'string', enum: ['owner', 'admin', 'member'], description: 'owner, admin or member' },
+    muted_until: int('ms since the epoch until which the member may not post; 0 when not muted'),
   });
 
 const groupFieldProperties = (): Record<string, Schema> => ({
@@ -119,7 +120,7 @@ const groupFieldProperties = (): Record<string, Schema> => ({
   owner: str("the owner's app_user_id"),
   banned_to_post: { type: 'integer', enum: [0, 1], description: '1: only the owner (and admins) may post' },
   invite_mode: { type: 'integer', enum: [0, 1], description: '1: only the owner (and admins) may invite' },
-  invite_code: str('the current invite code: only in what the owner is shown', { pattern: '^[A-Za-z0-9_-]{16}$' }),
+  invite_code: str('the current invite code: only in what the owner and admins are shown', { pattern: '^[A-Za-z0-9_-]{16}$' }),
   member_count: int('number of members', 1),
   created_at: int('created, ms since the epoch'),
 });
@@ -137,25 +138,64 @@ export const GROUP_DATA: Schema = closed(
   [...GROUP_FIELDS_REQUIRED, 'member_list'],
 );
 
+const reader = (): Schema => closed('a member', { app_user_id: str('app_user_id'), nickname: str('nickname'), head: str('avatar URL or ""') });
+/** `data` of the readBy reply (PROTOCOL §5). */
+export const READ_BY_DATA: Schema = closed('who has read the message, over the members but its sender', {
+  read_count: int('members whose read position reached the message'),
+  unread_count: int('members whose read position has not reached it'),
+  read: { type: 'array', description: 'members who read it, earliest joiners first, at most limit', items: reader() },
+  unread: { type: 'array', description: 'members who have not, earliest joiners first, at most limit', items: reader() },
+});
+
 /** `data` of the presence reply. */
 export const PRESENCE_DATA: Schema = closed('who is online', {
   online: { type: 'object', description: 'app_user_id → true when the user has an open connection on any node', additionalProperties: { type: 'boolean' } },
 });
 
-const syncItem = (kind: 'friend' | 'group'): Schema => {
+const syncItemProperties = (kind: 'friend' | 'group', minCount: number): Record<string, Schema> => {
   const who: Record<string, Schema> =
     kind === 'friend'
       ? { app_user_id: str('the other participant'), nickname: str('their nickname'), head: str('their avatar URL or ""') }
       : { group_id: gid(), group_name: str("the group's name"), cover: str("the group's cover URL or \"\"") };
-  return closed(kind === 'friend' ? 'a one-to-one conversation with unread messages' : 'a group with unread messages', {
+  return {
     ...who,
-    count: int('unread chat messages', 1),
+    count: int('unread chat messages', minCount),
     last_message: str('preview of the last message (PROTOCOL §6)'),
     last_msg_id: int('msg_id of the last message', 1),
     last_type: int('type of the last message', 1),
     time: int('time of the last message, ms'),
-  });
+    muted: { type: 'boolean', description: 'the user muted this conversation (setConversation)' },
+    pinned: { type: 'boolean', description: 'the user pinned this conversation (setConversation)' },
+  };
 };
+const syncItem = (kind: 'friend' | 'group'): Schema =>
+  closed(kind === 'friend' ? 'a one-to-one conversation with unread messages' : 'a group with unread messages', syncItemProperties(kind, 1));
+
+/** `data` of the conversations reply (PROTOCOL §6 "The conversation list"). */
+export const CONVERSATIONS_DATA: Schema = closed('one page of the conversation list', {
+  conversations: {
+    type: 'array',
+    description: 'pinned first (first page only), then newest first; count may be 0',
+    items: {
+      oneOf: [
+        closed('a one-to-one conversation', { ...syncItemProperties('friend', 0), kind: { type: 'string', const: 'direct', description: 'direct' } }),
+        closed('a group', { ...syncItemProperties('group', 0), kind: { type: 'string', const: 'group', description: 'group' } }),
+      ],
+    },
+  },
+  has_more: { type: 'boolean', description: 'more unpinned conversations older than this page' },
+});
+
+const settingsProperties = (): Record<string, Schema> => ({
+  muted: { type: 'boolean', description: 'muted (no offline push, no badge)' },
+  pinned: { type: 'boolean', description: 'pinned (listed first)' },
+  group_id: gid(),
+  to_app_user_id: str('the other participant (one-to-one)'),
+});
+/** `data` of the setConversation reply and `extra` of type 24. */
+export const CONVERSATION_SETTINGS_DATA: Schema = closed('the settings of one conversation', settingsProperties(), ['muted', 'pinned'], {
+  oneOf: [{ required: ['group_id'] }, { required: ['to_app_user_id'] }],
+});
 
 const systemData = (type: number, subType: 'personal' | 'group', extra: Schema, target: 'group' | 'to' | 'none'): Schema => {
   const properties: Record<string, Schema> = {};
@@ -225,6 +265,40 @@ export const SYSTEM_MESSAGE_DATA: Readonly<Record<number, Schema>> = Object.free
     }),
     'group',
   ),
+  18: systemData(
+    18,
+    'group',
+    closed('member role changed (setGroupRole)', {
+      group_id: gid(),
+      member: person('the member whose role changed'),
+      role: { type: 'string', enum: ['admin', 'member'], description: 'the new role' },
+    }),
+    'group',
+  ),
+  22: systemData(
+    22,
+    'group',
+    closed('member muted (muteMember)', {
+      group_id: gid(),
+      member: person('the muted member'),
+      muted_until: int('ms since the epoch until which the member may not post; 0 = the mute was lifted'),
+    }),
+    'group',
+  ),
+  24: {
+    title: 'systemMessage type 24',
+    ...closed(
+      'conversation settings changed on another connection of this user (pushed only)',
+      {
+        group_id: gid(),
+        content: { type: 'string', const: '', description: 'always ""' },
+        type: { type: 'integer', const: 24, description: 'system message type' },
+        sub_type: { type: 'string', const: 'personal', description: 'personal' },
+        extra: CONVERSATION_SETTINGS_DATA,
+      },
+      ['content', 'type', 'sub_type', 'extra'],
+    ),
+  },
   19: systemData(
     19,
     'personal',
@@ -328,19 +402,29 @@ const FRAME_SPECS: Record<string, FrameSpec> = {
   inviteToGroup: { kind: 'reply', summary: 'Reply to inviteToGroup: the group after the change.', data: GROUP_DATA, success: ['data', 'nonce', 'time', 'group_id'] },
   joinGroup: { kind: 'reply', summary: 'Reply to joinGroup: the group after joining.', data: GROUP_DATA, success: ['data', 'nonce', 'time', 'group_id'] },
   removeFromGroup: { kind: 'reply', summary: 'Reply to removeFromGroup: the group after the change.', data: GROUP_DATA, success: ['data', 'nonce', 'time', 'group_id'] },
+  setGroupRole: { kind: 'reply', summary: 'Reply to setGroupRole: the group after the change.', data: GROUP_DATA, success: ['data', 'nonce', 'time', 'group_id'] },
+  muteMember: { kind: 'reply', summary: 'Reply to muteMember: the group after the change (muted_until in member_list).', data: GROUP_DATA, success: ['data', 'nonce', 'time', 'group_id'] },
+  conversations: { kind: 'reply', summary: 'Reply to conversations: one page of the conversation list.', data: CONVERSATIONS_DATA, success: ['data', 'nonce', 'time'] },
+  setConversation: {
+    kind: 'reply',
+    summary: "Reply to setConversation: the conversation's settings (group_id at the top level for a group).",
+    data: CONVERSATION_SETTINGS_DATA,
+    success: ['data', 'nonce', 'time'],
+  },
+  readBy: { kind: 'reply', summary: 'Reply to readBy: counts and lists of who has / has not read the message.', data: READ_BY_DATA, success: ['data', 'nonce', 'time', 'group_id'] },
   leaveGroup: {
     kind: 'reply',
     summary: 'Reply to leaveGroup: {"code":200,"result":"","msg":"OK","action":"leaveGroup","nonce":…,"group_id":…} (no time, as PROTOCOL §5 shows it).',
     success: ['result', 'nonce', 'group_id'],
   },
   dissolveGroup: { kind: 'reply', summary: 'Reply to dissolveGroup.', success: ['nonce', 'time', 'group_id'] },
-  groupInfo: { kind: 'reply', summary: "Reply to groupInfo: the group's fields and member_list (invite_code for the owner).", data: GROUP_DATA, success: ['data', 'nonce', 'time', 'group_id'] },
+  groupInfo: { kind: 'reply', summary: "Reply to groupInfo: the group's fields and member_list (invite_code for the owner and admins).", data: GROUP_DATA, success: ['data', 'nonce', 'time', 'group_id'] },
   presence: { kind: 'reply', summary: 'Reply to presence.', data: PRESENCE_DATA, success: ['data', 'nonce', 'time'] },
   sync: { kind: 'reply', summary: 'Reply to sync: the same data as the type-19 push; user_id = the caller, msg_id 0.', data: SYNC_DATA, success: ['data', 'nonce', 'time', 'user_id', 'msg_id'] },
   auth: { kind: 'reply', summary: 'Reply to in-band auth: 200 with user_id, then the connect sequence; 401 (then close 4401) or 400.', success: ['nonce', 'time', 'user_id'] },
   systemMessage: {
     kind: 'push',
-    summary: 'A system message (types 10, 12-17) or the sync frame (type 19, msg_id 0, pushed first on every connection).',
+    summary: 'A system message (types 10, 12-18, 22, 24) or the sync frame (type 19, msg_id 0, pushed first on every connection).',
     data: { description: 'one of the system message types, by `type`', oneOf: Object.values(SYSTEM_MESSAGE_DATA) },
     success: ['data', 'nonce', 'time', 'user_id', 'msg_id'],
     codes: [200],

@@ -6,6 +6,7 @@ import {
   flag,
   groupId,
   httpUrlOrEmpty,
+  integer,
   nullable,
   request,
   Schema,
@@ -113,6 +114,39 @@ export const removeFromGroup = groupRequest(
   true,
 );
 
+export const setGroupRole = groupRequest(
+  'setGroupRole',
+  'Make a member an admin or a plain member again (owner only; at most 20 admins). 18 to every member. Reply data = the group.',
+  {
+    app_user_id: appUserId('the member whose role changes (not the owner)'),
+    role: { type: 'string', enum: ['admin', 'member'], description: 'the new role', [EXPECTED]: 'must be "admin" or "member"' },
+  },
+  ['app_user_id', 'role'],
+  true,
+);
+
+export const muteMember = groupRequest(
+  'muteMember',
+  'Mute a member for `minutes` (0 lifts the mute). Owner and admins; never the owner; admins may not mute admins. 22 to every member. Reply data = the group.',
+  {
+    app_user_id: appUserId('the member to mute (not the owner)'),
+    minutes: integer('minutes from now (0 = lift the mute; at most 43200 = 30 days)', 0, 43_200),
+  },
+  ['app_user_id', 'minutes'],
+  true,
+);
+
+export const readBy = groupRequest(
+  'readBy',
+  "Who of the group's members (not the sender) has read a message: counts and lists cut at limit. The message's sender, the owner and admins.",
+  {
+    msg_id: integer('the group message', 1, Number.MAX_SAFE_INTEGER, 'must be a positive integer'),
+    limit: nullable({ ...integer('length of each list (default 100)', 1, 500), default: 100 }),
+  },
+  ['msg_id'],
+  true,
+);
+
 export const leaveGroup = groupRequest('leaveGroup', 'Leave a group (any member but the owner).', {}, [], false);
 
 export const dissolveGroup = groupRequest('dissolveGroup', 'Dissolve a group (owner only); 404 from then on.', {}, [], false);
@@ -151,3 +185,12 @@ export interface CreateGroupRequest {
   /** cover and notice may also be null (= not given) */
   extra: { group_name: string; cover?: string; notice?: string; app_user_ids: string[] };
 }
+export type SetGroupRoleRequest = GroupRequestBase<{ group_id?: string; app_user_id: string; role: 'admin' | 'member' }> & {
+  extra: { group_id?: string; app_user_id: string; role: 'admin' | 'member' };
+};
+export type MuteMemberRequest = GroupRequestBase<{ group_id?: string; app_user_id: string; minutes: number }> & {
+  extra: { group_id?: string; app_user_id: string; minutes: number };
+};
+export type ReadByRequest = GroupRequestBase<{ group_id?: string; msg_id: number; limit?: number | null }> & {
+  extra: { group_id?: string; msg_id: number; limit?: number | null };
+};

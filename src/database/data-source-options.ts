@@ -1,9 +1,11 @@
 import { DataSourceOptions, QueryRunner } from 'typeorm';
 import { InitialSchema1764100000000 } from './migrations/1764100000000-InitialSchema';
 import { GroupInviteCodes1764200000000 } from './migrations/1764200000000-GroupInviteCodes';
+import { GroupRolesAndMutes1764300000000 } from './migrations/1764300000000-GroupRolesAndMutes';
+import { ConversationSettings1764300000001 } from './migrations/1764300000001-ConversationSettings';
 
 /** Migrations in the order they run; the schema comes only from these (synchronize is off). */
-export const MIGRATIONS = [InitialSchema1764100000000, GroupInviteCodes1764200000000];
+export const MIGRATIONS = [InitialSchema1764100000000, GroupInviteCodes1764200000000, GroupRolesAndMutes1764300000000, ConversationSettings1764300000001];
 
 /**
  * How long a query may wait for a pool connection, including opening a new one (ms). When the

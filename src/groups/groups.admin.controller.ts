@@ -1,9 +1,9 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiError } from '../openapi/api-errors';
 import { AdminApi } from '../auth/admin.guard';
 import { UsersService } from '../users/users.service';
-import { AdminAddMembersBody, AdminCreateGroupBody, AdminRemoveMembersBody, DissolvedDto, GroupChangesDto, GroupDto } from './groups.dto';
+import { AdminAddMembersBody, AdminCreateGroupBody, AdminMuteBody, AdminRemoveMembersBody, AdminSetRoleBody, DissolvedDto, GroupChangesDto, GroupDto } from './groups.dto';
 import { ADMIN, GroupsService, GroupView } from './groups.service';
 
 /**
@@ -56,6 +56,22 @@ export class GroupsAdminController {
   @ApiError(404, 'no such group, or no such user')
   removeMembers(@Param('group_id') groupId: string, @Body() body: AdminRemoveMembersBody): Promise<GroupView> {
     return this.groups.remove(ADMIN, groupId, body.app_user_ids);
+  }
+
+  @Put(':group_id/roles/:app_user_id')
+  @ApiOperation({ summary: 'as setGroupRole: make a member an admin or a member (not the owner; at most MAX_GROUP_ADMINS admins); 18 to every member' })
+  @ApiOkResponse({ type: GroupDto })
+  @ApiError(404, 'no such group (or dissolved)')
+  setRole(@Param('group_id') groupId: string, @Param('app_user_id') appUserId: string, @Body() body: AdminSetRoleBody): Promise<GroupView> {
+    return this.groups.setRole(ADMIN, groupId, appUserId, body.role, '');
+  }
+
+  @Put(':group_id/mutes/:app_user_id')
+  @ApiOperation({ summary: 'as muteMember: mute a member for `minutes` (0 lifts it; never the owner); 22 to every member' })
+  @ApiOkResponse({ type: GroupDto })
+  @ApiError(404, 'no such group (or dissolved)')
+  mute(@Param('group_id') groupId: string, @Param('app_user_id') appUserId: string, @Body() body: AdminMuteBody): Promise<GroupView> {
+    return this.groups.mute(ADMIN, groupId, appUserId, body.minutes, '');
   }
 
   @Delete(':group_id')

@@ -9,6 +9,8 @@ import {
   IsOptional,
   IsString,
   Matches,
+  Max,
+  Min,
   ValidateBy,
   ValidationOptions,
 } from 'class-validator';
@@ -71,13 +73,13 @@ export class GroupChangesDto {
   @CodePointLength(0, 300)
   notice?: string;
 
-  @ApiPropertyOptional({ enum: [0, 1], description: '1: only the owner may post' })
+  @ApiPropertyOptional({ enum: [0, 1], description: '1: only the owner and admins may post' })
   @IsOptional()
   @IsInt(flagMessage('banned_to_post'))
   @IsIn([0, 1], flagMessage('banned_to_post'))
   banned_to_post?: number;
 
-  @ApiPropertyOptional({ enum: [0, 1], description: '1: only the owner may invite, nobody may join' })
+  @ApiPropertyOptional({ enum: [0, 1], description: '1: only the owner and admins may invite, nobody may join' })
   @IsOptional()
   @IsInt(flagMessage('invite_mode'))
   @IsIn([0, 1], flagMessage('invite_mode'))
@@ -142,13 +144,30 @@ export class AdminRemoveMembersBody {
   app_user_ids: string[];
 }
 
+export class AdminSetRoleBody {
+  @ApiProperty({ enum: ['admin', 'member'] })
+  @IsDefined({ message: 'role is required' })
+  @IsIn(['admin', 'member'], { message: 'role must be "admin" or "member"' })
+  role: 'admin' | 'member';
+}
+
+export class AdminMuteBody {
+  @ApiProperty({ minimum: 0, maximum: 43200, description: 'minutes from now; 0 lifts the mute' })
+  @IsDefined({ message: 'minutes is required' })
+  @IsInt({ message: 'minutes must be an integer from 0 to 43200' })
+  @Min(0, { message: 'minutes must be an integer from 0 to 43200' })
+  @Max(43200, { message: 'minutes must be an integer from 0 to 43200' })
+  minutes: number;
+}
+
 // ---- response schemas ----
 
 export class GroupMemberDto {
   @ApiProperty() app_user_id: string;
   @ApiProperty() nickname: string;
   @ApiProperty() head: string;
-  @ApiProperty({ enum: ['owner', 'member'] }) role: string;
+  @ApiProperty({ enum: ['owner', 'admin', 'member'] }) role: string;
+  @ApiProperty({ description: 'ms since the epoch until which the member may not post; 0 when not muted' }) muted_until: number;
 }
 
 export class GroupFieldsDto {
@@ -159,7 +178,7 @@ export class GroupFieldsDto {
   @ApiProperty({ description: 'app_user_id of the owner' }) owner: string;
   @ApiProperty({ enum: [0, 1] }) banned_to_post: number;
   @ApiProperty({ enum: [0, 1] }) invite_mode: number;
-  @ApiPropertyOptional({ description: '16 URL-safe characters that joining needs; shown only to the owner and the admin API' })
+  @ApiPropertyOptional({ description: '16 URL-safe characters that joining needs; shown only to the owner, admins and the admin API' })
   invite_code?: string;
   @ApiProperty() member_count: number;
   @ApiProperty({ description: 'ms since the epoch' }) created_at: number;

@@ -3,7 +3,7 @@ import { ImError } from '../common/im-error';
 import { ReplyBody } from '../realtime/frames';
 import { ImGateway } from '../realtime/im-gateway.decorator';
 import { ImSocket } from '../realtime/im-ws-adapter';
-import { CreateGroupRequest, EditGroupRequest, GroupOnlyRequest, JoinGroupRequest, MembersRequest } from '../contract/groups';
+import { CreateGroupRequest, EditGroupRequest, GroupOnlyRequest, JoinGroupRequest, MembersRequest, MuteMemberRequest, SetGroupRoleRequest } from '../contract/groups';
 import { Actor, GroupsService, GroupView } from './groups.service';
 
 type UserActor = Actor & { kind: 'user' };
@@ -46,6 +46,16 @@ export class GroupsGateway {
   @SubscribeMessage('removeFromGroup')
   async remove(@ConnectedSocket() socket: ImSocket, @MessageBody() body: MembersRequest): Promise<ReplyBody> {
     return groupReply(await this.groups.remove(actorOf(socket), groupIdOf(body), body.extra.app_user_ids));
+  }
+
+  @SubscribeMessage('setGroupRole')
+  async setRole(@ConnectedSocket() socket: ImSocket, @MessageBody() body: SetGroupRoleRequest): Promise<ReplyBody> {
+    return groupReply(await this.groups.setRole(actorOf(socket), groupIdOf(body), body.extra.app_user_id, body.extra.role));
+  }
+
+  @SubscribeMessage('muteMember')
+  async mute(@ConnectedSocket() socket: ImSocket, @MessageBody() body: MuteMemberRequest): Promise<ReplyBody> {
+    return groupReply(await this.groups.mute(actorOf(socket), groupIdOf(body), body.extra.app_user_id, body.extra.minutes));
   }
 
   @SubscribeMessage('leaveGroup')

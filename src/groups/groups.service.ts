@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { createHash, randomBytes, timingSafeEqual } from 'crypto';
 import { ImError } from '../common/im-error';
 import { AppConfig } from '../config/app-config';
 import { Db, Queryable } from '../database/db';
@@ -10,7 +9,8 @@ import {
   SystemMessageType,
 } from '../system-messages/system-messages.service';
 import { UserProfile, UsersService } from '../users/users.service';
-import { GROUP_ID_PATTERN } from './groups.dto';
+import { actsAsOwner, isOwnerOrAdmin, memberByAppId, requireMember, requireOwner, requireOwnerOrAdmin, ROLE_ADMIN, roleOf } from './group-access';
+import { actorIdOf, groupSpec, invitedSpec, joinedExtra, nameOf, newInviteCode, noSuchGroup, parseGroupId, sameCode, unique } from './group-helpers';
 
 /** Who performs an operation: a user over WebSocket (with the connection it came on) or the admin API. */
 export type Actor = { kind: 'user'; userId: number; connectionId?: string } | { kind: 'admin' };
@@ -20,8 +20,14 @@ export interface GroupMember {
   app_user_id: string;
   nickname: string;
   head: string;
-  role: 'owner' | 'member';
+  role: GroupRole;
+  /** ms since the epoch until which the member may not post; 0 when not muted (a past mute reads 0). */
+  muted_until: number;
 }
+
+export type GroupRole = 'owner' | 'admin' | 'member';
+/** Longest mute (PROTOCOL §5: minutes 1–43200, 30 days). */
+export const MAX_MUTE_MINUTES = 43_200;
 
 /** The group fields as clients see them (the groupInfo data without member_list). */
 export interface GroupFields {
@@ -74,18 +80,22 @@ interface GroupRow {
   last_seq: number;
 }
 
-interface MemberRow extends UserProfile {
+export interface MemberRow extends UserProfile {
   joined_at: number;
+  role: number;
+  muted_until: number;
 }
 
 /** A group as loaded inside a transaction, with its members at that moment. */
-interface LoadedGroup {
+export interface LoadedGroup {
   row: GroupRow;
   members: MemberRow[];
   memberIds: Set<number>;
 }
 
 const CHANGE_FIELDS = ['group_name', 'cover', 'notice', 'banned_to_post', 'invite_mode', 'app_user_id', 'reset_invite_code'] as const;
+/** What admins may change besides the owner (PROTOCOL §5 editGroup). */
+const ADMIN_EDIT_FIELDS: readonly string[] = ['group_name', 'cover', 'notice', 'banned_to_post'];
 /** Changes that members see (in 12's extra); reset_invite_code is not one of them. */
 const VISIBLE_CHANGE_FIELDS = CHANGE_FIELDS.filter((name) => name !== 'reset_invite_code');
 
@@ -145,7 +155,9 @@ export class GroupsService {
     const given = CHANGE_FIELDS.filter((name) => changes[name] !== undefined && changes[name] !== null);
     if (given.length === 0) throw ImError.badRequest(`extra must hold at least one of ${CHANGE_FIELDS.join(', ')}`);
     return this.inGroup(actor, groupId, async (tx, group, gid) => {
-      this.requireOwner(actor, group);
+      const ownerOnly = given.filter((name) => !ADMIN_EDIT_FIELDS.includes(name));
+      if (ownerOnly.length > 0) requireOwner(actor, group, `only the group owner may change ${ownerOnly.join(', ')}`);
+      else requireOwnerOrAdmin(actor, group);
       let newOwnerId: number | undefined;
       if (given.includes('app_user_id')) {
         const newOwner = group.members.find((member) => member.app_user_id === changes.app_user_id);
@@ -168,6 +180,8 @@ export class GroupsService {
           given.includes('reset_invite_code') ? newInviteCode() : null,
         ],
       );
+      // the new owner's row loses any admin role (it would count against the admins' limit); the old owner becomes a member
+      if (newOwnerId !== undefined) await tx.query(`UPDATE conversation_members SET role = 0 WHERE conversation_id = $1 AND user_id = $2`, [gid, newOwnerId]);
       const visible = VISIBLE_CHANGE_FIELDS.filter((name) => given.includes(name));
       if (visible.length === 0) return { spec: [] };
       const extra: Record<string, unknown> = { group_id: gid };
@@ -184,9 +198,9 @@ export class GroupsService {
     return this.inGroup(actor, groupId, async (tx, group, gid, now) => {
       let inviter: UserProfile;
       if (actor.kind === 'user') {
-        this.requireMember(actor.userId, group);
-        if (group.row.invite_mode === 1 && actor.userId !== group.row.owner_id) {
-          throw ImError.forbidden('only the owner may invite while invite_mode is 1');
+        requireMember(actor.userId, group);
+        if (group.row.invite_mode === 1 && !isOwnerOrAdmin(actor.userId, group)) {
+          throw ImError.forbidden('only the owner and admins may invite while invite_mode is 1');
         }
         inviter = group.members.find((member) => member.user_id === actor.userId)!;
       } else if (inviterAppId !== undefined) {
@@ -228,12 +242,12 @@ export class GroupsService {
     });
   }
 
-  /** removeFromGroup / DELETE …/members: owner only, never the owner; 14 to every member, the removed included. */
+  /** removeFromGroup / DELETE …/members: owner and admins (admins not admins), never the owner; 14 to every member, the removed included. */
   async remove(actor: Actor, groupId: string, appUserIds: string[]): Promise<GroupView> {
     const wanted = unique(appUserIds);
     if (wanted.length === 0) throw ImError.badRequest('extra.app_user_ids must not be empty');
     return this.inGroup(actor, groupId, async (tx, group, gid) => {
-      this.requireOwner(actor, group);
+      requireOwnerOrAdmin(actor, group);
       const removed = await this.users.profilesByAppIds(wanted, tx);
       if (removed.some((user) => user.user_id === group.row.owner_id)) {
         throw ImError.badRequest('app_user_ids: the owner cannot be removed (transfer ownership or dissolve the group)');
@@ -241,6 +255,10 @@ export class GroupsService {
       const strangers = removed.filter((user) => !group.memberIds.has(user.user_id));
       if (strangers.length > 0) {
         throw ImError.badRequest(`app_user_ids: not members: ${strangers.map((user) => user.app_user_id).join(', ')}`);
+      }
+      if (!actsAsOwner(actor, group)) {
+        const admins = removed.filter((user) => roleOf(user.user_id, group) === 'admin');
+        if (admins.length > 0) throw ImError.forbidden(`admins may not remove admins: ${admins.map((user) => user.app_user_id).join(', ')}`);
       }
       await tx.query(`DELETE FROM conversation_members WHERE conversation_id = $1 AND user_id = ANY($2::int[])`, [
         gid,
@@ -256,10 +274,48 @@ export class GroupsService {
     });
   }
 
+  /**
+   * setGroupRole / PUT …/roles/{app_user_id}: owner only. The member becomes `admin` or `member`; at most
+   * MAX_GROUP_ADMINS admins. 18 to every member (a role it already has is a 200 that sends nothing).
+   */
+  async setRole(actor: Actor, groupId: string, appUserId: string, role: 'admin' | 'member', prefix = 'extra.'): Promise<GroupView> {
+    return this.inGroup(actor, groupId, async (tx, group, gid) => {
+      requireOwner(actor, group);
+      const target = memberByAppId(group, appUserId, `${prefix}app_user_id`);
+      if (target.user_id === group.row.owner_id) throw ImError.badRequest(`${prefix}app_user_id: the owner has no other role (transfer ownership with editGroup)`);
+      const current = roleOf(target.user_id, group);
+      if (current === role) return { spec: [] };
+      if (role === 'admin') {
+        const admins = group.members.filter((member) => member.role === ROLE_ADMIN && member.user_id !== group.row.owner_id).length;
+        if (admins >= this.config.MAX_GROUP_ADMINS) throw ImError.badRequest(`${prefix}role: a group has at most ${this.config.MAX_GROUP_ADMINS} admins`);
+      }
+      await tx.query(`UPDATE conversation_members SET role = $3 WHERE conversation_id = $1 AND user_id = $2`, [gid, target.user_id, role === 'admin' ? ROLE_ADMIN : 0]);
+      const extra = { group_id: gid, member: nameOf(target), role };
+      return { spec: [groupSpec(SystemMessageType.MemberRoleChanged, gid, extra, [...group.memberIds])] };
+    });
+  }
+
+  /**
+   * muteMember / PUT …/mutes/{app_user_id}: owner and admins; never the owner, and admins may not mute
+   * admins. `minutes` 0 lifts the mute, 1–43200 mutes until now + minutes. 22 to every member.
+   */
+  async mute(actor: Actor, groupId: string, appUserId: string, minutes: number, prefix = 'extra.'): Promise<GroupView> {
+    return this.inGroup(actor, groupId, async (tx, group, gid, now) => {
+      requireOwnerOrAdmin(actor, group);
+      const target = memberByAppId(group, appUserId, `${prefix}app_user_id`);
+      if (target.user_id === group.row.owner_id) throw ImError.badRequest(`${prefix}app_user_id: the owner cannot be muted`);
+      if (!actsAsOwner(actor, group) && roleOf(target.user_id, group) === 'admin') throw ImError.forbidden('admins may not mute admins');
+      const mutedUntil = minutes === 0 ? 0 : now + minutes * 60_000;
+      await tx.query(`UPDATE conversation_members SET muted_until = $3 WHERE conversation_id = $1 AND user_id = $2`, [gid, target.user_id, mutedUntil]);
+      const extra = { group_id: gid, member: nameOf(target), muted_until: mutedUntil };
+      return { spec: [groupSpec(SystemMessageType.MemberMuted, gid, extra, [...group.memberIds])] };
+    });
+  }
+
   /** leaveGroup: members but the owner; 15 to the remaining members and the leaver's other connections. */
   async leave(actor: Actor & { kind: 'user' }, groupId: string): Promise<void> {
     await this.inGroup(actor, groupId, async (tx, group, gid) => {
-      this.requireMember(actor.userId, group);
+      requireMember(actor.userId, group);
       if (group.row.owner_id === actor.userId) {
         throw ImError.badRequest('group_id: the owner cannot leave; transfer ownership (editGroup app_user_id) or dissolve the group first');
       }
@@ -275,16 +331,16 @@ export class GroupsService {
   /** dissolveGroup / DELETE: owner only; 13 to every member; 404 for everything from then on. */
   async dissolve(actor: Actor, groupId: string): Promise<void> {
     await this.inGroup(actor, groupId, async (tx, group, gid, now) => {
-      this.requireOwner(actor, group);
+      requireOwner(actor, group);
       await tx.query(`UPDATE groups SET dissolved_at = $2 WHERE id = $1`, [gid, now]);
       return { spec: [groupSpec(SystemMessageType.GroupDissolved, gid, { group_id: gid }, [...group.memberIds])], view: null };
     });
   }
 
-  /** groupInfo / GET: members only (the admin sees every group); the invite code only for the owner and the admin API. */
+  /** groupInfo / GET: members only (the admin API sees every group); the invite code only for the owner, admins and the admin API. */
   async info(actor: Actor, groupId: string): Promise<GroupView> {
     const group = await this.load(this.db, parseGroupId(groupId));
-    if (actor.kind === 'user') this.requireMember(actor.userId, group);
+    if (actor.kind === 'user') requireMember(actor.userId, group);
     return this.view(group, this.maySeeCode(actor, group));
   }
 
@@ -329,7 +385,7 @@ export class GroupsService {
     );
     if (!row || row.dissolved_at !== null) throw noSuchGroup(groupId);
     const members = await q.query<MemberRow>(
-      `SELECT u.id AS user_id, u.app_user_id, u.nickname, u.head, m.joined_at
+      `SELECT u.id AS user_id, u.app_user_id, u.nickname, u.head, m.joined_at, m.role, m.muted_until
          FROM conversation_members m JOIN users u ON u.id = m.user_id
         WHERE m.conversation_id = $1
         ORDER BY (m.user_id = $2) DESC, m.joined_at, m.user_id`,
@@ -338,9 +394,10 @@ export class GroupsService {
     return { row, members, memberIds: new Set(members.map((member) => member.user_id)) };
   }
 
-  /** The group as clients see it; `withCode` only for the owner (admins later) and the admin API, never in system messages. */
+  /** The group as clients see it; `withCode` only for the owner, admins and the admin API, never in system messages. */
   private view(group: LoadedGroup, withCode = false): GroupView {
     const { row, members } = group;
+    const now = Date.now();
     const owner = members.find((member) => member.user_id === row.owner_id);
     return {
       group_id: String(row.id),
@@ -357,7 +414,8 @@ export class GroupsService {
         app_user_id: member.app_user_id,
         nickname: member.nickname,
         head: member.head,
-        role: member.user_id === row.owner_id ? 'owner' : 'member',
+        role: member.user_id === row.owner_id ? 'owner' : member.role === ROLE_ADMIN ? 'admin' : 'member',
+        muted_until: Number(member.muted_until) > now ? Number(member.muted_until) : 0,
       })),
     };
   }
@@ -371,20 +429,17 @@ export class GroupsService {
     );
   }
 
-  /** Who is shown the invite code: the owner (admins too, once there are admins) and the admin API. */
+  /** Who is shown the invite code: the owner, admins and the admin API. */
   private maySeeCode(actor: Actor, group: LoadedGroup): boolean {
-    return actor.kind === 'admin' || group.row.owner_id === actor.userId;
+    return actor.kind === 'admin' || isOwnerOrAdmin(actor.userId, group);
   }
 
-  private requireMember(userId: number, group: LoadedGroup): void {
-    if (!group.memberIds.has(userId)) throw ImError.forbidden('you are not a member of this group');
-  }
 
-  private requireOwner(actor: Actor, group: LoadedGroup): void {
-    if (actor.kind === 'admin') return;
-    this.requireMember(actor.userId, group);
-    if (group.row.owner_id !== actor.userId) throw ImError.forbidden('only the group owner may do this');
-  }
+
+
+
+
+
 
   private checkSize(count: number): void {
     if (count > this.config.MAX_GROUP_MEMBERS) {
@@ -399,58 +454,4 @@ export class GroupsService {
   }
 }
 
-/** A new invite code: 12 random bytes (96 bits) as 16 base64url characters. */
-export function newInviteCode(): string {
-  return randomBytes(12).toString('base64url');
-}
-
-/** Compares a presented invite code with the group's in constant time (hashes first: any length, no early exit). */
-function sameCode(given: string, actual: string): boolean {
-  const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
-  return timingSafeEqual(digest(given), digest(actual));
-}
-
-function actorIdOf(actor: Actor): number {
-  return actor.kind === 'user' ? actor.userId : 0;
-}
-
-function unique(values: string[]): string[] {
-  return [...new Set(values)];
-}
-
-function noSuchGroup(groupId: string): ImError {
-  return ImError.notFound(`no such group: ${groupId}`);
-}
-
-/** A group_id from a path or request: digits (bigint range), else 404 as no such group. */
-function parseGroupId(groupId: string): string {
-  if (!GROUP_ID_PATTERN.test(groupId)) throw noSuchGroup(groupId);
-  return BigInt(groupId).toString(); // exact (Number() would round ids above 2^53)
-}
-
-function nameOf(user: UserProfile): { app_user_id: string; nickname: string } {
-  return { app_user_id: user.app_user_id, nickname: user.nickname };
-}
-
-function groupSpec(type: SystemMessageType, groupId: string, extra: Record<string, unknown>, recipients: number[]): SystemMessageSpec {
-  // actorUserId is set when the message is stored (actorIdOf).
-  return { type, subType: 'group', groupId, extra, actorUserId: 0, recipients };
-}
-
-function joinedExtra(groupId: string, inviter: UserProfile, joiners: UserProfile[]): Record<string, unknown> {
-  const memberList = joiners.map((user) => ({ app_user_id: user.app_user_id, nickname: user.nickname, head: user.head }));
-  return { group_id: groupId, inviter: nameOf(inviter), member_list: memberList, joiner: memberList[0] };
-}
-
-function invitedSpec(view: GroupView, inviter: UserProfile, invitees: number[]): SystemMessageSpec {
-  // never the invite code, even if a view that carries it is passed
-  const { member_list, invite_code: _code, ...groupInfo } = view;
-  return {
-    type: SystemMessageType.InvitedIntoGroup,
-    subType: 'personal',
-    groupId: view.group_id,
-    extra: { group_id: view.group_id, inviter: nameOf(inviter), member_list, group_info: groupInfo },
-    actorUserId: 0,
-    recipients: invitees,
-  };
-}
+export { newInviteCode } from './group-helpers';

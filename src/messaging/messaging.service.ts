@@ -9,6 +9,7 @@ import { Delivery } from '../realtime/delivery';
 import { encodePush, ReplyBody } from '../realtime/frames';
 import { UsersService } from '../users/users.service';
 import { groupIdOf, MessageLimits, recipientOf, validateMessage, ValidatedMessage } from './message-rules';
+import { ReadByService } from './read-by.service';
 
 /** Who sends: the user and the connection the request came on (its push is skipped: it gets the reply). */
 export interface Sender {
@@ -31,6 +32,8 @@ export interface HistoryMessage {
   head: string;
   to_app_user_id?: string;
   group_id?: string;
+  /** issue 12: on the reader's own group messages, the members (not the sender) whose read position reached it. */
+  read_count?: number;
 }
 
 export interface HistoryPage {
@@ -67,6 +70,9 @@ interface GroupRow extends StoredRow {
   member: boolean | null;
   banned_to_post: number | null;
   owner_id: number | null;
+  /** issue 12 (roles and mutes): the sender's membership role (1 admin) and mute end (ms). */
+  role: number | null;
+  muted_until: number | null;
   member_ids: number[] | null;
 }
 
@@ -120,19 +126,26 @@ const STORE_DIRECT = `
   SELECT r.id AS recipient_id, r.blocked, m.id AS msg_id, m.seq, s.app_user_id, s.nickname, s.head
   FROM users s LEFT JOIN r ON true LEFT JOIN m ON true WHERE s.id = $1`;
 
+/*
+ * issue 12 (roles and mutes): the sender's membership row is joined once (instead of EXISTS) to read its
+ * role and muted_until; a muted sender (muted_until > $3, the send time: a mute ends by time) never
+ * stores, and admins (role 1) post while banned_to_post like the owner. No extra round trip.
+ */
 const STORE_GROUP = `
   WITH g AS (
     SELECT g.owner_id, g.banned_to_post, g.dissolved_at IS NOT NULL AS dissolved,
-           EXISTS (SELECT 1 FROM conversation_members WHERE conversation_id = g.id AND user_id = $1) AS member
-    FROM groups g WHERE g.id = $2
+           cm.user_id IS NOT NULL AS member, cm.role, cm.muted_until
+    FROM groups g LEFT JOIN conversation_members cm ON cm.conversation_id = g.id AND cm.user_id = $1
+    WHERE g.id = $2
   ),
   c AS (
     UPDATE conversations SET last_seq = last_seq + 1, last_msg_id = nextval('msg_id_seq'), last_time = $3
     FROM g
-    WHERE conversations.id = $2 AND NOT g.dissolved AND g.member AND (g.banned_to_post = 0 OR g.owner_id = $1)
+    WHERE conversations.id = $2 AND NOT g.dissolved AND g.member AND g.muted_until <= $3
+      AND (g.banned_to_post = 0 OR g.owner_id = $1 OR g.role = 1)
     RETURNING conversations.id, conversations.last_seq, conversations.last_msg_id
   ),${STORE_TAIL}
-  SELECT g.owner_id IS NOT NULL AS found, g.dissolved, g.member, g.banned_to_post, g.owner_id,
+  SELECT g.owner_id IS NOT NULL AS found, g.dissolved, g.member, g.banned_to_post, g.owner_id, g.role, g.muted_until,
          m.id AS msg_id, m.seq, s.app_user_id, s.nickname, s.head,
          CASE WHEN m.id IS NOT NULL THEN ARRAY(SELECT user_id FROM conversation_members WHERE conversation_id = $2 AND user_id <> $1) END AS member_ids
   FROM users s LEFT JOIN g ON true LEFT JOIN m ON true WHERE s.id = $1`;
@@ -172,6 +185,7 @@ export class MessagingService implements SendDedupe {
     private readonly delivery: Delivery,
     private readonly metrics: MetricsService,
     config: AppConfig,
+    private readonly readBy: ReadByService,
   ) {
     this.limits = {
       maxTextChars: config.MAX_TEXT_CHARS,
@@ -309,7 +323,10 @@ export class MessagingService implements SendDedupe {
       let error: ImError;
       if (!row.found || row.dissolved) error = ImError.notFound(`no such group: ${groupId}`);
       else if (!row.member) error = ImError.forbidden('you are not a member of this group');
-      else if (row.banned_to_post === 1 && row.owner_id !== sender.userId) error = ImError.forbidden('the group is muted (banned_to_post): only the owner may post');
+      else if (row.muted_until !== null && row.muted_until > now) error = ImError.forbidden(`you are muted in this group until ${row.muted_until}`);
+      else if (row.banned_to_post === 1 && row.owner_id !== sender.userId && row.role !== 1) {
+        error = ImError.forbidden('the group is muted (banned_to_post): only the owner and admins may post');
+      }
       else throw new Error('group message not stored');
       return this.duplicateOr(sender.userId, nonce, error);
     }
@@ -553,6 +570,8 @@ export class MessagingService implements SendDedupe {
       else item.to_app_user_id = row.to_app_user_id ?? '';
       return item;
     });
+    // issue 12: read_count on the reader's own group messages (one grouped statement per page)
+    if (query.groupId !== undefined && query.userId !== undefined) await this.readBy.fillReadCounts(query.groupId, query.userId, messages);
     return { messages, has_more: hasMore };
   }
 

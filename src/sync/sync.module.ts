@@ -1,8 +1,11 @@
 import { Module, OnModuleInit } from '@nestjs/common';
 import { MetricsService } from '../metrics/metrics.service';
 import { ConnectionLifecycle } from '../realtime/connection-lifecycle';
+import { SystemMessagesModule } from '../system-messages/system-messages.module';
 import { UsersModule } from '../users/users.module';
-import { SyncAdminController } from './sync.admin.controller';
+import { ConversationsGateway } from './conversations.gateway';
+import { ConversationsService } from './conversations.service';
+import { ConversationsAdminController, SyncAdminController } from './sync.admin.controller';
 import { SyncGateway } from './sync.gateway';
 import { SyncService } from './sync.service';
 
@@ -11,9 +14,9 @@ export const SYNC_CONNECT_STEP_ORDER = 10;
 
 /** Unread sync: the type-19 frame first on every connection, the `sync` action, the admin view. */
 @Module({
-  imports: [UsersModule],
-  controllers: [SyncAdminController],
-  providers: [SyncService, SyncGateway],
+  imports: [UsersModule, SystemMessagesModule],
+  controllers: [SyncAdminController, ConversationsAdminController],
+  providers: [SyncService, SyncGateway, ConversationsService, ConversationsGateway],
   exports: [SyncService],
 })
 export class SyncModule implements OnModuleInit {

@@ -10,7 +10,7 @@ import { FriendItem, GroupItem, SyncPayload, SyncTimings } from './sync.types';
 /** Type and sub_type of the sync system message (PROTOCOL §6). */
 export const SYNC_TYPE = 19;
 
-interface UnreadRow {
+export interface UnreadRow {
   kind: number;
   id: number;
   count: number;
@@ -24,6 +24,8 @@ interface UnreadRow {
   head: string | null;
   group_name: string | null;
   cover: string | null;
+  muted: boolean;
+  pinned: boolean;
 }
 
 /**
@@ -39,7 +41,7 @@ export const UNREAD_SQL = `
          msg.type,
          CASE WHEN msg.type = 1 THEN left(msg.content, ${TEXT_PREVIEW_CHARS}) END AS preview,
          CASE WHEN msg.type = 8 THEN msg.extra->>'file_name' END AS file_name,
-         u.app_user_id, u.nickname, u.head, g.group_name, g.cover
+         u.app_user_id, u.nickname, u.head, g.group_name, g.cover, m.muted, m.pinned
     FROM conversation_members m
     JOIN conversations c ON c.id = m.conversation_id
     JOIN messages msg ON msg.id = c.last_msg_id
@@ -106,18 +108,9 @@ export class SyncService {
     const friendList: FriendItem[] = [];
     const groupList: GroupItem[] = [];
     for (const row of rows) {
-      const last = {
-        count: row.count,
-        last_message: lastMessagePreview(row.type, row.preview, row.file_name),
-        last_msg_id: row.last_msg_id,
-        last_type: row.type,
-        time: row.last_time,
-      };
-      if (row.kind === 1) {
-        friendList.push({ app_user_id: row.app_user_id!, nickname: row.nickname!, head: row.head!, ...last });
-      } else {
-        groupList.push({ group_id: String(row.id), group_name: row.group_name!, cover: row.cover!, ...last });
-      }
+      const item = syncItem(row);
+      if ('app_user_id' in item) friendList.push(item);
+      else groupList.push(item);
     }
     return { payload: { friendList, groupList }, queryMs };
   }
@@ -132,6 +125,21 @@ export class SyncService {
     };
     for (const listener of this.listeners) listener(timings);
   }
+}
+
+/** One friendList or groupList item from a row of UNREAD_SQL or CONVERSATIONS_SQL, keys in PROTOCOL §6 order. */
+export function syncItem(row: UnreadRow): FriendItem | GroupItem {
+  const last = {
+    count: row.count,
+    last_message: lastMessagePreview(row.type, row.preview, row.file_name),
+    last_msg_id: row.last_msg_id,
+    last_type: row.type,
+    time: row.last_time,
+    muted: row.muted,
+    pinned: row.pinned,
+  };
+  if (row.kind === 1) return { app_user_id: row.app_user_id!, nickname: row.nickname!, head: row.head!, ...last };
+  return { group_id: String(row.id), group_name: row.group_name!, cover: row.cover!, ...last };
 }
 
 /** The `data` object of the type-19 frame, keys in PROTOCOL §6 order. */

@@ -16,6 +16,9 @@ export enum SystemMessageType {
   MemberLeft = 15,
   MembersJoined = 16,
   InvitedIntoGroup = 17,
+  MemberRoleChanged = 18,
+  MemberMuted = 22,
+  ConversationSettings = 24,
 }
 
 export const SYSTEM_MESSAGE_RECEIPT = 'system-message';

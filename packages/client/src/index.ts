@@ -100,6 +100,8 @@ export interface ChatMessage {
   group_id?: string;
   edited_at?: number;
   recalled?: boolean;
+  /** history only, on your own group messages: members (not you) whose read position reached it */
+  read_count?: number;
   /** the conversation, from this client's point of view ({user: the other person} or {group}) */
   conversation: Conversation;
   /** true when this user sent it (from this client or another device) */
@@ -155,8 +157,8 @@ export interface FriendItem {
   last_msg_id: number;
   last_type: number;
   time: number;
-  muted?: boolean;
-  pinned?: boolean;
+  muted: boolean;
+  pinned: boolean;
 }
 
 export interface GroupItem {
@@ -169,8 +171,26 @@ export interface GroupItem {
   last_msg_id: number;
   last_type: number;
   time: number;
-  muted?: boolean;
-  pinned?: boolean;
+  muted: boolean;
+  pinned: boolean;
+}
+
+/** One item of the full conversation list: a sync item (count may be 0) plus its kind. */
+export type ConversationItem = (FriendItem & { kind: 'direct' }) | (GroupItem & { kind: 'group' });
+
+export interface ConversationPage {
+  /** pinned first (first page only), then newest first */
+  conversations: ConversationItem[];
+  /** more unpinned conversations older than this page */
+  has_more: boolean;
+}
+
+/** Per-user settings of one conversation (also pushed to your other devices as system message 24). */
+export interface ConversationSettings {
+  muted: boolean;
+  pinned: boolean;
+  group_id?: string;
+  to_app_user_id?: string;
 }
 
 /** The unread lists of the sync frame (PROTOCOL §6): only conversations with unread messages. */
@@ -184,8 +204,8 @@ export interface GroupMember {
   nickname: string;
   head: string;
   role: 'owner' | 'admin' | 'member';
-  /** ms; 0 or absent when not muted */
-  muted_until?: number;
+  /** ms since the epoch until which the member may not post; 0 when not muted */
+  muted_until: number;
 }
 
 export interface GroupInfo {
@@ -203,6 +223,21 @@ export interface GroupInfo {
   invite_code?: string;
   member_list: GroupMember[];
   [key: string]: unknown;
+}
+
+/** One member in a readBy list. */
+export interface Reader {
+  app_user_id: string;
+  nickname: string;
+  head: string;
+}
+
+/** Who has read a group message (over the members but its sender); lists cut at the limit asked for. */
+export interface ReadBy {
+  read_count: number;
+  unread_count: number;
+  read: Reader[];
+  unread: Reader[];
 }
 
 export interface GroupChanges {
@@ -1126,6 +1161,18 @@ export class ImClient {
   groupInfo(groupId: string): Promise<GroupInfo> {
     return this.groupAction('groupInfo', { group_id: groupId }, 'resend');
   }
+  /** Owner only: make a member an admin (at most 20) or a plain member again; members get system message 18. */
+  setGroupRole(groupId: string, appUserId: string, role: 'admin' | 'member'): Promise<GroupInfo> {
+    return this.groupAction('setGroupRole', { group_id: groupId, app_user_id: appUserId, role }, 'resend');
+  }
+  /** The message's sender, the owner and admins: who of the members has read a group message (`limit` 1–500, default 100). */
+  readBy(groupId: string, msgId: number, limit?: number): Promise<ReadBy> {
+    return this.groupAction('readBy', { group_id: groupId, msg_id: msgId, ...(limit === undefined ? {} : { limit }) }, 'resend');
+  }
+  /** Owner and admins: mute a member for `minutes` (0 lifts the mute, at most 43200); members get system message 22. */
+  muteMember(groupId: string, appUserId: string, minutes: number): Promise<GroupInfo> {
+    return this.groupAction('muteMember', { group_id: groupId, app_user_id: appUserId, minutes }, 'resend');
+  }
 
   // ----- the rest -----
 
@@ -1133,6 +1180,22 @@ export class ImClient {
   async presence(appUserIds: string[]): Promise<Record<string, boolean>> {
     const reply = await this.request('presence', { app_user_ids: appUserIds });
     return (parseData(reply)?.online ?? {}) as Record<string, boolean>;
+  }
+
+  /**
+   * The full conversation list (every conversation with a message, count 0 included): pinned ones first
+   * on the first page, then newest first; pass the last item's `time` as `before_time` for older ones.
+   */
+  async conversations(options: { limit?: number; before_time?: number } = {}): Promise<ConversationPage> {
+    const reply = await this.request('conversations', { ...options });
+    const data = parseData(reply) ?? {};
+    return { conversations: Array.isArray(data.conversations) ? data.conversations : [], has_more: Boolean(data.has_more) };
+  }
+
+  /** Mutes and/or pins a conversation for this user (either may be left out); your other connections get system message 24. */
+  async setConversation(conversation: Conversation, settings: { muted?: boolean; pinned?: boolean }): Promise<ConversationSettings> {
+    const reply = await this.request('setConversation', { ...this.target(conversation), ...settings });
+    return parseData(reply) as ConversationSettings;
   }
 
   /** Asks for the unread lists again (also emitted as a `sync` event). */
