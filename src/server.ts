@@ -2,7 +2,7 @@ import { INestApplication, Logger } from '@nestjs/common';
 import { createServer, Server } from 'http';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module';
 import { HttpErrorFilter } from './common/http-error.filter';
 import { jsonBodyMiddleware } from './common/json-body';
@@ -10,6 +10,7 @@ import { mountConsole } from './console/console-static';
 import { imValidationPipe } from './common/validation';
 import { AppConfig } from './config/app-config';
 import { EmbeddedDatabase } from './database/embedded-database';
+import { buildOpenApiDocument } from './openapi/openapi';
 import { ImWsAdapter } from './realtime/im-ws-adapter';
 import { httpObserver } from './logging/http-log';
 import { installLogger } from './logging/logger';
@@ -62,13 +63,7 @@ export async function startServer(config: AppConfig, options: { logDestination?:
     app.useWebSocketAdapter(adapter);
     app.useGlobalPipes(imValidationPipe());
     app.useGlobalFilters(new HttpErrorFilter());
-    const openApi = new DocumentBuilder()
-      .setTitle('IM server admin API')
-      .setDescription('REST API for the app back end. The WebSocket protocol is documented in docs/PROTOCOL.md.')
-      .setVersion('1')
-      .addBearerAuth()
-      .build();
-    SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app!, openApi), { jsonDocumentUrl: 'docs-json' });
+    SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app!), { jsonDocumentUrl: 'docs-json' });
     await app.listen(config.PORT);
     if (config.METRICS_PORT !== undefined) metricsServer = await serveMetrics(metrics, config.METRICS_PORT);
   } catch (error) {

@@ -1,3 +1,5 @@
+import { readFileSync } from 'fs';
+import { join } from 'path';
 import { startTestServer, TestServer } from './support/server';
 import { dataOf, WsClient } from './support/ws-client';
 
@@ -224,6 +226,8 @@ describe('foundation: connections, frames, limits, admin users', () => {
       const paths = Object.keys(docs.body.paths);
       expect(paths).toEqual(expect.arrayContaining(['/admin/users/{app_user_id}', '/admin/users/{app_user_id}/tokens', '/admin/users/{app_user_id}/disable', '/admin/users/{app_user_id}/enable']));
       expect(docs.body.paths['/admin/users/{app_user_id}'].put.requestBody).toBeDefined();
+      // the served document is the committed docs/openapi.json (test/openapi.spec.ts lints that file)
+      expect(docs.body).toEqual(JSON.parse(readFileSync(join(__dirname, '..', 'docs', 'openapi.json'), 'utf8')));
     });
 
     it('GET /metrics is Prometheus text', async () => {

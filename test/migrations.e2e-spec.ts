@@ -1,3 +1,4 @@
+import { execFile } from 'child_process';
 import { randomBytes } from 'crypto';
 import { mkdtempSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
@@ -77,4 +78,72 @@ describe('migrations on a database that already holds data', () => {
       await current.destroy();
     }
   });
+});
+
+/**
+ * `node dist/database/migrate.js show|run|revert` (src/database/migrate.ts), as an operator runs it
+ * from the Docker image: here the same file through ts-node, as its own process. On PostgreSQL in a
+ * schema of its own; without DATABASE_URL on an embedded database in a fresh DATA_DIR.
+ */
+describe('the migration command (src/database/migrate.ts)', () => {
+  const names = MIGRATIONS.map((migration) => new migration().name!);
+  let env: Record<string, string>;
+  let schema: string | undefined;
+  let dataDir: string | undefined;
+
+  beforeAll(async () => {
+    if (process.env.DATABASE_URL) {
+      schema = `migrate_cmd_${randomBytes(4).toString('hex')}`;
+      const admin = new Client({ connectionString: process.env.DATABASE_URL });
+      await admin.connect();
+      await admin.query(`CREATE SCHEMA ${schema}`);
+      await admin.end();
+      const withPath = new URL(process.env.DATABASE_URL);
+      withPath.searchParams.set('options', `-c search_path=${schema}`);
+      env = { DATABASE_URL: withPath.href };
+    } else {
+      dataDir = mkdtempSync(join(tmpdir(), 'im-migrate-cmd-'));
+      env = { DATA_DIR: dataDir };
+    }
+  });
+  afterAll(async () => {
+    if (schema) {
+      const admin = new Client({ connectionString: process.env.DATABASE_URL });
+      await admin.connect();
+      await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+      await admin.end();
+    }
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  function command(...args: string[]): Promise<{ code: number; stdout: string }> {
+    return new Promise((resolve) => {
+      execFile(
+        process.execPath,
+        ['-r', 'ts-node/register/transpile-only', 'src/database/migrate.ts', ...args],
+        { cwd: join(__dirname, '..'), env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', ...env } },
+        (error, stdout) => resolve({ code: error ? Number(error.code) : 0, stdout }),
+      );
+    });
+  }
+
+  it('shows pending migrations (exit 1), runs them, shows them applied (exit 0), reverts the last one', async () => {
+    const pending = await command('show');
+    expect(pending.code).toBe(1);
+    for (const name of names) expect(pending.stdout).toContain(`[ ] ${name}`);
+    const run = await command('run');
+    expect(run.code).toBe(0);
+    for (const name of names) expect(run.stdout).toContain(`applied ${name}`);
+    const shown = await command('show');
+    expect(shown.code).toBe(0);
+    for (const name of names) expect(shown.stdout).toContain(`[X] ${name}`);
+    const reverted = await command('revert');
+    expect(reverted.code).toBe(0);
+    expect(reverted.stdout).toContain(`reverted ${names[names.length - 1]}`);
+    const after = await command('show');
+    expect(after.code).toBe(1);
+    expect(after.stdout).toContain(`[ ] ${names[names.length - 1]}`);
+    expect(after.stdout).toContain(`[X] ${names[0]}`);
+    expect((await command('nonsense')).code).toBe(2);
+  }, 180_000);
 });

@@ -1,7 +1,8 @@
 import { CanActivate, ExecutionContext, Injectable, applyDecorators, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ApiBearerAuth } from '@nestjs/swagger';
 import { Request } from 'express';
 import { ImError } from '../common/im-error';
+import { ApiAdminErrors } from '../openapi/api-errors';
 import { AdminToken } from './admin-token';
 
 /** Lets a request through only with `Authorization: Bearer <admin token>` (ADMIN_TOKEN or the generated one). */
@@ -19,11 +20,11 @@ export class AdminGuard implements CanActivate {
   }
 }
 
-/** Marks a controller as part of the admin API: guarded and documented as such. */
+/** Marks a controller as part of the admin API: guarded and documented as such (bearer token; 400, 401, 500 with `{code, msg}`). */
 export function AdminApi(): ClassDecorator & MethodDecorator {
   return applyDecorators(
     UseGuards(AdminGuard),
     ApiBearerAuth(),
-    ApiUnauthorizedResponse({ description: 'missing or wrong admin bearer token' }),
+    ApiAdminErrors(),
   );
 }

@@ -1,5 +1,6 @@
 import { Controller, Get, Header, Req } from '@nestjs/common';
-import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBodyErrors } from '../openapi/api-errors';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { AppConfig } from '../config/app-config';
 import { buildAsyncApi } from './asyncapi';
@@ -10,12 +11,14 @@ import { buildAsyncApi } from './asyncapi';
  * data), outside /admin. Apart from servers.default.host and the channel address, it is docs/asyncapi.json.
  */
 @ApiTags('protocol')
+@ApiBodyErrors()
 @Controller()
 export class AsyncApiController {
   constructor(private readonly config: AppConfig) {}
 
   @Get('asyncapi.json')
   @Header('Cache-Control', 'no-cache')
+  @ApiOperation({ summary: 'the AsyncAPI 3 document of the WebSocket protocol', security: [] })
   @ApiOkResponse({
     description: 'The AsyncAPI 3.0.0 document of the WebSocket protocol (requests, replies, pushes; docs/asyncapi.json in the repository).',
     schema: { type: 'object', properties: { asyncapi: { type: 'string', example: '3.0.0' } }, additionalProperties: true },

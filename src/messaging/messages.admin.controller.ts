@@ -1,5 +1,6 @@
 import { Controller, Get, Query } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiForbiddenResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiError } from '../openapi/api-errors';
 import { AdminApi } from '../auth/admin.guard';
 import { ImError } from '../common/im-error';
 import { UsersService } from '../users/users.service';
@@ -24,9 +25,8 @@ export class MessagesAdminController {
       'before_seq = older, newest first; after_seq = newer, oldest first. With app_user_id on a group, only a member may read, from when they joined.',
   })
   @ApiOkResponse({ type: HistoryPageDto })
-  @ApiBadRequestResponse({ description: 'invalid parameter; msg names the field' })
-  @ApiForbiddenResponse({ description: 'app_user_id is not a member of the group' })
-  @ApiNotFoundResponse({ description: 'no such user or group (a dissolved group is gone)' })
+  @ApiError(403, 'app_user_id is not a member of the group')
+  @ApiError(404, 'no such user or group (a dissolved group is gone)')
   async list(@Query() query: AdminHistoryQuery): Promise<HistoryPage> {
     const hasPeer = query.peer !== undefined;
     const hasGroup = query.group_id !== undefined;

@@ -1,5 +1,6 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiError } from '../openapi/api-errors';
 import { AdminApi } from '../auth/admin.guard';
 import { ImError } from '../common/im-error';
 import { APP_USER_ID_PATTERN } from '../users/users.dto';
@@ -17,8 +18,7 @@ export class SyncAdminController {
   @Get(':app_user_id')
   @ApiOperation({ summary: "a user's unread conversations: the extra of the type-19 sync frame" })
   @ApiOkResponse({ type: SyncPayloadDto })
-  @ApiBadRequestResponse({ description: 'app_user_id is not 1-64 characters of [A-Za-z0-9_.@-]' })
-  @ApiNotFoundResponse({ description: 'no such user' })
+  @ApiError(404, 'no such user')
   get(@Param('app_user_id') appUserId: string): Promise<SyncPayload> {
     if (!APP_USER_ID_PATTERN.test(appUserId)) throw ImError.badRequest('app_user_id must be 1-64 characters of [A-Za-z0-9_.@-]');
     return this.sync.payloadOf(appUserId);
@@ -34,8 +34,7 @@ export class ConversationsAdminController {
   @Get(':app_user_id/conversations')
   @ApiOperation({ summary: "a user's conversation list (PROTOCOL §6): pinned first, then newest first; before_time pages the unpinned part" })
   @ApiOkResponse({ type: ConversationPageDto })
-  @ApiBadRequestResponse({ description: 'invalid parameter; msg names the field' })
-  @ApiNotFoundResponse({ description: 'no such user' })
+  @ApiError(404, 'no such user')
   list(@Param('app_user_id') appUserId: string, @Query() query: AdminConversationsQuery): Promise<ConversationPage> {
     if (!APP_USER_ID_PATTERN.test(appUserId)) throw ImError.badRequest('app_user_id must be 1-64 characters of [A-Za-z0-9_.@-]');
     const limit = query.limit === undefined ? 50 : Number(query.limit);

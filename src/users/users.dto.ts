@@ -17,12 +17,15 @@ export class PutUserBody {
   head?: string;
 }
 
+/** The longest lifetime a client token may be issued for. */
+export const MAX_TTL_SECONDS = 366 * 24 * 3600;
+
 export class IssueTokenBody {
-  @ApiPropertyOptional({ description: 'token lifetime in seconds; default TOKEN_TTL_SECONDS (7 days)', minimum: 1 })
+  @ApiPropertyOptional({ type: 'integer', description: 'token lifetime in seconds; default TOKEN_TTL_SECONDS (7 days); at most 366 days', minimum: 1, maximum: MAX_TTL_SECONDS, example: 86400 })
   @IsOptional()
   @IsInt()
   @Min(1)
-  @Max(366 * 24 * 3600)
+  @Max(MAX_TTL_SECONDS)
   ttl_seconds?: number;
 }
 

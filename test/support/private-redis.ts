@@ -4,6 +4,7 @@ import { createConnection, createServer } from 'net';
 const FIRST_PORT = 30001;
 const LAST_PORT = 32000;
 const running = new Set<ChildProcess>();
+const REDIS_MISSING = 'redis-server is not installed (e.g. apt-get install redis-server): the Redis tests start redis-server processes of their own';
 
 // a test that dies half-way must not leave a redis-server behind
 process.once('exit', () => {
@@ -64,7 +65,7 @@ export class PrivateRedis {
       const port = FIRST_PORT + ((offset + i * 37) % span);
       if (!(await portFree(port))) continue;
       const redis = new PrivateRedis(port);
-      if (await redis.spawn().catch(() => false)) return redis;
+      if (await redis.spawn().catch((error: Error) => { if (error.message === REDIS_MISSING) throw error; return false; })) return redis;
     }
     throw new Error('no free port for a private redis-server in 30001-32000');
   }
@@ -99,7 +100,11 @@ export class PrivateRedis {
       exited = true;
       running.delete(child);
     });
-    child.once('error', () => (exited = true));
+    let missing = false;
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      exited = true;
+      missing = error.code === 'ENOENT';
+    });
     running.add(child);
     const deadline = Date.now() + 5000;
     while (!exited && Date.now() < deadline) {
@@ -110,6 +115,7 @@ export class PrivateRedis {
       }
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
+    if (missing) throw new Error(REDIS_MISSING);
     if (!exited) child.kill('SIGKILL');
     return false;
   }
