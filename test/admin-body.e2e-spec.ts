@@ -107,6 +107,14 @@ describe('admin REST bodies (PROTOCOL §8)', () => {
   });
 
   describe('400 naming the field, never 500', () => {
+    it('a field of the wrong JSON type is reported as a type error, before any range or size rule', async () => {
+      await t.admin.putUser('owner');
+      expectError(await send(t, 'POST', '/admin/users/owner/tokens', JSON.stringify({ ttl_seconds: '60' }), json), 400, /^ttl_seconds must be an integer/);
+      expectError(await send(t, 'POST', '/admin/users/owner/tokens', JSON.stringify({ ttl_seconds: 1.5 }), json), 400, /^ttl_seconds must be an integer/);
+      const group = { owner: 'owner', group_name: 'g', members: 'owner' };
+      expectError(await send(t, 'POST', '/admin/groups', JSON.stringify(group), json), 400, /^members must be an array/);
+    });
+
     it('NUL or an unpaired surrogate in a field or a key', async () => {
       const cases: Array<[unknown, RegExp]> = [
         [{ nickname: 'E\u0000ve' }, /^nickname contains a NUL character/],

@@ -39,9 +39,12 @@ const appUserIdsMessage = 'app_user_ids must be an array of app_user_id strings 
 const coverMessage = { message: 'cover must be an http or https URL or ""' };
 const flagMessage = (name: string) => ({ message: `${name} must be 0 or 1` });
 
-/** Decorators written as if stacked on the property (the last one applied first), as one. */
+/**
+ * Several decorators as one, checked in the order written: class-validator runs constraints in the
+ * order they were applied, so with stopAtFirstError the type check listed first reports first.
+ */
 function stacked(...decorators: PropertyDecorator[]): PropertyDecorator {
-  return applyDecorators(...decorators.reverse());
+  return applyDecorators(...decorators);
 }
 
 /** An optional cover: an http/https URL or "". */

@@ -22,10 +22,11 @@ export const MAX_TTL_SECONDS = 366 * 24 * 3600;
 
 export class IssueTokenBody {
   @ApiPropertyOptional({ type: 'integer', description: 'token lifetime in seconds; default TOKEN_TTL_SECONDS (7 days); at most 366 days', minimum: 1, maximum: MAX_TTL_SECONDS, example: 86400 })
+  // class-validator checks in the order decorators are applied (bottom first): the type before the range
   @IsOptional()
-  @IsInt()
-  @Min(1)
   @Max(MAX_TTL_SECONDS)
+  @Min(1)
+  @IsInt()
   ttl_seconds?: number;
 }
 
