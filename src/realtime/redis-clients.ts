@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import Redis from 'ioredis';
 import { AppConfig } from '../config/app-config';
+import { LogThrottle } from '../common/log-throttle';
 import { HealthChecks } from '../health/health-checks';
 import { MetricsService } from '../metrics/metrics.service';
 
@@ -36,7 +37,7 @@ export class RedisClients implements OnApplicationShutdown {
   /** Pushes not published to the other nodes in the current outage. */
   private unpublishedPushes = 0;
   private closing = false;
-  private readonly problems = new Map<string, { loggedAt: number; suppressed: number }>();
+  private readonly problemLog = new LogThrottle(PROBLEM_LOG_PERIOD_MS);
 
   constructor(
     config: AppConfig,
@@ -100,14 +101,9 @@ export class RedisClients implements OnApplicationShutdown {
    */
   problem(what: string, error: Error): void {
     if (this.downSince !== undefined || this.closing) return;
-    const now = Date.now();
-    const seen = this.problems.get(what);
-    if (seen && now - seen.loggedAt < PROBLEM_LOG_PERIOD_MS) {
-      seen.suppressed++;
-      return;
-    }
-    const more = seen?.suppressed ? ` (${seen.suppressed} more ${what} failures since the last report)` : '';
-    this.problems.set(what, { loggedAt: now, suppressed: 0 });
+    const held = this.problemLog.pass(what);
+    if (held === undefined) return;
+    const more = held ? ` (${held} more ${what} failures since the last report)` : '';
     this.logger.warn(`${what} failed: ${error.message}${more}`);
   }
 

@@ -1,32 +1,22 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import { WsException } from '@nestjs/websockets';
 import { ImCode, ImError } from '../common/im-error';
+import { LogThrottle } from '../common/log-throttle';
 import { ImSocket } from './im-ws-adapter';
 import { encodeReply } from './frames';
 
 /**
  * Server failures during an outage come by the thousand: the first one is logged with its stack, the
- * rest of the next few seconds only counted, and the count logged when that window ends.
+ * rest of the next few seconds only counted, and the count logged with the next one logged.
  */
-class ThrottledErrorLog {
-  private windowEnds = 0;
-  private suppressed = 0;
+const serverErrorLog = new LogThrottle(5000);
 
-  constructor(private readonly windowMs: number) {}
-
-  report(error: unknown, logger: Logger, now = Date.now()): void {
-    if (now < this.windowEnds) {
-      this.suppressed++;
-      return;
-    }
-    if (this.suppressed > 0) logger.error(`${this.suppressed} more requests failed with the same kind of server error in the last window`);
-    this.suppressed = 0;
-    this.windowEnds = now + this.windowMs;
-    logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
-  }
+function reportServerError(error: unknown, logger: Logger): void {
+  const held = serverErrorLog.pass('server-error');
+  if (held === undefined) return;
+  if (held > 0) logger.error(`${held} more requests failed with the same kind of server error in the last window`);
+  logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
 }
-
-const serverErrorLog = new ThrottledErrorLog(5000);
 
 /** The code and msg of any error a handler threw; unexpected ones are code 0 (retry with the same nonce). */
 export function toCodeAndMsg(error: unknown, logger: Logger): { code: number; msg: string } {
@@ -37,7 +27,7 @@ export function toCodeAndMsg(error: unknown, logger: Logger): { code: number; ms
     return { code: error.getStatus(), msg: Array.isArray(message) ? message[0] : (message ?? error.message) };
   }
   if (error instanceof WsException) return { code: ImCode.BadRequest, msg: String(error.message) };
-  serverErrorLog.report(error, logger);
+  reportServerError(error, logger);
   // not "nothing was stored": the database may have committed before the connection failed (PROTOCOL §3 code 0)
   return { code: ImCode.ServerError, msg: 'server error; retry with the same nonce (answered 831 if it was stored after all)' };
 }
