@@ -58,7 +58,16 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
       // let the server see the closes before ids are reused
       await Promise.race([Promise.all([...clients].map((client) => client.closed)), new Promise((resolve) => setTimeout(resolve, 2000))]);
       clients.clear();
-      await sql(`TRUNCATE system_messages, messages, conversation_members, groups, conversations, blacklist, users RESTART IDENTITY CASCADE`);
+      // the server may still be finishing the last test's writes (a received mark, a disconnect):
+      // TRUNCATE's table locks can then deadlock with them; PostgreSQL aborts one side, so try again
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await sql(`TRUNCATE system_messages, messages, conversation_members, groups, conversations, blacklist, users RESTART IDENTITY CASCADE`);
+          break;
+        } catch (error) {
+          if ((error as { code?: string }).code !== '40P01' || attempt >= 5) throw error;
+        }
+      }
       await sql(`ALTER SEQUENCE msg_id_seq RESTART WITH 1`);
     },
     async connect(appUserId, options = {}) {
