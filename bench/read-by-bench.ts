@@ -3,7 +3,7 @@
  * by the measured user), read positions spread over the whole history. Measures, in the same run:
  *  - `readBy` (limit 100 and 500): the server's time (ReadByService.readBy, timed in process) against
  *    the bare READ_BY statement run by a plain pg client;
- *  - a 100-message `history` page with read_count: the server's time (MessagingService.history) against
+ *  - a 100-message `history` page with read_count: the server's time (HistoryService.history) against
  *    the bare history SELECT plus the bare READ_COUNTS statement;
  *  - what a WebSocket client sees for both (request → reply).
  *
@@ -17,7 +17,7 @@ import { Client } from 'pg';
 import { WebSocket } from 'ws';
 import { TokenService } from '../src/auth/token.service';
 import { loadConfig } from '../src/config/app-config';
-import { MessagingService } from '../src/messaging/messaging.service';
+import { HistoryService } from '../src/messaging/history.service';
 import { READ_BY, READ_COUNTS, ReadByService } from '../src/messaging/read-by.service';
 import { startServer } from '../src/server';
 
@@ -136,7 +136,7 @@ async function main(): Promise<void> {
     const readByServer: number[] = [];
     const historyServer: number[] = [];
     timeMethod(server.app.get(ReadByService), 'readBy', readByServer);
-    timeMethod(server.app.get(MessagingService), 'history', historyServer);
+    timeMethod(server.app.get(HistoryService), 'history', historyServer);
     const { token } = await server.app.get(TokenService).issue(1, 'rb-user-1', 3600);
     const client = await openSocket(server.port, token);
     const [{ id: target }] = (await db.query(`SELECT id FROM messages WHERE conversation_id = 1 AND seq = $1`, [MESSAGES / 2 - ((MESSAGES / 2) % 3)])).rows;
@@ -189,7 +189,7 @@ async function main(): Promise<void> {
     const messages = JSON.parse(page.data).messages;
     const bareBoth = bareHistory.map((ms, i) => ms + bareCounts[i]);
     console.log(`\nhistory page of 100 (${messages.filter((m: any) => m.read_count !== undefined).length} with read_count), ${ROUNDS} requests after ${WARMUP} warm-up:`);
-    console.log(`  server (MessagingService.history, with read_count)  p50 ${fmt(percentile(server2, 50))}  p99 ${fmt(percentile(server2, 99))}`);
+    console.log(`  server (HistoryService.history, with read_count)  p50 ${fmt(percentile(server2, 50))}  p99 ${fmt(percentile(server2, 99))}`);
     console.log(`  bare history SELECT                                 p50 ${fmt(percentile(bareHistory, 50))}  p99 ${fmt(percentile(bareHistory, 99))}`);
     console.log(`  bare READ_COUNTS statement                          p50 ${fmt(percentile(bareCounts, 50))}  p99 ${fmt(percentile(bareCounts, 99))}`);
     console.log(`  client request → reply                              p50 ${fmt(percentile(ws, 50))}  p99 ${fmt(percentile(ws, 99))}`);

@@ -211,3 +211,11 @@ export function validateMessage(request: Record<string, unknown>, limits: Messag
   }
   return { type: type as number, content: text, extra };
 }
+
+/** Exactly one of `app_user_ids` (one-to-one) and `group_id`: the conversation a request is about. */
+export function conversationTarget(request: Record<string, unknown>): { peer?: string; groupId?: number } {
+  const hasPeer = request.app_user_ids !== undefined && request.app_user_ids !== null;
+  const hasGroup = request.group_id !== undefined && request.group_id !== null;
+  if (hasPeer === hasGroup) throw ImError.badRequest('app_user_ids or group_id is required (exactly one of them)');
+  return hasGroup ? { groupId: groupIdOf(request) } : { peer: recipientOf(request) };
+}

@@ -6,14 +6,14 @@ import { ImError } from '../common/im-error';
 import { UsersService } from '../users/users.service';
 import { groupIdOf } from './message-rules';
 import { AdminHistoryQuery, HistoryPageDto } from './messaging.dto';
-import { HistoryPage, MessagingService } from './messaging.service';
+import { HistoryPage, HistoryService } from './history.service';
 
 @ApiTags('admin: messages')
 @AdminApi()
 @Controller('admin/messages')
 export class MessagesAdminController {
   constructor(
-    private readonly messaging: MessagingService,
+    private readonly historyService: HistoryService,
     private readonly users: UsersService,
   ) {}
 
@@ -36,7 +36,7 @@ export class MessagesAdminController {
     if (limit < 1 || limit > 100) throw ImError.badRequest('limit must be an integer from 1 to 100');
     if (hasPeer && query.app_user_id === undefined) throw ImError.badRequest('app_user_id is required with peer');
     const reader = query.app_user_id === undefined ? undefined : await this.users.profile(query.app_user_id);
-    return this.messaging.history({
+    return this.historyService.history({
       userId: reader?.user_id,
       peerAppUserId: query.peer,
       groupId: hasGroup ? groupIdOf({ group_id: query.group_id }) : undefined,

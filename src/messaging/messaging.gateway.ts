@@ -4,7 +4,9 @@ import { ImGateway } from '../realtime/im-gateway.decorator';
 import { ImSocket } from '../realtime/im-ws-adapter';
 import { BlacklistService } from '../users/blacklist.service';
 import { recipientOf } from './message-rules';
+import { HistoryService } from './history.service';
 import { MessagingService, Sender } from './messaging.service';
+import { ReceiptsService } from './receipts.service';
 
 /**
  * chat, groupChat, ack, history, block, unblock. Bodies are validated by the service, not by a DTO
@@ -14,6 +16,8 @@ import { MessagingService, Sender } from './messaging.service';
 export class MessagingGateway {
   constructor(
     private readonly messaging: MessagingService,
+    private readonly receipts: ReceiptsService,
+    private readonly historyService: HistoryService,
     private readonly blacklist: BlacklistService,
   ) {}
 
@@ -29,12 +33,12 @@ export class MessagingGateway {
 
   @SubscribeMessage('ack')
   ack(@ConnectedSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
-    return this.messaging.ack(senderOf(socket), request);
+    return this.receipts.ack(senderOf(socket), request);
   }
 
   @SubscribeMessage('history')
   history(@ConnectedSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
-    return this.messaging.historyRequest(senderOf(socket), request);
+    return this.historyService.historyRequest(senderOf(socket), request);
   }
 
   @SubscribeMessage('block')

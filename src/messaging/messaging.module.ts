@@ -3,7 +3,9 @@ import { SendDedupe } from '../contract';
 import { UsersModule } from '../users/users.module';
 import { MessagesAdminController } from './messages.admin.controller';
 import { MessagingGateway } from './messaging.gateway';
+import { HistoryService } from './history.service';
 import { MessagingService } from './messaging.service';
+import { ReceiptsService } from './receipts.service';
 import { ReadByGateway } from './read-by.gateway';
 import { ReadByService } from './read-by.service';
 import { SendStore } from './send-store';
@@ -12,7 +14,7 @@ import { SendStore } from './send-store';
 @Module({
   imports: [UsersModule],
   controllers: [MessagesAdminController],
-  providers: [MessagingService, SendStore, MessagingGateway, ReadByService, ReadByGateway, { provide: SendDedupe, useExisting: MessagingService }],
-  exports: [MessagingService],
+  providers: [MessagingService, ReceiptsService, HistoryService, SendStore, MessagingGateway, ReadByService, ReadByGateway, { provide: SendDedupe, useExisting: MessagingService }],
+  exports: [MessagingService, HistoryService],
 })
 export class MessagingModule {}

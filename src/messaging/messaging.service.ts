@@ -9,46 +9,12 @@ import { encodePush, ReplyBody } from '../realtime/frames';
 import { UsersService } from '../users/users.service';
 import { SendStore, StoreItem } from './send-store';
 import { groupIdOf, MessageLimits, recipientOf, validateMessage, ValidatedMessage } from './message-rules';
-import { ReadByService } from './read-by.service';
 
 /** Who sends: the user and the connection the request came on (its push is skipped: it gets the reply). */
 export interface Sender {
   userId: number;
   appUserId: string;
   connectionId?: string;
-}
-
-/** One message as `history` lists it (PROTOCOL §4 History). */
-export interface HistoryMessage {
-  msg_id: number;
-  seq: number;
-  time: number;
-  user_id: number;
-  type: number;
-  content: string;
-  extra: Record<string, unknown>;
-  app_user_id: string;
-  nickname: string;
-  head: string;
-  to_app_user_id?: string;
-  group_id?: string;
-  /** issue 12: on the reader's own group messages, the members (not the sender) whose read position reached it. */
-  read_count?: number;
-}
-
-export interface HistoryPage {
-  messages: HistoryMessage[];
-  has_more: boolean;
-}
-
-export interface HistoryQuery {
-  /** The reader; undefined only for the admin reading a whole group. */
-  userId?: number;
-  peerAppUserId?: string;
-  groupId?: number;
-  beforeSeq?: number;
-  afterSeq?: number;
-  limit: number;
 }
 
 interface OriginalRow {
@@ -120,7 +86,6 @@ export class MessagingService implements SendDedupe {
     private readonly delivery: Delivery,
     private readonly metrics: MetricsService,
     config: AppConfig,
-    private readonly readBy: ReadByService,
   ) {
     this.limits = {
       maxTextChars: config.MAX_TEXT_CHARS,
@@ -354,155 +319,6 @@ export class MessagingService implements SendDedupe {
     message.extra.head = person.head;
   }
 
-  // ---------------------------------------------------------------- read receipts
-
-  /** `ack`: status 1 (delivered) or 2 (read, moves the read position forward); pushes `ack` to the sender. */
-  async ack(reader: Sender, request: Record<string, unknown>): Promise<ReplyBody> {
-    const msgId = request.msg_id;
-    if (!Number.isSafeInteger(msgId) || (msgId as number) < 1) throw ImError.badRequest('msg_id must be a positive integer');
-    const status = request.status;
-    if (status !== 1 && status !== 2) throw ImError.badRequest('status must be 1 (delivered) or 2 (read)');
-    const { peer, groupId } = this.target(request);
-
-    let conversationId: number;
-    if (groupId !== undefined) {
-      const [group] = await this.db.query<{ dissolved: boolean; member: boolean }>(
-        `SELECT g.dissolved_at IS NOT NULL AS dissolved,
-                EXISTS (SELECT 1 FROM conversation_members WHERE conversation_id = g.id AND user_id = $2) AS member
-         FROM groups g WHERE g.id = $1`,
-        [groupId, reader.userId],
-      );
-      if (!group || group.dissolved) throw ImError.notFound(`no such group: ${groupId}`);
-      if (!group.member) throw ImError.forbidden('you are not a member of this group');
-      conversationId = groupId;
-    } else {
-      const other = await this.users.profile(peer!);
-      if (other.user_id === reader.userId) throw ImError.badRequest('app_user_ids must name the other participant');
-      const [conversation] = await this.db.query<{ id: number }>(
-        `SELECT id FROM conversations WHERE kind = 1 AND user_low = $1 AND user_high = $2`,
-        [Math.min(other.user_id, reader.userId), Math.max(other.user_id, reader.userId)],
-      );
-      if (!conversation) throw ImError.notFound(`no such message: ${msgId}`);
-      conversationId = conversation.id;
-    }
-
-    const [message] = await this.db.query<{ seq: number; sender_id: number; type: number }>(
-      `SELECT seq, sender_id, type FROM messages WHERE id = $1 AND conversation_id = $2`,
-      [msgId, conversationId],
-    );
-    if (!message) throw ImError.notFound(`no such message: ${msgId}`);
-    if (message.sender_id === reader.userId) throw ImError.badRequest('msg_id: you cannot acknowledge your own message');
-    if (status === 2) {
-      await this.db.query(`UPDATE conversation_members SET read_seq = GREATEST(read_seq, $3) WHERE conversation_id = $1 AND user_id = $2`, [
-        conversationId,
-        reader.userId,
-        message.seq,
-      ]);
-    }
-
-    const group = groupId === undefined ? undefined : String(groupId);
-    const data: Record<string, unknown> = { msg_id: msgId, status, app_user_id: reader.appUserId, type: message.type };
-    if (group !== undefined) data.group_id = group;
-    const body: ReplyBody = { data, user_id: reader.userId, msg_id: msgId as number, group_id: group };
-    this.delivery.push([message.sender_id, reader.userId], encodePush('ack', { ...body, time: Date.now() }), { exceptConnectionId: reader.connectionId });
-    return body;
-  }
-
-  // ---------------------------------------------------------------- history
-
-  /** `history` over WebSocket: the reader's conversation with `app_user_ids` or in `group_id`. */
-  async historyRequest(reader: Sender, request: Record<string, unknown>): Promise<ReplyBody> {
-    const { peer, groupId } = this.target(request);
-    const beforeSeq = optionalSeq(request.before_seq, 'before_seq');
-    const afterSeq = optionalSeq(request.after_seq, 'after_seq');
-    if (beforeSeq !== undefined && afterSeq !== undefined) throw ImError.badRequest('before_seq and after_seq cannot be used together');
-    const limit = historyLimit(request.limit);
-    const page = await this.history({ userId: reader.userId, peerAppUserId: peer, groupId, beforeSeq, afterSeq, limit });
-    return { data: page, group_id: groupId === undefined ? undefined : String(groupId) };
-  }
-
-  /** History of a one-to-one conversation or a group, one page (PROTOCOL §4 History). */
-  async history(query: HistoryQuery): Promise<HistoryPage> {
-    let conversationId: number | undefined;
-    let fromSeq = 0;
-    if (query.groupId !== undefined) {
-      const [group] = await this.db.query<{ dissolved: boolean; joined_seq: number | null }>(
-        `SELECT g.dissolved_at IS NOT NULL AS dissolved,
-                (SELECT joined_seq FROM conversation_members WHERE conversation_id = g.id AND user_id = $2) AS joined_seq
-         FROM groups g WHERE g.id = $1`,
-        [query.groupId, query.userId ?? 0],
-      );
-      if (!group || group.dissolved) throw ImError.notFound(`no such group: ${query.groupId}`);
-      if (query.userId !== undefined) {
-        if (group.joined_seq === null) throw ImError.forbidden('you are not a member of this group');
-        fromSeq = group.joined_seq;
-      }
-      conversationId = query.groupId;
-    } else {
-      if (query.userId === undefined || query.peerAppUserId === undefined) throw ImError.badRequest('app_user_ids is required');
-      const other = await this.users.profile(query.peerAppUserId);
-      if (other.user_id === query.userId) throw ImError.badRequest('app_user_ids must name the other participant');
-      const [conversation] = await this.db.query<{ id: number }>(
-        `SELECT id FROM conversations WHERE kind = 1 AND user_low = $1 AND user_high = $2`,
-        [Math.min(other.user_id, query.userId), Math.max(other.user_id, query.userId)],
-      );
-      if (!conversation) return { messages: [], has_more: false };
-      conversationId = conversation.id;
-    }
-
-    const params: unknown[] = [conversationId, fromSeq, query.limit + 1];
-    let where = 'm.conversation_id = $1 AND m.seq > $2';
-    let order = 'DESC';
-    if (query.beforeSeq !== undefined) {
-      params.push(query.beforeSeq);
-      where += ' AND m.seq < $4';
-    } else if (query.afterSeq !== undefined) {
-      params.push(query.afterSeq);
-      where += ' AND m.seq > $4';
-      order = 'ASC';
-    }
-    const rows = await this.db.query<HistoryMessage & { kind: number }>(
-      `SELECT m.id AS msg_id, m.seq, m.created_at AS time, m.sender_id AS user_id, m.type, m.content, m.extra,
-              s.app_user_id, s.nickname, s.head, c.kind, r.app_user_id AS to_app_user_id
-       FROM messages m
-       JOIN conversations c ON c.id = m.conversation_id
-       JOIN users s ON s.id = m.sender_id
-       LEFT JOIN users r ON c.kind = 1 AND r.id = CASE WHEN c.user_low = m.sender_id THEN c.user_high ELSE c.user_low END
-       WHERE ${where}
-       ORDER BY m.seq ${order}
-       LIMIT $3`,
-      params,
-    );
-    const hasMore = rows.length > query.limit;
-    const messages = rows.slice(0, query.limit).map((row) => {
-      const item: HistoryMessage = {
-        msg_id: row.msg_id,
-        seq: row.seq,
-        time: row.time,
-        user_id: row.user_id,
-        type: row.type,
-        content: row.content,
-        extra: row.extra,
-        app_user_id: row.app_user_id,
-        nickname: row.nickname,
-        head: row.head,
-      };
-      if (row.kind === 2) item.group_id = String(conversationId);
-      else item.to_app_user_id = row.to_app_user_id ?? '';
-      return item;
-    });
-    // issue 12: read_count on the reader's own group messages (one grouped statement per page)
-    if (query.groupId !== undefined && query.userId !== undefined) await this.readBy.fillReadCounts(query.groupId, query.userId, messages);
-    return { messages, has_more: hasMore };
-  }
-
-  /** Exactly one of `app_user_ids` (one-to-one) and `group_id`. */
-  private target(request: Record<string, unknown>): { peer?: string; groupId?: number } {
-    const hasPeer = request.app_user_ids !== undefined && request.app_user_ids !== null;
-    const hasGroup = request.group_id !== undefined && request.group_id !== null;
-    if (hasPeer === hasGroup) throw ImError.badRequest('app_user_ids or group_id is required (exactly one of them)');
-    return hasGroup ? { groupId: groupIdOf(request) } : { peer: recipientOf(request) };
-  }
 }
 
 /** `data` of a message push, sendResult and 831 (PROTOCOL §4 step 6), serialized once. */
@@ -522,16 +338,4 @@ function messageData(
     ...target,
     seq,
   });
-}
-
-export function optionalSeq(value: unknown, field: string): number | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (!Number.isSafeInteger(value) || (value as number) < 0) throw ImError.badRequest(`${field} must be a non-negative integer`);
-  return value as number;
-}
-
-export function historyLimit(value: unknown): number {
-  if (value === undefined || value === null) return 20;
-  if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > 100) throw ImError.badRequest('limit must be an integer from 1 to 100');
-  return value as number;
 }
