@@ -77,6 +77,14 @@ export class AppConfig {
   @Type(() => Number) @IsInt() @Min(2)
   MAX_GROUP_MEMBERS = 2000;
 
+  /** How long a sender may recall their message (PROTOCOL §4 Recall); 0 = no limit. Owners, admins and the admin API: always. */
+  @Type(() => Number) @IsInt() @Min(0)
+  RECALL_WINDOW_SECONDS = 120;
+
+  /** How long a sender may edit their text message (PROTOCOL §4 Edit); 0 = no limit. */
+  @Type(() => Number) @IsInt() @Min(0)
+  EDIT_WINDOW_SECONDS = 86400;
+
   /** Admins per group (PROTOCOL §7: 20). */
   @Type(() => Number) @IsInt() @Min(1)
   MAX_GROUP_ADMINS = 20;

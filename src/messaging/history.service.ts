@@ -3,6 +3,7 @@ import { ImError } from '../common/im-error';
 import { Db } from '../database/db';
 import { ReplyBody } from '../realtime/frames';
 import { UsersService } from '../users/users.service';
+import { maskRecalledQuotes } from './message-refs';
 import { conversationTarget } from './message-rules';
 import { Sender } from './messaging.service';
 import { ReadByService } from './read-by.service';
@@ -21,6 +22,10 @@ export interface HistoryMessage {
   head: string;
   to_app_user_id?: string;
   group_id?: string;
+  /** issue 13: the latest edit's time; present only on edited messages. */
+  edited_at?: number;
+  /** issue 13: true on a recalled message (content "", extra {}). */
+  recalled?: boolean;
   /** issue 12: on the reader's own group messages, the members (not the sender) whose read position reached it. */
   read_count?: number;
 }
@@ -100,8 +105,9 @@ export class HistoryService {
       where += ' AND m.seq > $4';
       order = 'ASC';
     }
-    const rows = await this.db.query<HistoryMessage & { kind: number }>(
+    const rows = await this.db.query<HistoryMessage & { kind: number; edited_at: number | null; recalled: boolean }>(
       `SELECT m.id AS msg_id, m.seq, m.created_at AS time, m.sender_id AS user_id, m.type, m.content, m.extra,
+              m.edited_at, m.recalled_at IS NOT NULL AS recalled,
               s.app_user_id, s.nickname, s.head, c.kind, r.app_user_id AS to_app_user_id
        FROM messages m
        JOIN conversations c ON c.id = m.conversation_id
@@ -128,8 +134,11 @@ export class HistoryService {
       };
       if (row.kind === 2) item.group_id = String(conversationId);
       else item.to_app_user_id = row.to_app_user_id ?? '';
+      if (row.edited_at !== null) item.edited_at = row.edited_at;
+      if (row.recalled) item.recalled = true;
       return item;
     });
+    await maskRecalledQuotes(this.db, messages);
     // issue 12: read_count on the reader's own group messages (one grouped statement per page)
     if (query.groupId !== undefined && query.userId !== undefined) await this.readBy.fillReadCounts(query.groupId, query.userId, messages);
     return { messages, has_more: hasMore };

@@ -43,6 +43,16 @@ export class HistoryMessageDto {
   @ApiProperty({ description: "the sender's head" }) head: string;
   @ApiPropertyOptional({ description: 'one-to-one: the recipient' }) to_app_user_id?: string;
   @ApiPropertyOptional({ description: 'group messages: the group' }) group_id?: string;
+  @ApiPropertyOptional({ type: 'integer', description: 'ms since the epoch of the latest edit; content and extra are the latest version' }) edited_at?: number;
+  @ApiPropertyOptional({ description: 'true on a recalled message (content "", extra {})' }) recalled?: boolean;
+}
+
+export class RecallResultDto {
+  @ApiProperty({ type: 'integer' }) msg_id: number;
+  @ApiProperty({ type: 'integer', description: 'its position in the conversation (kept)' }) seq: number;
+  @ApiPropertyOptional({ description: 'group messages: the group' }) group_id?: string;
+  @ApiPropertyOptional({ description: 'one-to-one messages: the participant who did not send it' }) to_app_user_id?: string;
+  @ApiProperty({ type: 'integer', description: 'ms since the epoch when it was recalled (the first time)' }) recalled_at: number;
 }
 
 export class HistoryPageDto {

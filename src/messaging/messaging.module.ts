@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { SendDedupe } from '../contract';
+import { SystemMessagesModule } from '../system-messages/system-messages.module';
 import { UsersModule } from '../users/users.module';
 import { MessagesAdminController } from './messages.admin.controller';
 import { MessagingGateway } from './messaging.gateway';
@@ -9,12 +10,19 @@ import { ReceiptsService } from './receipts.service';
 import { ReadByGateway } from './read-by.gateway';
 import { ReadByService } from './read-by.service';
 import { SendStore } from './send-store';
+import { EditService } from './edit.service';
+import { LifecycleAccess } from './lifecycle-access';
+import { LifecycleGateway } from './lifecycle.gateway';
+import { MessageRefs } from './message-refs';
+import { RecallService } from './recall.service';
 
 /** One-to-one and group chat, read receipts, history, blacklist actions (PROTOCOL §4). */
 @Module({
-  imports: [UsersModule],
+  imports: [UsersModule, SystemMessagesModule],
   controllers: [MessagesAdminController],
-  providers: [MessagingService, ReceiptsService, HistoryService, SendStore, MessagingGateway, ReadByService, ReadByGateway, { provide: SendDedupe, useExisting: MessagingService }],
+  providers: [MessagingService, ReceiptsService, HistoryService, SendStore, MessagingGateway, ReadByService, ReadByGateway, { provide: SendDedupe, useExisting: MessagingService },
+    // message lifecycle (PROTOCOL §4 "Replies and mentions", "Recall", "Edit")
+    MessageRefs, LifecycleAccess, RecallService, EditService, LifecycleGateway],
   exports: [MessagingService, HistoryService],
 })
 export class MessagingModule {}

@@ -17,6 +17,8 @@ export enum SystemMessageType {
   MembersJoined = 16,
   InvitedIntoGroup = 17,
   MemberRoleChanged = 18,
+  MessageRecalled = 20,
+  MessageEdited = 21,
   MemberMuted = 22,
   ConversationSettings = 24,
 }
