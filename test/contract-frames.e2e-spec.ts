@@ -132,6 +132,19 @@ describe('frame contract against a running server', () => {
     ok(await alice.request('conversations', { limit: 5 }));
     ok(await alice.request('ping'));
 
+    // message lifecycle (issue 13): reply + mentions, edit, editHistory, recall (group and one-to-one), 20 and 21 of both kinds
+    const quoted = ok(await alice.request('groupChat', { group_id: group.group_id, type: 1, content: 'q', extra: { reply_to: gsent.msg_id, mentions: ['bob'], mention_all: true } }));
+    ok(await alice.request('edit', { group_id: group.group_id, msg_id: quoted.msg_id, content: 'q2' }));
+    await bob.push('systemMessage', (frame) => dataOf(frame).type === 21 && frame.group_id === group.group_id);
+    ok(await bob.request('editHistory', { group_id: group.group_id, msg_id: quoted.msg_id }));
+    ok(await alice.request('recall', { group_id: group.group_id, msg_id: quoted.msg_id }));
+    await bob.push('systemMessage', (frame) => dataOf(frame).type === 20 && frame.group_id === group.group_id);
+    ok(await alice.request('edit', { app_user_ids: 'bob', msg_id: sent.msg_id, content: 'hi!' }));
+    await bob.push('systemMessage', (frame) => dataOf(frame).type === 21 && frame.group_id === undefined);
+    ok(await alice.request('recall', { app_user_ids: 'bob', msg_id: sent.msg_id }));
+    await bob.push('systemMessage', (frame) => dataOf(frame).type === 20 && frame.group_id === undefined);
+    ok(await bob.request('history', { group_id: group.group_id }));
+
     // type 10: a profile change reaches users who share a conversation
     await t.admin.putUser('bob', 'Bobby', 'https://cdn.example.com/b.jpg');
     await alice.push('systemMessage', (frame) => dataOf(frame).type === 10);
