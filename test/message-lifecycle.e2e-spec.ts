@@ -22,7 +22,7 @@ describe('message lifecycle: replies, mentions, recall, edit', () => {
     ok(await from.request('groupChat', { group_id: gid, type: 1, content, extra }));
   const history = async (c: WsClient, target: Record<string, unknown>) => dataOf(ok(await c.request('history', { ...target, limit: 100 }))).messages as any[];
   /** Moves a message's stored time back (the windows are measured from it). */
-  const age = (msgId: number, seconds: number) => t.sql(`UPDATE messages SET created_at = created_at - $2 WHERE id = $1`, [msgId, seconds * 1000]);
+  const age = (msgId: number | undefined, seconds: number) => t.sql(`UPDATE messages SET created_at = created_at - $2 WHERE id = $1`, [msgId, seconds * 1000]);
 
   it('reply_to is replaced by the quote; 404 for another conversation, before joining, after clearing; [recalled] when read later', async () => {
     const { alice, bob, carol } = await connectAll(t, ['alice', 'bob', 'carol']);

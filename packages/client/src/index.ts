@@ -77,6 +77,68 @@ export interface OutgoingMessage {
   type: MessageType;
   content?: string;
   extra?: Record<string, unknown>;
+  /** reply to this msg_id of the same conversation (sent as extra.reply_to; the server puts a Quote there) */
+  replyTo?: number;
+  /** groups: app_user_ids of members to mention (extra.mentions, at most 50) */
+  mentions?: string[];
+  /** groups, owner and admins only: mention everyone (extra.mention_all) */
+  mentionAll?: boolean;
+}
+
+/** What the server puts in `extra.reply_to` of a reply (PROTOCOL §4 "Replies and mentions"). */
+export interface Quote {
+  msg_id: number;
+  seq: number;
+  app_user_id: string;
+  nickname: string;
+  type: number;
+  /** as in the conversation list; "[recalled]" once the quoted message was recalled (read through history) */
+  preview: string;
+}
+
+/** The answer to `recall` (also when the message was already recalled). */
+export interface RecallResult {
+  msg_id: number;
+  seq: number;
+  group_id?: string;
+  to_app_user_id?: string;
+  /** ms since the epoch, when it was recalled (the first time) */
+  recalled_at: number;
+}
+
+/** The answer to `edit`, and what an `edit` event carries. */
+export interface EditResult {
+  msg_id: number;
+  seq: number;
+  content: string;
+  extra: Record<string, unknown>;
+  edited_at: number;
+}
+
+/** One version of an edited text; `editHistory` lists them oldest first (the original, then each edit). */
+export interface EditVersion {
+  content: string;
+  extra: Record<string, unknown>;
+  /** when this version was written (the original: when it was sent) */
+  edited_at: number;
+}
+
+/** A message was recalled (system message 20): drop its content where it is shown. */
+export interface RecallEvent {
+  msg_id: number;
+  seq: number;
+  group_id?: string;
+  /** one-to-one: the participant who did not send it */
+  to_app_user_id?: string;
+  /** who recalled it ({app_user_id: "", nickname: "admin"} for the admin API) */
+  by: { app_user_id: string; nickname: string };
+}
+
+/** A message was edited (system message 21): replace its content and extra. */
+export interface EditEvent extends EditResult {
+  group_id?: string;
+  /** one-to-one: the participant who did not send it */
+  to_app_user_id?: string;
 }
 
 /** A chat message, whether it came as a push, from a gap fill, or from this client's own send. */
@@ -150,9 +212,10 @@ export interface FriendItem {
   app_user_id: string;
   nickname: string;
   head: string;
-  /** unread messages */
+  /** unread messages (recalled ones are not counted) */
   count: number;
-  mention_count?: number;
+  /** unread messages that mention you or all (always 0 one-to-one) */
+  mention_count: number;
   last_message: string;
   last_msg_id: number;
   last_type: number;
@@ -166,7 +229,8 @@ export interface GroupItem {
   group_name: string;
   cover: string;
   count: number;
-  mention_count?: number;
+  /** unread messages that mention you or all */
+  mention_count: number;
   last_message: string;
   last_msg_id: number;
   last_type: number;
@@ -303,6 +367,10 @@ export interface ImClientEvents {
   state: (state: ConnectionState, detail: StateDetail) => void;
   message: (message: ChatMessage) => void;
   systemMessage: (message: SystemMessage) => void;
+  /** system message 20, also emitted as `systemMessage` */
+  recall: (event: RecallEvent) => void;
+  /** system message 21, also emitted as `systemMessage` */
+  edit: (event: EditEvent) => void;
   ack: (ack: AckEvent) => void;
   sync: (sync: SyncData) => void;
   /** pushes this SDK does not interpret (e.g. typing, reaction): the raw envelope with data parsed */
@@ -762,6 +830,7 @@ export class ImClient {
         };
         if (message.group_id === undefined && frame.group_id !== undefined) message.group_id = frame.group_id;
         this.emit('systemMessage', message);
+        if (message.type === 20 || message.type === 21) this.emitLifecycle(message);
         return;
       }
       case 'error':
@@ -773,6 +842,12 @@ export class ImClient {
       default:
         this.emit('push', { ...frame, data: parseData(frame) ?? frame.data });
     }
+  }
+
+  /** `recall` / `edit` events from system messages 20 / 21 (msg_id is global: it finds the message). */
+  private emitLifecycle(message: SystemMessage): void {
+    if (message.type === 20) this.emit('recall', { ...message.extra } as RecallEvent);
+    else this.emit('edit', { ...message.extra } as EditEvent);
   }
 
   private onSyncFrame(socket: SocketLike, frame: Envelope, data: any): void {
@@ -934,6 +1009,13 @@ export class ImClient {
     const fields: Record<string, unknown> = { ...this.target(conversation), type: message.type };
     if (message.content !== undefined) fields.content = message.content;
     if (message.extra !== undefined) fields.extra = message.extra;
+    if (message.replyTo !== undefined || message.mentions !== undefined || message.mentionAll !== undefined) {
+      const extra: Record<string, unknown> = { ...(message.extra ?? {}) };
+      if (message.replyTo !== undefined) extra.reply_to = message.replyTo;
+      if (message.mentions !== undefined) extra.mentions = message.mentions;
+      if (message.mentionAll !== undefined) extra.mention_all = message.mentionAll;
+      fields.extra = extra;
+    }
     const reply = await this.enqueue(action, fields, 'resend', true);
     const chat = this.messageFromPush(reply);
     this.ingest(chat);
@@ -963,6 +1045,31 @@ export class ImClient {
   }
   sendFile(conversation: Conversation, extra: FileExtra, content?: string): Promise<SendResult> {
     return this.send(conversation, { type: 8, content, extra });
+  }
+
+  /**
+   * Recalls a message for everyone: your own within the server's recall window, any message of a group
+   * you own or administer. Idempotent (a repeat answers the same); every participant gets a `recall` event.
+   */
+  async recall(conversation: Conversation, msgId: number): Promise<RecallResult> {
+    return parseData(await this.request('recall', { ...this.target(conversation), msg_id: msgId })) as RecallResult;
+  }
+
+  /**
+   * Edits your own text message within the server's edit window. `extra` replaces the old one (mentions
+   * and reply_to checked again); left out, the old extra stays. Not resent after a lost connection
+   * (a repeat would add a version): the promise rejects with code 0 and the outcome is unknown.
+   */
+  async edit(conversation: Conversation, msgId: number, content: string, extra?: Record<string, unknown>): Promise<EditResult> {
+    const fields: Record<string, unknown> = { ...this.target(conversation), msg_id: msgId, content };
+    if (extra !== undefined) fields.extra = extra;
+    return parseData(await this.request('edit', fields, 'reject')) as EditResult;
+  }
+
+  /** Every version of a text, oldest first: the original, each edit, the current one last. */
+  async editHistory(conversation: Conversation, msgId: number): Promise<EditVersion[]> {
+    const data = parseData(await this.request('editHistory', { ...this.target(conversation), msg_id: msgId }));
+    return Array.isArray(data?.versions) ? data.versions : [];
   }
 
   /** Read receipt: 1 delivered, 2 read (moves this user's read position, clears unread). */
