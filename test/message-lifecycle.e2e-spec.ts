@@ -251,6 +251,27 @@ describe('message lifecycle: replies, mentions, recall, edit', () => {
     const forged = dataOf(ok(await bob.request('edit', { msg_id: a.msg_id, app_user_ids: 'alice', content: 'answer!', extra: { reply_to: { ...quote, preview: 'forged' } } })));
     expect(forged.extra.reply_to).toEqual(quote);
     expect((await bob.request('edit', { msg_id: a.msg_id, app_user_ids: 'alice', content: 'x', extra: { mentions: ['alice'] } })).code).toBe(400);
+    // an edit posts new text: not to a peer who blacklisted the sender (811); a recall still works
+    ok(await alice.request('block', { app_user_ids: 'bob' }));
+    expect((await bob.request('edit', { msg_id: a.msg_id, app_user_ids: 'alice', content: 'let me in' })).code).toBe(811);
+    ok(await bob.request('recall', { msg_id: a.msg_id, app_user_ids: 'alice' }));
+  });
+
+  it('a muted member or a banned_to_post group: edit 403 like a send, recall of their own message allowed', async () => {
+    const { alice, bob } = await connectAll(t, ['alice', 'bob']);
+    const gid = await createGroup(alice, ['bob']);
+    const m1 = await groupChat(bob, gid, 'one');
+    const m2 = await groupChat(bob, gid, 'two');
+    ok(await alice.request('muteMember', { extra: { group_id: gid, app_user_id: 'bob', minutes: 5 } }));
+    const muted = await bob.request('edit', { msg_id: m1.msg_id, group_id: gid, content: 'one!' });
+    expect(muted.code).toBe(403);
+    expect(muted.msg).toContain('muted');
+    ok(await bob.request('recall', { msg_id: m1.msg_id, group_id: gid }));
+    ok(await alice.request('muteMember', { extra: { group_id: gid, app_user_id: 'bob', minutes: 0 } }));
+    ok(await alice.request('editGroup', { extra: { group_id: gid, banned_to_post: 1 } }));
+    expect((await bob.request('edit', { msg_id: m2.msg_id, group_id: gid, content: 'two!' })).code).toBe(403);
+    ok(await alice.request('editGroup', { extra: { group_id: gid, banned_to_post: 0 } }));
+    ok(await bob.request('edit', { msg_id: m2.msg_id, group_id: gid, content: 'two!' }));
   });
 });
 

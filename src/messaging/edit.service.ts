@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { ImError } from '../common/im-error';
+import { ImCode, ImError } from '../common/im-error';
 import { AppConfig } from '../config/app-config';
-import { Db } from '../database/db';
+import { Db, Queryable } from '../database/db';
 import { PreparedSystemMessage, SystemMessageService, SystemMessageType } from '../system-messages/system-messages.service';
-import { LifecycleAccess, messageTarget, windowPassed } from './lifecycle-access';
-import { hasRefs, MessageRefs, Mentions, refRequestOf } from './message-refs';
+import { LifecycleAccess, messageTarget, Participation, windowPassed } from './lifecycle-access';
+import { hasRefs, MessageRefs, Mentions, ReaderView, refRequestOf } from './message-refs';
 import { MessageLimits, validateMessage } from './message-rules';
 import { Sender } from './messaging.service';
 
@@ -62,18 +62,16 @@ export class EditService {
       if (message.type !== 1) throw ImError.badRequest('msg_id: only text messages (type 1) can be edited');
       if (windowPassed(message.created_at, this.windowSeconds, now)) throw ImError.forbidden(`the edit window (${this.windowSeconds} s) has passed`);
 
+      // an edit posts new text: refused like a send to a muted member, in a banned_to_post group (403) or to a peer who blacklisted the sender (811)
+      const view =
+        participation.groupId !== undefined
+          ? await this.refs.groupView(sender.userId, participation.groupId, now, tx)
+          : await this.directView(tx, sender.userId, participation);
       let extra = message.extra;
       let mentions: Mentions | undefined;
       if (refRequest) {
         extra = text.extra;
-        mentions = { mentionIds: null, mentionAll: false };
-        if (hasRefs(refRequest)) {
-          const view =
-            participation.groupId !== undefined
-              ? await this.refs.groupView(sender.userId, participation.groupId, now, tx)
-              : { conversationId: participation.conversationId, fromSeq: participation.fromSeq, mayMentionAll: false, isGroup: false };
-          mentions = await this.refs.resolve(view, refRequest, extra, tx);
-        }
+        mentions = hasRefs(refRequest) ? await this.refs.resolve(view, refRequest, extra, tx) : { mentionIds: null, mentionAll: false };
       }
       // edits of one message get increasing times even within one millisecond
       const editedAt = Math.max(now, (message.edited_at ?? message.created_at) + 1);
@@ -103,6 +101,16 @@ export class EditService {
     });
     if (prepared) this.systemMessages.publish([prepared]);
     return { data, group_id: participation.groupId !== undefined ? String(participation.groupId) : undefined };
+  }
+
+  private async directView(tx: Queryable, senderId: number, participation: Participation): Promise<ReaderView> {
+    const [row] = await tx.query<{ blocked: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM conversation_members cm JOIN blacklist b ON b.user_id = cm.user_id AND b.blocked_user_id = $2
+                       WHERE cm.conversation_id = $1 AND cm.user_id <> $2) AS blocked`,
+      [participation.conversationId, senderId],
+    );
+    if (row?.blocked) throw new ImError(ImCode.Blacklisted, 'the recipient has blacklisted you');
+    return { conversationId: participation.conversationId, fromSeq: participation.fromSeq, mayMentionAll: false, isGroup: false };
   }
 
   /**
