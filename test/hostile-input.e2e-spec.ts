@@ -39,6 +39,8 @@ async function snapshot(t: TestServer): Promise<unknown> {
            (SELECT count(*) FROM system_messages)::int AS system_messages,
            (SELECT count(*) FROM conversations)::int AS conversations,
            (SELECT count(*) FROM blacklist)::int AS blacklist,
+           (SELECT json_agg(json_build_array(id, content, extra, recalled_at, edited_at) ORDER BY id) FROM messages) AS message_states,
+           (SELECT count(*) FROM message_edits)::int AS message_edits,
            (SELECT count(*) FROM users)::int AS users,
            (SELECT json_agg(g ORDER BY g.id) FROM groups g) AS groups,
            (SELECT json_agg(json_build_array(conversation_id, user_id, read_seq) ORDER BY conversation_id, user_id) FROM conversation_members) AS members`);
@@ -285,6 +287,36 @@ const CASES: Case[] = [
   },
   { who: 'alice', action: 'setConversation', base: ({ gid }) => ({ group_id: gid, pinned: false }), fields: [{ path: 'group_id', kind: 'groupId' }] },
   { who: 'alice', action: 'ping', base: () => ({}), fields: [] },
+  {
+    who: 'alice',
+    action: 'recall',
+    base: ({ msgId }) => ({ msg_id: msgId, app_user_ids: 'bob' }),
+    fields: [
+      { path: 'msg_id', kind: 'int' },
+      { path: 'app_user_ids', kind: 'appUserId' },
+    ],
+  },
+  { who: 'alice', action: 'recall', base: ({ gid, msgId }) => ({ msg_id: msgId, group_id: gid }), fields: [{ path: 'group_id', kind: 'groupId' }] },
+  {
+    who: 'alice',
+    action: 'edit',
+    base: ({ msgId }) => ({ msg_id: msgId, app_user_ids: 'bob', content: 'edited', extra: { k: 1 } }),
+    fields: [
+      { path: 'msg_id', kind: 'int' },
+      { path: 'app_user_ids', kind: 'appUserId' },
+      { path: 'content', kind: 'string' },
+      { path: 'extra', kind: 'object', nullable: true },
+    ],
+  },
+  {
+    who: 'bob',
+    action: 'editHistory',
+    base: ({ msgId }) => ({ msg_id: msgId, app_user_ids: 'alice' }),
+    fields: [
+      { path: 'msg_id', kind: 'int' },
+      { path: 'app_user_ids', kind: 'appUserId' },
+    ],
+  },
 ];
 
 const ACTIONS = [...new Set(CASES.map((c) => c.action))];

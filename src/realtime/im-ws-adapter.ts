@@ -29,6 +29,8 @@ interface PendingAuth {
 }
 
 const ROUTES = Symbol('routes');
+/** Per socket: the disconnect callbacks of every gateway (one `close` listener calls them all). */
+const DISCONNECTS = Symbol('disconnects');
 /** The metrics label of frames that name no routed action. */
 const INVALID_ACTION = 'invalid';
 /** What a request came to: its action label and reply code (-1: no reply was written). */
@@ -206,6 +208,23 @@ export class ImWsAdapter extends WsAdapter {
     socket.pendingAuth = undefined;
     clearTimeout(pending.timer);
     this.gate.release(pending.address);
+  }
+
+  /**
+   * Nest binds one `close` listener per gateway and socket; past 10 gateways Node warns of a listener leak
+   * (a line on stderr that is not JSON). One listener per socket calls every gateway's callback, in order.
+   */
+  bindClientDisconnect(client: ImSocket, callback: () => void): void {
+    const holder = client as ImSocket & { [DISCONNECTS]?: Array<() => void> };
+    let callbacks = holder[DISCONNECTS];
+    if (!callbacks) {
+      const list: Array<() => void> = [];
+      holder[DISCONNECTS] = callbacks = list;
+      client.on('close', () => {
+        for (const each of list) each();
+      });
+    }
+    callbacks.push(callback);
   }
 
   /** Called once per gateway for each socket: all gateways' handlers share one router. */
