@@ -175,6 +175,11 @@ describe('message lifecycle: replies, mentions, recall, edit', () => {
     expect((await t.admin.call('POST', `/admin/messages/${m2.msg_id}/recall`)).status).toBe(200);
     expect((await t.admin.call('POST', `/admin/messages/99999/recall`)).status).toBe(404);
     expect((await t.admin.call('POST', `/admin/messages/abc/recall`)).status).toBe(400);
+    const adminHistory = await t.admin.call('GET', '/admin/messages?app_user_id=alice&peer=bob');
+    expect(adminHistory.body.messages.map((x: any) => [x.msg_id, x.recalled, x.content])).toEqual([
+      [m2.msg_id, true, ''],
+      [m.msg_id, true, ''],
+    ]);
 
     // bob was offline: both 20s on connect, once; his sync no longer counts them
     const back = await t.connect('bob', { waitSync: false });
