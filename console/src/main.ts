@@ -449,6 +449,8 @@ function renderChat(): void {
     input.value = draft;
     input.focus();
   }
+  // and what it replies to or edits
+  if (state.replyTo || state.editing) setComposerTarget(state.replyTo, state.editing);
 }
 
 /** The read-by list of one of my group messages, in the side panel. */
