@@ -51,8 +51,9 @@ export class EditService {
     const msgId = this.access.msgIdOf(request);
     const hasExtra = request.extra !== undefined && request.extra !== null;
     const text = validateMessage({ type: 1, content: request.content, extra: request.extra }, this.limits);
+    const inGroup = request.group_id !== undefined && request.group_id !== null;
+    const refRequest = hasExtra ? refRequestOf(text.extra, inGroup, true) : undefined;
     const participation = await this.access.participation(sender.userId, request, msgId);
-    const refRequest = hasExtra ? refRequestOf(text.extra, participation.groupId !== undefined, true) : undefined;
     const now = Date.now();
     let prepared: PreparedSystemMessage | undefined;
     const data = await this.db.transaction(async (tx) => {
