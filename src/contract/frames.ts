@@ -87,10 +87,50 @@ const historyItem = (): Schema =>
       to_app_user_id: str('the recipient (one-to-one)'),
       group_id: gid(),
       read_count: int("on the reader's own group messages: members (not the sender) whose read position reached it"),
+      reactions: {
+        type: 'array',
+        minItems: 1,
+        description: 'absent when none: per emoji (in the order first used) its count, the first reactors and whether the reader is one',
+        items: closed('one emoji on the message', {
+          emoji: str('the emoji'),
+          count: int('reactors with this emoji', 1),
+          app_user_ids: { type: 'array', maxItems: 10, description: 'the first 10 reactors, earliest first', items: str('app_user_id') },
+          me: { type: 'boolean', description: 'the reader reacted with this emoji' },
+        }),
+      },
     },
     ['msg_id', 'seq', 'time', 'user_id', 'type', 'content', 'extra', 'app_user_id', 'nickname', 'head'],
     { allOf: [oneTarget()] },
   );
+
+/** `data` of the react reply and the reaction push (PROTOCOL §4 Reactions). */
+export const REACTION_DATA: Schema = closed('a reaction change', {
+  msg_id: int('the message', 1),
+  seq: int("the message's seq", 1),
+  emoji: str('the emoji'),
+  op: { type: 'string', enum: ['add', 'remove'], description: 'add or remove' },
+  app_user_id: str('who reacted'),
+  count: int("reactors with this emoji after the change"),
+});
+
+/** `data` of the typing push (PROTOCOL §4 Typing). */
+export const TYPING_DATA: Schema = closed(
+  'someone is typing',
+  { app_user_id: str('who is typing'), to_app_user_id: str('the recipient (one-to-one)'), group_id: gid() },
+  ['app_user_id'],
+  { allOf: [oneTarget()] },
+);
+
+/** `data` of the clearHistory reply (PROTOCOL §4 Clear history). */
+export const CLEAR_HISTORY_DATA: Schema = closed('where the history was cleared', { seq: int('messages with seq up to this are hidden from the caller') });
+
+/** `extra` of type 23. */
+const HISTORY_CLEARED_EXTRA: Schema = closed(
+  'history cleared on another connection of this user',
+  { seq: int('messages with seq up to this are hidden'), group_id: gid(), to_app_user_id: str('the other participant (one-to-one)') },
+  ['seq'],
+  { oneOf: [{ required: ['group_id'] }, { required: ['to_app_user_id'] }] },
+);
 
 /** `data` of the history reply (PROTOCOL §4 History). */
 export const HISTORY_DATA: Schema = closed('one page of a conversation', {
@@ -299,6 +339,20 @@ export const SYSTEM_MESSAGE_DATA: Readonly<Record<number, Schema>> = Object.free
       ['content', 'type', 'sub_type', 'extra'],
     ),
   },
+  23: {
+    title: 'systemMessage type 23',
+    ...closed(
+      'history cleared on another connection of this user (pushed only)',
+      {
+        group_id: gid(),
+        content: { type: 'string', const: '', description: 'always ""' },
+        type: { type: 'integer', const: 23, description: 'system message type' },
+        sub_type: { type: 'string', const: 'personal', description: 'personal' },
+        extra: HISTORY_CLEARED_EXTRA,
+      },
+      ['content', 'type', 'sub_type', 'extra'],
+    ),
+  },
   19: systemData(
     19,
     'personal',
@@ -421,10 +475,21 @@ const FRAME_SPECS: Record<string, FrameSpec> = {
   groupInfo: { kind: 'reply', summary: "Reply to groupInfo: the group's fields and member_list (invite_code for the owner and admins).", data: GROUP_DATA, success: ['data', 'nonce', 'time', 'group_id'] },
   presence: { kind: 'reply', summary: 'Reply to presence.', data: PRESENCE_DATA, success: ['data', 'nonce', 'time'] },
   sync: { kind: 'reply', summary: 'Reply to sync: the same data as the type-19 push; user_id = the caller, msg_id 0.', data: SYNC_DATA, success: ['data', 'nonce', 'time', 'user_id', 'msg_id'] },
+  react: { kind: 'reply', summary: "Reply to react: the emoji's count after the change.", data: REACTION_DATA, success: ['data', 'nonce', 'time', 'user_id', 'msg_id'] },
+  reaction: {
+    kind: 'push',
+    summary: "A reaction added or removed: to every participant who can read the message (the reactor's other connections included); user_id = the reactor.",
+    data: REACTION_DATA,
+    success: ['data', 'time', 'user_id', 'msg_id'],
+    codes: [200],
+  },
+  typingResult: { kind: 'reply', summary: 'Reply to typing.', success: ['nonce', 'time'] },
+  typing: { kind: 'push', summary: "Someone is typing: to the other participants' connections; user_id = the typist.", data: TYPING_DATA, success: ['data', 'time', 'user_id'], codes: [200] },
+  clearHistory: { kind: 'reply', summary: 'Reply to clearHistory: data {seq} (group_id at the top level for a group).', data: CLEAR_HISTORY_DATA, success: ['data', 'nonce', 'time'] },
   auth: { kind: 'reply', summary: 'Reply to in-band auth: 200 with user_id, then the connect sequence; 401 (then close 4401) or 400.', success: ['nonce', 'time', 'user_id'] },
   systemMessage: {
     kind: 'push',
-    summary: 'A system message (types 10, 12-18, 22, 24) or the sync frame (type 19, msg_id 0, pushed first on every connection).',
+    summary: 'A system message (types 10, 12-18, 22, 23, 24) or the sync frame (type 19, msg_id 0, pushed first on every connection).',
     data: { description: 'one of the system message types, by `type`', oneOf: Object.values(SYSTEM_MESSAGE_DATA) },
     success: ['data', 'nonce', 'time', 'user_id', 'msg_id'],
     codes: [200],

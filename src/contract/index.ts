@@ -3,6 +3,7 @@ import type { ReplyBody } from '../realtime/frames';
 import { EXPECTED, Schema } from './common';
 import { findGenericProblem, nonceProblem } from './generic';
 import * as groups from './groups';
+import * as interactions from './interactions';
 import * as messaging from './messaging';
 import * as presence from './presence';
 import * as realtime from './realtime';
@@ -41,6 +42,9 @@ export const REQUEST_SCHEMAS: Readonly<Record<string, Schema>> = Object.freeze({
   sync: sync.sync,
   conversations: sync.conversations,
   setConversation: sync.setConversation,
+  react: interactions.react,
+  typing: interactions.typing,
+  clearHistory: interactions.clearHistory,
   ping: realtime.ping,
   auth: realtime.auth,
 });

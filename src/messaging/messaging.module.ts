@@ -4,6 +4,10 @@ import { UsersModule } from '../users/users.module';
 import { MessagesAdminController } from './messages.admin.controller';
 import { MessagingGateway } from './messaging.gateway';
 import { HistoryService } from './history.service';
+import { InteractionsGateway } from './interactions.gateway';
+import { ReactionsService } from './reactions.service';
+import { TypingThrottle } from './typing-throttle';
+import { TypingService } from './typing.service';
 import { MessagingService } from './messaging.service';
 import { ReceiptsService } from './receipts.service';
 import { ReadByGateway } from './read-by.gateway';
@@ -14,7 +18,8 @@ import { SendStore } from './send-store';
 @Module({
   imports: [UsersModule],
   controllers: [MessagesAdminController],
-  providers: [MessagingService, ReceiptsService, HistoryService, SendStore, MessagingGateway, ReadByService, ReadByGateway, { provide: SendDedupe, useExisting: MessagingService }],
+  providers: [MessagingService, ReceiptsService, HistoryService, SendStore, MessagingGateway, ReadByService, ReadByGateway, { provide: SendDedupe, useExisting: MessagingService },
+    ReactionsService, TypingThrottle, TypingService, InteractionsGateway],
   exports: [MessagingService, HistoryService],
 })
 export class MessagingModule {}

@@ -18,6 +18,7 @@ export enum SystemMessageType {
   InvitedIntoGroup = 17,
   MemberRoleChanged = 18,
   MemberMuted = 22,
+  HistoryCleared = 23,
   ConversationSettings = 24,
 }
 
