@@ -1,6 +1,7 @@
 import { $, formatBytes, formatTime, h, safeUrl } from './dom';
 // the client SDK (packages/client, `@im-server/client`), bundled from its source
-import { AckEvent, ChatMessage, Conversation, ConversationItem, GroupInfo, GroupMember, ImClient, ImError, SyncData, SystemMessage } from '../../packages/client/src';
+import { AckEvent, ChatMessage, Conversation, ConversationItem, GroupInfo, GroupMember, HistoryClearedEvent, ImClient, ImError, ReactionEvent, SyncData, SystemMessage, TypingEvent } from '../../packages/client/src';
+import { applyReaction, reactionBar, TypingIndicator } from './interactions';
 
 /** How often presence is asked for the contacts on screen. */
 const PRESENCE_POLL_MS = 15_000;
@@ -380,6 +381,7 @@ function renderMessages(keepOffsetFromBottom?: number): void {
         { class: `msg${mine ? ' mine' : ''}`, 'data-msg-id': message.msg_id, 'data-seq': message.seq },
         !mine && message.group_id ? h('div', { class: 'sender muted' }, message.nickname || message.app_user_id) : null,
         messageBody(message),
+        reactionBar(message, (emoji, op) => void onReact(message, emoji, op)),
         h('div', { class: 'meta muted' }, h('span', {}, formatTime(message.time)), receiptOf(message)),
       ),
     );
@@ -403,15 +405,17 @@ function renderChat(): void {
       h('h2', { id: 'chat-title' }, entry.title),
       h('span', { class: 'muted' }, entry.kind === 'direct' ? `@${entry.id}` : `group ${entry.id}`),
       entry.kind === 'group' ? h('button', { id: 'group-info', class: 'link', onclick: () => void showGroupPanel(entry.id) }, 'Group info') : null,
+      entry.gone ? null : h('button', { id: 'clear-history', class: 'link', title: 'Hide every message so far, on all your devices', onclick: () => void onClearHistory() }, 'Clear history'),
     ),
     h('div', { id: 'messages', class: 'messages' }),
+    h('div', { id: 'typing-line', class: 'typing-line muted', 'aria-live': 'polite' }, typingIndicator.line(view.key)),
     entry.gone
       ? h('div', { class: 'composer muted' }, 'You are no longer a member of this group.')
       : h(
           'form',
           { id: 'composer', class: 'composer', onsubmit: onSend },
           h('button', { type: 'button', id: 'attach', class: 'icon', title: 'Image or file by URL', onclick: () => ($('#attach-form').hidden = !$('#attach-form').hidden) }, '+'),
-          h('textarea', { id: 'message-input', rows: 1, placeholder: 'Message', onkeydown: onComposerKey }),
+          h('textarea', { id: 'message-input', rows: 1, placeholder: 'Message', onkeydown: onComposerKey, oninput: onComposerInput }),
           h('button', { type: 'submit', id: 'send' }, 'Send'),
         ),
     h(
@@ -816,6 +820,76 @@ async function onLeave(): Promise<void> {
 
 // ---------- pushes ----------
 
+// ---------- reactions, typing, clear history ----------
+
+const typingIndicator = new TypingIndicator((key) => {
+  if (state.view?.key === key) renderTypingLine();
+});
+
+function renderTypingLine(): void {
+  const line = document.getElementById('typing-line');
+  if (line && state.view) line.textContent = typingIndicator.line(state.view.key);
+}
+
+/** Adds or removes my reaction; the reply carries the new count (my other devices get the push). */
+async function onReact(message: ChatMessage, emoji: string, op: 'add' | 'remove'): Promise<void> {
+  try {
+    const result = await client().react(message.conversation, message.msg_id, emoji, op);
+    onReaction(result);
+  } catch (error) {
+    toast(`reaction: ${errorText(error)}`);
+  }
+}
+
+function onReaction(change: ReactionEvent): void {
+  const message = state.view?.messages.find((m) => m.msg_id === change.msg_id);
+  if (!message) return;
+  applyReaction(message, change, state.me);
+  renderMessages();
+}
+
+function onTyping(event: TypingEvent): void {
+  const key = keyOf(event.conversation);
+  const entry = state.convs.get(key);
+  const name = entry?.kind === 'direct' ? entry.title : event.app_user_id;
+  typingIndicator.onTyping(key, event, name || event.app_user_id);
+}
+
+function onComposerInput(): void {
+  const view = state.view;
+  if (!view || !typingIndicator.shouldSend(view.key)) return;
+  client()
+    .typing(convOf(view.key))
+    .catch(() => undefined); // a lost typing hint is not worth a toast
+}
+
+async function onClearHistory(): Promise<void> {
+  const view = state.view;
+  if (!view || !window.confirm('Clear the history of this conversation on all your devices? Others keep theirs.')) return;
+  try {
+    const seq = await client().clearHistory(convOf(view.key));
+    historyCleared({ seq, conversation: convOf(view.key) });
+  } catch (error) {
+    toast(`clear history: ${errorText(error)}`);
+  }
+}
+
+/** Cleared here or on another device of mine (type 23): messages up to seq go, the badge clears. */
+function historyCleared(cleared: HistoryClearedEvent): void {
+  const key = keyOf(cleared.conversation);
+  const entry = state.convs.get(key);
+  if (entry) entry.unread = 0;
+  const view = state.view;
+  if (view?.key === key) {
+    view.messages = view.messages.filter((message) => message.seq > cleared.seq);
+    view.notes = [];
+    view.hasMore = false;
+    renderMessages();
+  }
+  renderList();
+  save();
+}
+
 function errorText(error: unknown): string {
   return error instanceof ImError ? `${error.msg} (${error.code})` : (error as Error).message;
 }
@@ -833,6 +907,7 @@ function onChatMessage(message: ChatMessage): void {
     else if (message.time > state.countFloor) fields.unread = (entry?.unread ?? 0) + 1;
   }
   upsertConv(key, fields);
+  if (!mine) typingIndicator.stopped(key, message.app_user_id);
   if (!entry && message.group_id !== undefined) void fetchGroupTitle(message.group_id);
   if (open) {
     const title = document.getElementById('chat-title');
@@ -1008,6 +1083,7 @@ async function signIn(token: string): Promise<void> {
   state.countFloor = 0;
   state.floorPending = undefined;
   state.acked.clear();
+  typingIndicator.clear();
   renderShell();
   imClient.on('state', (value, detail) => {
     renderState();
@@ -1022,6 +1098,9 @@ async function signIn(token: string): Promise<void> {
   imClient.on('message', onChatMessage);
   imClient.on('ack', onAck);
   imClient.on('systemMessage', onSystemMessage);
+  imClient.on('reaction', onReaction);
+  imClient.on('typing', onTyping);
+  imClient.on('historyCleared', historyCleared);
   try {
     await imClient.connect();
     sessionStorage.setItem(TOKEN_KEY, token);
