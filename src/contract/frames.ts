@@ -7,9 +7,8 @@ import { Schema } from './common';
  * application/json` + `contentSchema` on the string (validators treat both as annotations: the frame
  * test decodes `data` and validates it against `contentSchema` itself).
  *
- * Only what the server sends today. PROTOCOL v2 features not built yet (recall, edit, reactions,
- * typing, clearHistory, search, media; mention_count in sync items) are
- * added here when their issues land.
+ * Only what the server sends today. PROTOCOL v2 features not built yet (recall, edit, search, media;
+ * mention_count in sync items) are added here when their issues land.
  *
  * Data objects are closed (`additionalProperties: false`) where the server decides every key, so a
  * new field the server starts sending fails the frame test until it is described here.
