@@ -37,20 +37,27 @@ export interface ReactionData {
 }
 
 /**
- * Per message and emoji of a history page, in ONE statement: the count, whether the reader is among the
- * reactors, and the first REACTORS_LISTED reactors (earliest first, user id breaking ties). Emoji of a
- * message come in the order they were first used.
+ * Per message and emoji of a history page, in ONE statement: the count and whether the reader is among
+ * the reactors (grouped, an index-only scan of message_reactions_order), then per group its first
+ * REACTORS_LISTED reactors (earliest first, user id breaking ties: 10 index entries each) with one
+ * primary-key lookup of users each (a scalar subquery: a join let the planner hash all users per emoji),
+ * so users are read for at most 10 reactors per emoji however many there are. Emoji of a message come in the
+ * order they were first used.
  */
-const PAGE_REACTIONS = `
-  SELECT msg_id, emoji, count(*)::int AS count,
-         array_agg(app_user_id ORDER BY rn) FILTER (WHERE rn <= ${REACTORS_LISTED}) AS app_user_ids,
-         bool_or(user_id = $2) AS me
-    FROM (SELECT r.msg_id, r.emoji, r.user_id, r.created_at, u.app_user_id,
-                 row_number() OVER (PARTITION BY r.msg_id, r.emoji ORDER BY r.created_at, r.user_id) AS rn
-            FROM message_reactions r JOIN users u ON u.id = r.user_id
-           WHERE r.msg_id = ANY($1::bigint[])) x
-   GROUP BY msg_id, emoji
-   ORDER BY msg_id, min(created_at), emoji`;
+export const PAGE_REACTIONS_SQL = `
+  WITH g AS (
+    SELECT msg_id, emoji, count(*)::int AS count, bool_or(user_id = $2) AS me, min(created_at) AS first_at
+      FROM message_reactions WHERE msg_id = ANY($1::bigint[])
+     GROUP BY msg_id, emoji
+  )
+  SELECT g.msg_id, g.emoji, g.count, g.me,
+         ARRAY(SELECT (SELECT u.app_user_id FROM users u WHERE u.id = f.user_id)
+                 FROM (SELECT r.user_id, r.created_at FROM message_reactions r
+                        WHERE r.msg_id = g.msg_id AND r.emoji = g.emoji
+                        ORDER BY r.created_at, r.user_id LIMIT ${REACTORS_LISTED}) f
+                ORDER BY f.created_at, f.user_id) AS app_user_ids
+    FROM g
+   ORDER BY g.msg_id, g.first_at, g.emoji`;
 
 /** Reactions (PROTOCOL §4): add/remove, the `reaction` push, and the state history carries. */
 @Injectable()
@@ -130,7 +137,7 @@ export class ReactionsService {
   /** Sets `reactions` on the messages of a history page that have any (one statement per page). */
   async fillReactions(readerId: number | undefined, messages: Array<{ msg_id: number; reactions?: ReactionSummary[] }>): Promise<void> {
     if (messages.length === 0) return;
-    const rows = await this.db.query<ReactionSummary & { msg_id: string | number }>(PAGE_REACTIONS, [messages.map((m) => m.msg_id), readerId ?? 0]);
+    const rows = await this.db.query<ReactionSummary & { msg_id: string | number }>(PAGE_REACTIONS_SQL, [messages.map((m) => m.msg_id), readerId ?? 0]);
     const byMessage = new Map<number, ReactionSummary[]>();
     for (const row of rows) {
       const id = Number(row.msg_id);
