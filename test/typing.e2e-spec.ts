@@ -63,6 +63,21 @@ describe('typing', () => {
     }
   });
 
+  it('with Redis unreachable, typing still works and the throttle holds on this node', async () => {
+    const lonely = await startTestServer({ RATE_LIMIT_PER_SEC: '0', TYPING_INTERVAL_MS: '60000', REDIS_URL: 'redis://127.0.0.1:1' });
+    try {
+      await lonely.reset();
+      const alice = await lonely.connect('alice');
+      const bob = await lonely.connect('bob');
+      expect((await typing(alice, { app_user_ids: 'bob' })).code).toBe(200);
+      await bob.push('typing');
+      expect((await typing(alice, { app_user_ids: 'bob' })).code).toBe(200);
+      expect(await bob.quietFor(200, 'typing')).toEqual([]);
+    } finally {
+      await lonely.close();
+    }
+  });
+
   it('groups: to the other members; 403 for a non-member, 404 for a gone group, 400 for bad input', async () => {
     const { alice, bob, carol, dave } = await connectAll(t, ['alice', 'bob', 'carol', 'dave']);
     const gid = await createGroup(alice, ['bob', 'carol']);
