@@ -170,6 +170,17 @@ describe('reactions', () => {
     expect(await t.sql(`SELECT count(*)::int AS n FROM message_reactions`)).toEqual([{ n: 0 }]);
   });
 
+  it('a muted member may not react (403) until the mute is lifted; banned_to_post does not stop reactions', async () => {
+    const { alice, bob } = await connectAll(t, ['alice', 'bob']);
+    const gid = await createGroup(alice, ['bob']);
+    const msgId = (await alice.request('groupChat', { group_id: gid, type: 1, content: 'hi' })).msg_id!;
+    expect((await alice.request('muteMember', { extra: { group_id: gid, app_user_id: 'bob', minutes: 10 } })).code).toBe(200);
+    expect(await bob.request('react', { msg_id: msgId, group_id: gid, emoji: '👍', op: 'add' })).toMatchObject({ code: 403, msg: expect.stringMatching(/muted/) });
+    expect((await alice.request('muteMember', { extra: { group_id: gid, app_user_id: 'bob', minutes: 0 } })).code).toBe(200);
+    expect((await alice.request('editGroup', { extra: { group_id: gid, banned_to_post: 1 } })).code).toBe(200);
+    expect((await bob.request('react', { msg_id: msgId, group_id: gid, emoji: '👍', op: 'add' })).code).toBe(200);
+  });
+
   it('group pushes reach every member who can read the message, on every connection, and nobody else', async () => {
     const { alice, bob, carol, dave } = await connectAll(t, ['alice', 'bob', 'carol', 'dave']);
     const bob2 = await t.connect('bob');

@@ -104,6 +104,17 @@ describe('typing', () => {
     expect((await typing(bob, { group_id: gid })).code).toBe(404);
   });
 
+  it('a muted member gets 200 and pushes nothing (they cannot send what they type)', async () => {
+    const { alice, bob } = await connectAll(t, ['alice', 'bob']);
+    const gid = await createGroup(alice, ['bob']);
+    expect((await alice.request('muteMember', { extra: { group_id: gid, app_user_id: 'bob', minutes: 10 } })).code).toBe(200);
+    expect((await typing(bob, { group_id: gid })).code).toBe(200);
+    expect(await alice.quietFor(200, 'typing')).toEqual([]);
+    expect((await alice.request('muteMember', { extra: { group_id: gid, app_user_id: 'bob', minutes: 0 } })).code).toBe(200);
+    expect((await typing(bob, { group_id: gid })).code).toBe(200);
+    expect(dataOf(await alice.push('typing'))).toEqual({ app_user_id: 'bob', group_id: gid });
+  });
+
   it('a peer who blocked the typist sees nothing; the typist still gets 200', async () => {
     const { alice, bob } = await connectAll(t, ['alice', 'bob']);
     expect((await bob.request('block', { app_user_ids: 'alice' })).code).toBe(200);

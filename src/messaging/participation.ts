@@ -11,6 +11,8 @@ export interface Participation {
   peer?: { userId: number; appUserId: string };
   /** Messages with seq ≤ this are not readable by the user (before joining, or cleared). */
   hiddenUpTo: number;
+  /** Groups: until when (ms) the owner or an admin muted the user; 0 when not muted. */
+  mutedUntil: number;
 }
 
 /**
@@ -24,15 +26,20 @@ export async function participationOf(
   target: { peer?: string; groupId?: number },
 ): Promise<Participation> {
   if (target.groupId !== undefined) {
-    const [group] = await q.query<{ dissolved: boolean; joined_seq: number | null; cleared_seq: number | null }>(
-      `SELECT g.dissolved_at IS NOT NULL AS dissolved, m.joined_seq, m.cleared_seq
+    const [group] = await q.query<{ dissolved: boolean; joined_seq: number | null; cleared_seq: number | null; muted_until: number | null }>(
+      `SELECT g.dissolved_at IS NOT NULL AS dissolved, m.joined_seq, m.cleared_seq, m.muted_until
          FROM groups g LEFT JOIN conversation_members m ON m.conversation_id = g.id AND m.user_id = $2
         WHERE g.id = $1`,
       [target.groupId, userId],
     );
     if (!group || group.dissolved) throw ImError.notFound(`no such group: ${target.groupId}`);
     if (group.joined_seq === null) throw ImError.forbidden('you are not a member of this group');
-    return { conversationId: target.groupId, groupId: target.groupId, hiddenUpTo: Math.max(group.joined_seq, group.cleared_seq ?? 0) };
+    return {
+      conversationId: target.groupId,
+      groupId: target.groupId,
+      hiddenUpTo: Math.max(group.joined_seq, group.cleared_seq ?? 0),
+      mutedUntil: group.muted_until ?? 0,
+    };
   }
   const other = await users.profile(target.peer!);
   if (other.user_id === userId) throw ImError.badRequest('app_user_ids must name the other participant');
@@ -46,5 +53,6 @@ export async function participationOf(
     conversationId: conversation?.id,
     peer: { userId: other.user_id, appUserId: other.app_user_id },
     hiddenUpTo: conversation?.cleared_seq ?? 0,
+    mutedUntil: 0,
   };
 }

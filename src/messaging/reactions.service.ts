@@ -80,6 +80,8 @@ export class ReactionsService {
     const outcome = await this.db.transaction(async (tx) => {
       const place = await participationOf(tx, this.users, reactor.userId, target);
       if (place.conversationId === undefined) throw ImError.notFound(`no such message: ${msgId}`);
+      // a muted member may not post, and a reaction is seen by every member like a post
+      if (place.mutedUntil > Date.now()) throw ImError.forbidden('you are muted in this group');
       // The message row lock serializes every reaction change of this message (and a racing recall):
       // the distinct-emoji limit is checked and the row written with no one else in between.
       const [message] = await tx.query<{ seq: number; recalled: boolean }>(

@@ -49,6 +49,11 @@ export class TypingThrottle {
     return true;
   }
 
+  /** Forgets this node's keys (tests: user and group ids start again after a reset). */
+  forget(): void {
+    this.lastPush.clear();
+  }
+
   /** Keys held now (tests, metrics). */
   get size(): number {
     return this.lastPush.size;

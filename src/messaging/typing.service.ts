@@ -10,13 +10,14 @@ import { Sender } from './messaging.service';
 import { TypingThrottle } from './typing-throttle';
 
 /**
- * A group's liveness, the caller's membership and at most cap+1 member ids, in one indexed statement:
+ * A group's liveness, the caller's membership (their muted_until, NULL when not a member) and at most
+ * cap+1 member ids, in one indexed statement:
  * a group larger than the cap is recognised by reading cap+1 index entries, never by counting all
  * of its members, and a group within the cap needs no second query for its member list.
  */
 const GROUP_AUDIENCE = `
   SELECT g.dissolved_at IS NOT NULL AS dissolved,
-         EXISTS (SELECT 1 FROM conversation_members WHERE conversation_id = g.id AND user_id = $2) AS member,
+         (SELECT muted_until FROM conversation_members WHERE conversation_id = g.id AND user_id = $2) AS muted_until,
          ARRAY(SELECT user_id FROM conversation_members WHERE conversation_id = g.id LIMIT $3) AS members
     FROM groups g WHERE g.id = $1`;
 
@@ -42,14 +43,16 @@ export class TypingService {
     let data: Record<string, unknown>;
     let key: string;
     if (target.groupId !== undefined) {
-      const [group] = await this.db.query<{ dissolved: boolean; member: boolean; members: number[] }>(GROUP_AUDIENCE, [
+      const [group] = await this.db.query<{ dissolved: boolean; muted_until: number | null; members: number[] }>(GROUP_AUDIENCE, [
         target.groupId,
         typist.userId,
         this.maxGroupMembers + 1,
       ]);
       if (!group || group.dissolved) throw ImError.notFound(`no such group: ${target.groupId}`);
-      if (!group.member) throw ImError.forbidden('you are not a member of this group');
-      recipients = group.members.length > this.maxGroupMembers ? [] : group.members.filter((id) => id !== typist.userId);
+      if (group.muted_until === null) throw ImError.forbidden('you are not a member of this group');
+      // over the cap, or muted (they cannot send what they type): the reply, no push
+      const silent = group.members.length > this.maxGroupMembers || group.muted_until > Date.now();
+      recipients = silent ? [] : group.members.filter((id) => id !== typist.userId);
       data = { app_user_id: typist.appUserId, group_id: String(target.groupId) };
       key = `${typist.userId}:g${target.groupId}`;
     } else {
