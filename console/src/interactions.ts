@@ -5,8 +5,8 @@ import { ChatMessage, Reaction, ReactionEvent, TypingEvent } from '../../package
 
 /** The emoji offered by the picker (any 1–8 code points would do for the server). */
 export const QUICK_EMOJI = ['👍', '❤️', '😂', '🎉', '😮', '😢'];
-/** How long "… is typing" stays without a new typing push (the server sends at most one per 3 s). */
-const TYPING_SHOWN_MS = 4_000;
+/** How long "… is typing" stays without a new typing push (pushes come every 3–4 s while someone types). */
+const TYPING_SHOWN_MS = 5_000;
 /** The console tells the server at most this often that the user types (the server throttles too). */
 const TYPING_SEND_EVERY_MS = 2_000;
 
