@@ -137,10 +137,6 @@ describe('frame contract against a running server', () => {
     expect(dataOf(reacted).messages.find((m: { msg_id: number }) => m.msg_id === gsent.msg_id).reactions).toHaveLength(1);
     ok(await alice.request('typing', { app_user_ids: 'bob' }));
     await bob.push('typing');
-    ok(await alice.request('clearHistory', { group_id: group.group_id }));
-    await alice2.push('systemMessage', (frame) => dataOf(frame).type === 23 && frame.group_id === group.group_id);
-    ok(await alice.request('clearHistory', { app_user_ids: 'carol' }));
-    await alice2.push('systemMessage', (frame) => dataOf(frame).type === 23 && frame.group_id === undefined);
     ok(await alice.request('conversations', { limit: 5 }));
     ok(await alice.request('ping'));
 
@@ -156,6 +152,12 @@ describe('frame contract against a running server', () => {
     ok(await alice.request('recall', { app_user_ids: 'bob', msg_id: sent.msg_id }));
     await bob.push('systemMessage', (frame) => dataOf(frame).type === 20 && frame.group_id === undefined);
     ok(await bob.request('history', { group_id: group.group_id }));
+
+    // clearHistory last: a cleared group cannot be quoted from any more
+    ok(await alice.request('clearHistory', { group_id: group.group_id }));
+    await alice2.push('systemMessage', (frame) => dataOf(frame).type === 23 && frame.group_id === group.group_id);
+    ok(await alice.request('clearHistory', { app_user_ids: 'carol' }));
+    await alice2.push('systemMessage', (frame) => dataOf(frame).type === 23 && frame.group_id === undefined);
 
     // type 10: a profile change reaches users who share a conversation
     await t.admin.putUser('bob', 'Bobby', 'https://cdn.example.com/b.jpg');
