@@ -1,6 +1,7 @@
 import { $, formatBytes, formatTime, h, safeUrl } from './dom';
 // the client SDK (packages/client, `@im-server/client`), bundled from its source
-import { AckEvent, ChatMessage, Conversation, ConversationItem, EditEvent, GroupInfo, GroupMember, ImClient, ImError, RecallEvent, SyncData, SystemMessage } from '../../packages/client/src';
+import { AckEvent, ChatMessage, Conversation, ConversationItem, EditEvent, GroupInfo, GroupMember, HistoryClearedEvent, ImClient, ImError, ReactionEvent, RecallEvent, SyncData, SystemMessage, TypingEvent } from '../../packages/client/src';
+import { applyReaction, reactionBar, TypingIndicator } from './interactions';
 import { applyEdit, applyRecall, editedMark, insertMention, mentionPrefix, mentionsIn, mentionSuggestions, messageActions, quoteOf } from './lifecycle';
 
 /** How often presence is asked for the contacts on screen. */
@@ -386,6 +387,7 @@ function renderMessages(keepOffsetFromBottom?: number): void {
         !mine && message.group_id ? h('div', { class: 'sender muted' }, message.nickname || message.app_user_id) : null,
         message.recalled ? null : quoteOf(message),
         messageBody(message),
+        message.recalled ? null : reactionBar(message, (emoji, op) => void onReact(message, emoji, op)),
         h('div', { class: 'meta muted' }, h('span', {}, formatTime(message.time)), editedMark(message), receiptOf(message), messageActions(message, canModerate(message), MESSAGE_HANDLERS)),
       ),
     );
@@ -413,8 +415,10 @@ function renderChat(): void {
       h('h2', { id: 'chat-title' }, entry.title),
       h('span', { class: 'muted' }, entry.kind === 'direct' ? `@${entry.id}` : `group ${entry.id}`),
       entry.kind === 'group' ? h('button', { id: 'group-info', class: 'link', onclick: () => void showGroupPanel(entry.id) }, 'Group info') : null,
+      entry.gone ? null : h('button', { id: 'clear-history', class: 'link', title: 'Hide every message so far, on all your devices', onclick: () => void onClearHistory() }, 'Clear history'),
     ),
     h('div', { id: 'messages', class: 'messages' }),
+    h('div', { id: 'typing-line', class: 'typing-line muted', 'aria-live': 'polite' }, typingIndicator.line(view.key)),
     entry.gone
       ? h('div', { class: 'composer muted' }, 'You are no longer a member of this group.')
       : h(
@@ -776,8 +780,14 @@ function setComposerTarget(replyTo: ChatMessage | undefined, editing: ChatMessag
   );
 }
 
-/** @mention autocomplete in groups: members matching what follows the `@` before the caret. */
+/** Typing: the typing hint (throttled) and, in groups, @mention autocomplete. */
 function onComposerInput(): void {
+  sendTypingHint();
+  showMentionSuggestions();
+}
+
+/** @mention autocomplete in groups: members matching what follows the `@` before the caret. */
+function showMentionSuggestions(): void {
   const box = document.getElementById('mention-box');
   const view = state.view;
   if (!box || !view?.key.startsWith('g:')) return;
@@ -953,6 +963,76 @@ async function onLeave(): Promise<void> {
 
 // ---------- pushes ----------
 
+// ---------- reactions, typing, clear history ----------
+
+const typingIndicator = new TypingIndicator((key) => {
+  if (state.view?.key === key) renderTypingLine();
+});
+
+function renderTypingLine(): void {
+  const line = document.getElementById('typing-line');
+  if (line && state.view) line.textContent = typingIndicator.line(state.view.key);
+}
+
+/** Adds or removes my reaction; the reply carries the new count (my other devices get the push). */
+async function onReact(message: ChatMessage, emoji: string, op: 'add' | 'remove'): Promise<void> {
+  try {
+    const result = await client().react(message.conversation, message.msg_id, emoji, op);
+    onReaction(result);
+  } catch (error) {
+    toast(`reaction: ${errorText(error)}`);
+  }
+}
+
+function onReaction(change: ReactionEvent): void {
+  const message = state.view?.messages.find((m) => m.msg_id === change.msg_id);
+  if (!message) return;
+  applyReaction(message, change, state.me);
+  renderMessages();
+}
+
+function onTyping(event: TypingEvent): void {
+  const key = keyOf(event.conversation);
+  const entry = state.convs.get(key);
+  const name = entry?.kind === 'direct' ? entry.title : event.app_user_id;
+  typingIndicator.onTyping(key, event, name || event.app_user_id);
+}
+
+function sendTypingHint(): void {
+  const view = state.view;
+  if (!view || !typingIndicator.shouldSend(view.key)) return;
+  client()
+    .typing(convOf(view.key))
+    .catch(() => undefined); // a lost typing hint is not worth a toast
+}
+
+async function onClearHistory(): Promise<void> {
+  const view = state.view;
+  if (!view || !window.confirm('Clear the history of this conversation on all your devices? Others keep theirs.')) return;
+  try {
+    const seq = await client().clearHistory(convOf(view.key));
+    historyCleared({ seq, conversation: convOf(view.key) });
+  } catch (error) {
+    toast(`clear history: ${errorText(error)}`);
+  }
+}
+
+/** Cleared here or on another device of mine (type 23): messages up to seq go, the badge clears. */
+function historyCleared(cleared: HistoryClearedEvent): void {
+  const key = keyOf(cleared.conversation);
+  const entry = state.convs.get(key);
+  if (entry) entry.unread = 0;
+  const view = state.view;
+  if (view?.key === key) {
+    view.messages = view.messages.filter((message) => message.seq > cleared.seq);
+    view.notes = [];
+    view.hasMore = false;
+    renderMessages();
+  }
+  renderList();
+  save();
+}
+
 function errorText(error: unknown): string {
   return error instanceof ImError ? `${error.msg} (${error.code})` : (error as Error).message;
 }
@@ -970,6 +1050,7 @@ function onChatMessage(message: ChatMessage): void {
     else if (message.time > state.countFloor) fields.unread = (entry?.unread ?? 0) + 1;
   }
   upsertConv(key, fields);
+  if (!mine) typingIndicator.stopped(key, message.app_user_id);
   if (!entry && message.group_id !== undefined) void fetchGroupTitle(message.group_id);
   if (open) {
     const title = document.getElementById('chat-title');
@@ -1145,6 +1226,7 @@ async function signIn(token: string): Promise<void> {
   state.countFloor = 0;
   state.floorPending = undefined;
   state.acked.clear();
+  typingIndicator.clear();
   renderShell();
   imClient.on('state', (value, detail) => {
     renderState();
@@ -1161,6 +1243,9 @@ async function signIn(token: string): Promise<void> {
   imClient.on('systemMessage', onSystemMessage);
   imClient.on('recall', onRecall);
   imClient.on('edit', onEdit);
+  imClient.on('reaction', onReaction);
+  imClient.on('typing', onTyping);
+  imClient.on('historyCleared', historyCleared);
   try {
     await imClient.connect();
     sessionStorage.setItem(TOKEN_KEY, token);

@@ -7,9 +7,8 @@ import { Schema } from './common';
  * application/json` + `contentSchema` on the string (validators treat both as annotations: the frame
  * test decodes `data` and validates it against `contentSchema` itself).
  *
- * Only what the server sends today. PROTOCOL v2 features not built yet (reactions,
- * typing, clearHistory, search, media) are
- * added here when their issues land.
+ * Only what the server sends today. PROTOCOL v2 features not built yet (search, media) are added
+ * here when their issues land.
  *
  * Data objects are closed (`additionalProperties: false`) where the server decides every key, so a
  * new field the server starts sending fails the frame test until it is described here.
@@ -89,10 +88,50 @@ const historyItem = (): Schema =>
       read_count: int("on the reader's own group messages: members (not the sender) whose read position reached it"),
       edited_at: int('on an edited message: ms of the latest edit (content and extra are the latest version)'),
       recalled: { type: 'boolean', const: true, description: 'on a recalled message (content "", extra {})' },
+      reactions: {
+        type: 'array',
+        minItems: 1,
+        description: 'absent when none: per emoji (in the order first used) its count, the first reactors and whether the reader is one',
+        items: closed('one emoji on the message', {
+          emoji: str('the emoji'),
+          count: int('reactors with this emoji', 1),
+          app_user_ids: { type: 'array', maxItems: 10, description: 'the first 10 reactors, earliest first', items: str('app_user_id') },
+          me: { type: 'boolean', description: 'the reader reacted with this emoji' },
+        }),
+      },
     },
     ['msg_id', 'seq', 'time', 'user_id', 'type', 'content', 'extra', 'app_user_id', 'nickname', 'head'],
     { allOf: [oneTarget()] },
   );
+
+/** `data` of the react reply and the reaction push (PROTOCOL §4 Reactions). */
+export const REACTION_DATA: Schema = closed('a reaction change', {
+  msg_id: int('the message', 1),
+  seq: int("the message's seq", 1),
+  emoji: str('the emoji'),
+  op: { type: 'string', enum: ['add', 'remove'], description: 'add or remove' },
+  app_user_id: str('who reacted'),
+  count: int("reactors with this emoji after the change"),
+});
+
+/** `data` of the typing push (PROTOCOL §4 Typing). */
+export const TYPING_DATA: Schema = closed(
+  'someone is typing',
+  { app_user_id: str('who is typing'), to_app_user_id: str('the recipient (one-to-one)'), group_id: gid() },
+  ['app_user_id'],
+  { allOf: [oneTarget()] },
+);
+
+/** `data` of the clearHistory reply (PROTOCOL §4 Clear history). */
+export const CLEAR_HISTORY_DATA: Schema = closed('where the history was cleared', { seq: int('messages with seq up to this are hidden from the caller') });
+
+/** `extra` of type 23. */
+const HISTORY_CLEARED_EXTRA: Schema = closed(
+  'history cleared on another connection of this user',
+  { seq: int('messages with seq up to this are hidden'), group_id: gid(), to_app_user_id: str('the other participant (one-to-one)') },
+  ['seq'],
+  { oneOf: [{ required: ['group_id'] }, { required: ['to_app_user_id'] }] },
+);
 
 /** `data` of the history reply (PROTOCOL §4 History). */
 export const HISTORY_DATA: Schema = closed('one page of a conversation', {
@@ -362,6 +401,20 @@ export const SYSTEM_MESSAGE_DATA: Readonly<Record<number, Schema>> = Object.free
       ['content', 'type', 'sub_type', 'extra'],
     ),
   },
+  23: {
+    title: 'systemMessage type 23',
+    ...closed(
+      'history cleared on another connection of this user (pushed only)',
+      {
+        group_id: gid(),
+        content: { type: 'string', const: '', description: 'always ""' },
+        type: { type: 'integer', const: 23, description: 'system message type' },
+        sub_type: { type: 'string', const: 'personal', description: 'personal' },
+        extra: HISTORY_CLEARED_EXTRA,
+      },
+      ['content', 'type', 'sub_type', 'extra'],
+    ),
+  },
   19: systemData(
     19,
     'personal',
@@ -492,10 +545,21 @@ const FRAME_SPECS: Record<string, FrameSpec> = {
   },
   edit: { kind: 'reply', summary: 'Reply to edit: the new version (seq unchanged); group_id at the top level for a group.', data: EDIT_DATA, success: ['data', 'nonce', 'time'] },
   editHistory: { kind: 'reply', summary: 'Reply to editHistory: every version, oldest first.', data: EDIT_HISTORY_DATA, success: ['data', 'nonce', 'time'] },
+  react: { kind: 'reply', summary: "Reply to react: the emoji's count after the change.", data: REACTION_DATA, success: ['data', 'nonce', 'time', 'user_id', 'msg_id'] },
+  reaction: {
+    kind: 'push',
+    summary: "A reaction added or removed: to every participant who can read the message (the reactor's other connections included); user_id = the reactor.",
+    data: REACTION_DATA,
+    success: ['data', 'time', 'user_id', 'msg_id'],
+    codes: [200],
+  },
+  typingResult: { kind: 'reply', summary: 'Reply to typing.', success: ['nonce', 'time'] },
+  typing: { kind: 'push', summary: "Someone is typing: to the other participants' connections; user_id = the typist.", data: TYPING_DATA, success: ['data', 'time', 'user_id'], codes: [200] },
+  clearHistory: { kind: 'reply', summary: 'Reply to clearHistory: data {seq} (group_id at the top level for a group).', data: CLEAR_HISTORY_DATA, success: ['data', 'nonce', 'time'] },
   auth: { kind: 'reply', summary: 'Reply to in-band auth: 200 with user_id, then the connect sequence; 401 (then close 4401) or 400.', success: ['nonce', 'time', 'user_id'] },
   systemMessage: {
     kind: 'push',
-    summary: 'A system message (types 10, 12-18, 20-22, 24) or the sync frame (type 19, msg_id 0, pushed first on every connection).',
+    summary: 'A system message (types 10, 12-18, 20-24) or the sync frame (type 19, msg_id 0, pushed first on every connection).',
     data: { description: 'one of the system message types, by `type`', oneOf: Object.values(SYSTEM_MESSAGE_DATA) },
     success: ['data', 'nonce', 'time', 'user_id', 'msg_id'],
     codes: [200],

@@ -4,6 +4,7 @@ import { EXPECTED, Schema } from './common';
 import { findGenericProblem, nonceProblem } from './generic';
 import * as groups from './groups';
 import * as lifecycle from './lifecycle';
+import * as interactions from './interactions';
 import * as messaging from './messaging';
 import * as presence from './presence';
 import * as realtime from './realtime';
@@ -45,6 +46,9 @@ export const REQUEST_SCHEMAS: Readonly<Record<string, Schema>> = Object.freeze({
   recall: lifecycle.recall,
   edit: lifecycle.edit,
   editHistory: lifecycle.editHistory,
+  react: interactions.react,
+  typing: interactions.typing,
+  clearHistory: interactions.clearHistory,
   ping: realtime.ping,
   auth: realtime.auth,
 });

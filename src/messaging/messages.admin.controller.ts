@@ -39,7 +39,8 @@ export class MessagesAdminController {
     summary: 'Chat history of a one-to-one conversation (app_user_id + peer) or a group (group_id)',
     description:
       'Same rules as the `history` WebSocket action: neither before_seq nor after_seq = newest page (newest first); ' +
-      'before_seq = older, newest first; after_seq = newer, oldest first. With app_user_id on a group, only a member may read, from when they joined.',
+      'before_seq = older, newest first; after_seq = newer, oldest first. With app_user_id on a group, only a member may read, from when they joined; ' +
+      'with app_user_id, messages up to that user\'s clearHistory position are hidden and reactions carry `me` for that user.',
   })
   @ApiOkResponse({ type: HistoryPageDto })
   @ApiError(403, 'app_user_id is not a member of the group')

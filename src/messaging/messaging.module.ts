@@ -5,6 +5,10 @@ import { UsersModule } from '../users/users.module';
 import { MessagesAdminController } from './messages.admin.controller';
 import { MessagingGateway } from './messaging.gateway';
 import { HistoryService } from './history.service';
+import { InteractionsGateway } from './interactions.gateway';
+import { ReactionsService } from './reactions.service';
+import { TypingThrottle } from './typing-throttle';
+import { TypingService } from './typing.service';
 import { MessagingService } from './messaging.service';
 import { ReceiptsService } from './receipts.service';
 import { ReadByGateway } from './read-by.gateway';
@@ -22,7 +26,9 @@ import { RecallService } from './recall.service';
   controllers: [MessagesAdminController],
   providers: [MessagingService, ReceiptsService, HistoryService, SendStore, MessagingGateway, ReadByService, ReadByGateway, { provide: SendDedupe, useExisting: MessagingService },
     // message lifecycle (PROTOCOL §4 "Replies and mentions", "Recall", "Edit")
-    MessageRefs, LifecycleAccess, RecallService, EditService, LifecycleGateway],
+    MessageRefs, LifecycleAccess, RecallService, EditService, LifecycleGateway,
+    // reactions, typing, clear history (PROTOCOL §4)
+    ReactionsService, TypingThrottle, TypingService, InteractionsGateway],
   exports: [MessagingService, HistoryService],
 })
 export class MessagingModule {}

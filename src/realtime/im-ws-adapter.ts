@@ -41,6 +41,12 @@ interface Outcome {
 const round = (ms: number) => Math.round(ms * 100) / 100;
 /** After SIGTERM, how long sockets get to answer the 1012 close before they are destroyed. */
 const CLOSE_GRACE_MS = 2000;
+/**
+ * Nest binds one 'connection' listener on the server and one 'close' listener on every socket per
+ * gateway; with more than a handful of gateways Node's default of 10 printed a leak warning to stderr
+ * (breaking JSON-only logs). The count is fixed by the number of gateways, not by traffic.
+ */
+const MAX_LISTENERS = 64;
 
 /**
  * The WebSocket transport: the upgrade gate (origins, tokens, in-band `auth`), frame size limit,
@@ -92,6 +98,7 @@ export class ImWsAdapter extends WsAdapter {
       },
     });
     this.servers.add(server);
+    server.setMaxListeners(MAX_LISTENERS);
     server.on('connection', (socket: ImSocket, request: UpgradeRequest) => this.onConnection(socket, request));
     return server;
   }
@@ -152,6 +159,7 @@ export class ImWsAdapter extends WsAdapter {
   }
 
   private onConnection(socket: ImSocket, request: UpgradeRequest): void {
+    socket.setMaxListeners(MAX_LISTENERS); // before the gateways' own listeners (bound after this one)
     if (request.imPendingAuth) return this.awaitAuth(socket, request);
     this.admit(socket, request.imUser!, addressOf(request));
   }

@@ -20,6 +20,7 @@ export enum SystemMessageType {
   MessageRecalled = 20,
   MessageEdited = 21,
   MemberMuted = 22,
+  HistoryCleared = 23,
   ConversationSettings = 24,
 }
 

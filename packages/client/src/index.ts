@@ -164,6 +164,8 @@ export interface ChatMessage {
   recalled?: boolean;
   /** history only, on your own group messages: members (not you) whose read position reached it */
   read_count?: number;
+  /** history only: per emoji, absent when none */
+  reactions?: Reaction[];
   /** the conversation, from this client's point of view ({user: the other person} or {group}) */
   conversation: Conversation;
   /** true when this user sent it (from this client or another device) */
@@ -316,6 +318,53 @@ export interface GroupChanges {
   app_user_id?: string;
 }
 
+/** One emoji's state on a message, as history lists it (PROTOCOL §4 History). */
+export interface Reaction {
+  emoji: string;
+  count: number;
+  /** the first 10 reactors, earliest first */
+  app_user_ids: string[];
+  /** you reacted with this emoji */
+  me: boolean;
+}
+
+/** A reaction added or removed (push `reaction`, and what `react` resolves with). */
+export interface ReactionEvent {
+  msg_id: number;
+  seq: number;
+  emoji: string;
+  op: 'add' | 'remove';
+  /** who reacted */
+  app_user_id: string;
+  /** reactors with this emoji after the change */
+  count: number;
+  /** group messages */
+  group_id?: string;
+  /** the reactor's numeric id */
+  user_id: number;
+  time: number;
+}
+
+/** Someone is typing (push `typing`). */
+export interface TypingEvent {
+  /** who is typing */
+  app_user_id: string;
+  /** one-to-one: you */
+  to_app_user_id?: string;
+  group_id?: string;
+  /** the conversation from your point of view: {user: the typist} or {group} */
+  conversation: Conversation;
+  user_id: number;
+  time: number;
+}
+
+/** You cleared a conversation's history on another device (system message 23). */
+export interface HistoryClearedEvent {
+  /** messages with seq up to this are hidden */
+  seq: number;
+  conversation: Conversation;
+}
+
 export interface HistoryOptions {
   before_seq?: number;
   after_seq?: number;
@@ -373,7 +422,13 @@ export interface ImClientEvents {
   edit: (event: EditEvent) => void;
   ack: (ack: AckEvent) => void;
   sync: (sync: SyncData) => void;
-  /** pushes this SDK does not interpret (e.g. typing, reaction): the raw envelope with data parsed */
+  /** a reaction was added or removed on a message you can read (also on your other devices) */
+  reaction: (reaction: ReactionEvent) => void;
+  /** someone else is typing (at most one event per person and conversation per 3 s) */
+  typing: (typing: TypingEvent) => void;
+  /** you cleared a conversation on another device (system message 23, also emitted as `systemMessage`) */
+  historyCleared: (cleared: HistoryClearedEvent) => void;
+  /** pushes this SDK does not interpret: the raw envelope with data parsed */
   push: (frame: Record<string, any>) => void;
 }
 
@@ -458,7 +513,7 @@ interface ConvState {
   refill: boolean;
 }
 
-const REPLY_ACTIONS: Record<string, string> = { chat: 'sendResult', groupChat: 'sendResult', ack: 'ackResult', ping: 'pong' };
+const REPLY_ACTIONS: Record<string, string> = { chat: 'sendResult', groupChat: 'sendResult', ack: 'ackResult', ping: 'pong', typing: 'typingResult' };
 const PUSH_ACTIONS = new Set(['chat', 'groupChat', 'ack', 'systemMessage', 'typing', 'reaction', 'error']);
 const OPEN = 1;
 const HISTORY_PAGE = 100;
@@ -831,6 +886,22 @@ export class ImClient {
         if (message.group_id === undefined && frame.group_id !== undefined) message.group_id = frame.group_id;
         this.emit('systemMessage', message);
         if (message.type === 20 || message.type === 21) this.emitLifecycle(message);
+        if (message.type === 23) {
+          const extra = message.extra;
+          const conversation: Conversation = extra.group_id !== undefined ? { group: String(extra.group_id) } : { user: String(extra.to_app_user_id) };
+          this.emit('historyCleared', { seq: Number(extra.seq) || 0, conversation });
+        }
+        return;
+      }
+      case 'reaction':
+        if (frame.code === 200) this.emit('reaction', reactionOf(frame));
+        return;
+      case 'typing': {
+        if (frame.code !== 200) return;
+        const data = parseData(frame) ?? {};
+        const group = data.group_id ?? frame.group_id;
+        const conversation: Conversation = group !== undefined ? { group: String(group) } : { user: String(data.app_user_id) };
+        this.emit('typing', { ...data, conversation, user_id: frame.user_id ?? 0, time: frame.time ?? Date.now() } as TypingEvent);
         return;
       }
       case 'error':
@@ -1305,6 +1376,29 @@ export class ImClient {
     return parseData(reply) as ConversationSettings;
   }
 
+  /**
+   * Adds (default) or removes your reaction on a message; idempotent per (you, message, emoji). Resolves
+   * with the emoji's count after the change. 400 beyond 20 distinct emoji, 404 for a recalled message.
+   */
+  async react(conversation: Conversation, msgId: number, emoji: string, op: 'add' | 'remove' = 'add'): Promise<ReactionEvent> {
+    const reply = await this.request('react', { ...this.target(conversation), msg_id: msgId, emoji, op });
+    return reactionOf(reply);
+  }
+
+  /** Tells the other participants you are typing (call it as often as you like: the server throttles the pushes). */
+  async typing(conversation: Conversation): Promise<void> {
+    await this.request('typing', { ...this.target(conversation) }, 'reject');
+  }
+
+  /**
+   * Hides every message so far from your history, on all your devices, and marks them read; others keep
+   * theirs. Resolves with the seq up to which messages are hidden. Your other devices get `historyCleared`.
+   */
+  async clearHistory(conversation: Conversation): Promise<number> {
+    const reply = await this.request('clearHistory', { ...this.target(conversation) });
+    return Number(parseData(reply)?.seq ?? 0);
+  }
+
   /** Asks for the unread lists again (also emitted as a `sync` event). */
   async sync(): Promise<SyncData> {
     const reply = await this.request('sync');
@@ -1325,6 +1419,13 @@ export class ImClient {
     const reply = await this.request('ping');
     return reply.time ?? Date.now();
   }
+}
+
+function reactionOf(frame: Envelope): ReactionEvent {
+  const data = parseData(frame) ?? {};
+  const event: ReactionEvent = { ...data, user_id: frame.user_id ?? 0, time: frame.time ?? Date.now() };
+  if (frame.group_id !== undefined) event.group_id = frame.group_id;
+  return event;
 }
 
 function toSyncData(extra: any): SyncData {
