@@ -3,7 +3,7 @@ import { ImCode, ImError } from '../common/im-error';
 import { AppConfig } from '../config/app-config';
 import { Db, Queryable } from '../database/db';
 import { PreparedSystemMessage, SystemMessageService, SystemMessageType } from '../system-messages/system-messages.service';
-import { LifecycleAccess, messageTarget, Participation, windowPassed } from './lifecycle-access';
+import { LifecycleAccess, messageTarget, MessageScope, windowPassed } from './lifecycle-access';
 import { hasRefs, MessageRefs, Mentions, ReaderView, refRequestOf } from './message-refs';
 import { MessageLimits, validateMessage } from './message-rules';
 import { Sender } from './messaging.service';
@@ -53,7 +53,7 @@ export class EditService {
     const text = validateMessage({ type: 1, content: request.content, extra: request.extra }, this.limits);
     const inGroup = request.group_id !== undefined && request.group_id !== null;
     const refRequest = hasExtra ? refRequestOf(text.extra, inGroup, true) : undefined;
-    const participation = await this.access.participation(sender.userId, request, msgId);
+    const participation = await this.access.scope(sender.userId, request, msgId);
     const now = Date.now();
     let prepared: PreparedSystemMessage | undefined;
     const data = await this.db.transaction(async (tx) => {
@@ -104,7 +104,7 @@ export class EditService {
     return { data, group_id: participation.groupId !== undefined ? String(participation.groupId) : undefined };
   }
 
-  private async directView(tx: Queryable, senderId: number, participation: Participation): Promise<ReaderView> {
+  private async directView(tx: Queryable, senderId: number, participation: MessageScope): Promise<ReaderView> {
     const [row] = await tx.query<{ blocked: boolean }>(
       `SELECT EXISTS (SELECT 1 FROM conversation_members cm JOIN blacklist b ON b.user_id = cm.user_id AND b.blocked_user_id = $2
                        WHERE cm.conversation_id = $1 AND cm.user_id <> $2) AS blocked`,
@@ -121,7 +121,7 @@ export class EditService {
    */
   async editHistory(reader: Sender, request: Record<string, unknown>): Promise<{ data: { versions: EditVersion[] }; group_id?: string }> {
     const msgId = this.access.msgIdOf(request);
-    const participation = await this.access.participation(reader.userId, request, msgId);
+    const participation = await this.access.scope(reader.userId, request, msgId);
     const message = await this.access.messageIn(this.db, participation, msgId, false);
     if (message.recalled_at !== null || message.seq <= participation.fromSeq) throw ImError.notFound(`no such message: ${msgId}`);
     // one statement, one snapshot: an edit committing meanwhile is either wholly in it or not at all
