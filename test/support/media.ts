@@ -48,7 +48,7 @@ export async function requestUpload(baseUrl: string, token: string | undefined, 
 export async function upload(baseUrl: string, token: string, bytes: Buffer, contentType: string, fileName?: string): Promise<any> {
   const ticket = await requestUpload(baseUrl, token, { content_type: contentType, size: bytes.length, ...(fileName ? { file_name: fileName } : {}) });
   if (ticket.status !== 200) throw new Error(`upload ticket: ${ticket.status} ${JSON.stringify(ticket.body)}`);
-  const put = await fetch(ticket.body.upload_url, { method: 'PUT', headers: ticket.body.headers, body: bytes });
+  const put = await fetch(ticket.body.upload_url, { method: 'PUT', headers: ticket.body.headers, body: new Uint8Array(bytes) });
   if (put.status !== 200) throw new Error(`PUT: ${put.status} ${await put.text()}`);
   return ticket.body;
 }

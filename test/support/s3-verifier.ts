@@ -50,7 +50,7 @@ export async function startVerifyingS3Proxy(target: { port: number }, credential
       { method: req.method ?? 'GET', protocol: 'http:', hostname: host, port: port ? Number(port) : undefined, path: url.pathname, query, headers },
       { signingDate, expiresIn, signableHeaders: new Set(signedHeaders) },
     );
-    return expected.query['X-Amz-Signature'] === url.searchParams.get('X-Amz-Signature') ? undefined : `signature mismatch (${req.method} ${url.pathname}, signed headers ${signedHeaders.join(';')})`;
+    return expected.query?.['X-Amz-Signature'] === url.searchParams.get('X-Amz-Signature') ? undefined : `signature mismatch (${req.method} ${url.pathname}, signed headers ${signedHeaders.join(';')})`;
   }
 
   function forward(req: IncomingMessage, res: ServerResponse): void {
