@@ -1,5 +1,5 @@
 import { Body, CanActivate, Controller, ExecutionContext, Get, HttpCode, Injectable, Param, Post, Put, Query, Req, Res, UseGuards } from '@nestjs/common';
-import { ApiBody, ApiHeader, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiConsumes, ApiHeader, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { Request, Response } from 'express';
 import { ImError } from '../common/im-error';
 import { ApiBodyErrors, ApiError, ErrorDto } from '../openapi/api-errors';
@@ -42,11 +42,13 @@ export class MediaController {
   @Post('uploads')
   @HttpCode(200)
   @UseGuards(ClientTokenGuard)
-  @ApiOperation({ summary: 'ask where to upload a file (client token); the answer holds the signed upload URL and the URL to send', security: [{ bearer: [] }] })
+  @ApiOperation({ summary: 'ask where to upload a file (client token); the answer holds the signed upload URL and the URL to send', security: [{ client: [] }] })
   @ApiBody({ type: UploadRequestBody })
   @ApiOkResponse({ type: UploadTicketDto })
   @ApiError(400, 'bad body; msg names the field')
   @ApiError(401, 'no or bad client token')
+  @err(413, 'size is over MEDIA_MAX_BYTES (or the JSON body over ADMIN_BODY_MAX_BYTES)', 'size must be at most 104857600 bytes (MEDIA_MAX_BYTES)')
+  @err(415, 'content_type is not image/*, audio/*, video/* or application/* (or the body is not JSON)', 'content_type text/html is not accepted: only image/*, audio/*, video/* and application/*')
   @ApiError(500)
   async requestUpload(@Body() body: Record<string, unknown>): Promise<UploadTicketDto> {
     return this.media.requestUpload(body);
@@ -56,11 +58,12 @@ export class MediaController {
   @ApiOperation({ summary: 'local storage: upload the bytes to the signed upload_url (once per key)', security: [] })
   @ApiParam(KEY_PARAM)
   @ApiQuery({ name: 'sig', description: 'signature over key, size, type and expires (with size, type, expires: copy upload_url as given)' })
+  @ApiConsumes('*/*')
   @ApiHeader({ name: 'Content-Type', required: true, description: 'exactly the content_type announced' })
   @ApiBody({ description: 'the file\'s bytes, exactly `size` of them', required: true, schema: { type: 'string', format: 'binary' } })
   @ApiOkResponse({ type: StoredMediaDto, description: 'stored; GET url serves it from now on' })
   @ApiError(400, 'the body is shorter than announced, or was cut off')
-  @ApiError(404, 'not a media key, or S3 storage is configured (upload to the bucket)')
+  @err(404, 'not a media key, or S3 storage is configured (upload to the bucket)', 'no such upload')
   @err(403, 'forged, incomplete or expired upload URL', 'upload URL signature is not valid')
   @err(409, 'the key is already stored (an upload URL is used once)', 'this upload URL was already used: the file is stored')
   @err(413, 'the body (or Content-Length) is longer than announced', 'request body is longer than the announced size 245760')
@@ -84,13 +87,12 @@ export class MediaController {
   @ApiQuery({ name: 'thumb', required: false, description: `images: a WebP thumbnail fitting into ${THUMB_SIZE}×${THUMB_SIZE}, never upscaled (only ${THUMB_SIZE})`, schema: { type: 'integer', enum: [THUMB_SIZE] } })
   @ApiQuery({ name: 'attname', required: false, description: 'download name: answers with Content-Disposition: attachment' })
   @ApiHeader({ name: 'Range', required: false, description: 'one byte range, e.g. bytes=0-1023' })
-  @ApiProduces('application/octet-stream')
-  @ApiOkResponse({ description: 'the bytes, with their Content-Type and ETag', schema: { type: 'string', format: 'binary' } })
-  @ApiResponse({ status: 206, description: 'the requested range (Content-Range)', schema: { type: 'string', format: 'binary' } })
+  @ApiOkResponse({ description: 'the bytes, with their Content-Type (as uploaded; image/webp for a thumbnail) and ETag', content: { '*/*': { schema: { type: 'string', format: 'binary' } } } })
+  @ApiResponse({ status: 206, description: 'the requested range (Content-Range)', content: { '*/*': { schema: { type: 'string', format: 'binary' } } } })
   @ApiResponse({ status: 302, description: 'S3 storage: redirect to the object\'s URL' })
   @ApiResponse({ status: 304, description: 'If-None-Match matched the ETag' })
   @ApiError(400, 'thumb is not 200, or the file is not an image')
-  @ApiError(404, 'no such file')
+  @err(404, 'no such file', 'no such media')
   @err(416, 'the range is outside the file (Content-Range: bytes */size)', 'range not satisfiable')
   @ApiError(500)
   async read(@Param('key') key: string, @Query() query: Record<string, unknown>, @Req() req: Request, @Res() res: Response): Promise<void> {
