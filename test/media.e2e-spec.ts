@@ -1,5 +1,5 @@
 import { createHash, createHmac } from 'crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import sharp from 'sharp';
@@ -19,6 +19,11 @@ describe('media: local storage', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'im-media-'));
+    // what a crash left behind: an upload's temporary file from two hours ago, and one from just now
+    mkdirSync(join(dir, 'tmp'));
+    writeFileSync(join(dir, 'tmp', 'stale'), 'x');
+    utimesSync(join(dir, 'tmp', 'stale'), new Date(Date.now() - 2 * 3600_000), new Date(Date.now() - 2 * 3600_000));
+    writeFileSync(join(dir, 'tmp', 'recent'), 'x');
     t = await startTestServer({ MEDIA_DIR: dir, MEDIA_MAX_BYTES: String(10 * 1024 * 1024) });
   });
   afterAll(async () => {
@@ -38,6 +43,11 @@ describe('media: local storage', () => {
     const sig = createHmac('sha256', value).update(`${key}\n${size}\n${type}\n${expires}`).digest('base64url');
     return `${t.baseUrl}/media/${key}?${new URLSearchParams({ size: String(size), type, expires: String(expires), sig })}`;
   }
+
+  it('a start removes temporary files older than an hour (uploads a crash interrupted), not recent ones', () => {
+    expect(readdirSync(join(dir, 'tmp'))).toEqual(['recent']);
+    rmSync(join(dir, 'tmp', 'recent'));
+  });
 
   it('upload → send an image → the recipient fetches its thumbnail, fitted into 200×200 (sharp), cached on disk', async () => {
     const image = await png(1200, 800);

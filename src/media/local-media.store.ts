@@ -1,7 +1,7 @@
-import { HttpException, Injectable, Logger } from '@nestjs/common';
+import { HttpException, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { createHash } from 'crypto';
 import { createWriteStream } from 'fs';
-import { link, mkdir, readFile, rm, stat, writeFile } from 'fs/promises';
+import { link, mkdir, readdir, readFile, rm, stat, writeFile } from 'fs/promises';
 import { IncomingMessage } from 'http';
 import { join, resolve } from 'path';
 import { Transform } from 'stream';
@@ -10,6 +10,8 @@ import { AppConfig } from '../config/app-config';
 import { ImError } from '../common/im-error';
 import { MediaSigner } from './media-signer';
 import { MEDIA_KEY, MediaStorage, mediaTypeEssence, UploadRequest, UploadTicket } from './media-types';
+
+const STALE_TMP_MS = 60 * 60 * 1000;
 
 /** What is kept beside each stored file (`<key>.json`). */
 export interface StoredMedia {
@@ -36,7 +38,7 @@ export interface UploadQuery {
  * with one link). Keys come only from newMediaKey and are checked against MEDIA_KEY before any path is built.
  */
 @Injectable()
-export class LocalMediaStore extends MediaStorage {
+export class LocalMediaStore extends MediaStorage implements OnModuleInit {
   readonly kind = 'local' as const;
   private readonly logger = new Logger('LocalMediaStore');
   readonly root: string;
@@ -47,6 +49,21 @@ export class LocalMediaStore extends MediaStorage {
   ) {
     super();
     this.root = resolve(config.MEDIA_DIR);
+  }
+
+  /**
+   * Temporary files of uploads a crash interrupted: removed when older than an hour (no upload runs
+   * that long: URLs last 15 minutes and Node ends a request after 5; other nodes may share MEDIA_DIR).
+   */
+  async onModuleInit(): Promise<void> {
+    if (this.config.S3_BUCKET) return;
+    const dir = join(this.root, 'tmp');
+    const names = await readdir(dir).catch(() => [] as string[]);
+    for (const name of names) {
+      const path = join(dir, name);
+      const info = await stat(path).catch(() => undefined);
+      if (info && Date.now() - info.mtimeMs > STALE_TMP_MS) await rm(path, { force: true });
+    }
   }
 
   async createUpload(request: UploadRequest): Promise<UploadTicket> {
