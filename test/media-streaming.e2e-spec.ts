@@ -38,7 +38,10 @@ function streamUpload(url: string, contentType: string): Promise<{ status: numbe
 
 /**
  * A 100 MB upload streams to disk: the server (its own process, so its memory is its own) stores it
- * whole while its peak resident memory grows by far less than the file.
+ * whole while its peak resident memory grows by less than the file. Some growth there is: the
+ * socket's read buffers live outside V8's heap and are freed lazily, up to V8's external-memory soft
+ * limit (64 MB), so the growth is bounded whatever the file's size (Node 20: ~26 MB, Node 24: ~61 MB
+ * for 100 MB and ~63 MB for 250 MB). A server holding the body would grow by 100 MB or more.
  */
 describe('media: large uploads stream', () => {
   let server: ChildServer;
@@ -55,7 +58,7 @@ describe('media: large uploads stream', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('stores a 100 MB file with the server\'s peak RSS growing by less than 40 MB', async () => {
+  it('stores a 100 MB file with the server\'s peak RSS growing by less than 80 MB (bounded, whatever the size)', async () => {
     const { token } = await server.admin.ensureUserToken('big-uploader');
     const base = `http://127.0.0.1:${server.port}`;
     // warm up the upload path (first-use allocations are not what is measured)
@@ -70,7 +73,7 @@ describe('media: large uploads stream', () => {
     expect(JSON.parse(put.body)).toMatchObject({ size: SIZE, key: ticket.key });
     expect(statSync(join(dir, 'media', 'objects', ticket.key.slice(0, 2), ticket.key)).size).toBe(SIZE);
     process.stdout.write(`media streaming: 100 MB upload, server peak RSS before ${(before / 2 ** 20).toFixed(1)} MB, growth ${(growth / 2 ** 20).toFixed(1)} MB\n`);
-    expect(growth).toBeLessThan(40 * 1024 * 1024);
+    expect(growth).toBeLessThan(80 * 1024 * 1024);
 
     // and it is read back as a stream too, with a range at its end
     const tail = await fetch(ticket.url.replace('localhost', '127.0.0.1'), { headers: { range: `bytes=${SIZE - 4}-` } });

@@ -7,7 +7,7 @@ import { ClientAuthenticator } from '../users/client-authenticator';
 import { LocalMediaStore, UploadQuery } from './local-media.store';
 import { MediaService } from './media.service';
 import { StoredMediaDto, UploadRequestBody, UploadTicketDto } from './media.dto';
-import { MediaStorage, THUMB_SIZE } from './media-types';
+import { MEDIA_KEY, MediaStorage, THUMB_SIZE } from './media-types';
 import { sendMedia } from './media-response';
 import { Thumbnails } from './thumbnails';
 
@@ -45,7 +45,7 @@ export class MediaController {
   @ApiOperation({ summary: 'ask where to upload a file (client token); the answer holds the signed upload URL and the URL to send', security: [{ client: [] }] })
   @ApiBody({ type: UploadRequestBody })
   @ApiOkResponse({ type: UploadTicketDto })
-  @ApiError(400, 'bad body; msg names the field')
+  @err(400, 'bad body; msg names the field', 'size must be a non-negative integer (bytes)')
   @ApiError(401, 'no or bad client token')
   @err(413, 'size is over MEDIA_MAX_BYTES (or the JSON body over ADMIN_BODY_MAX_BYTES)', 'size must be at most 104857600 bytes (MEDIA_MAX_BYTES)')
   @err(415, 'content_type is not image/*, audio/*, video/* or application/* (or the body is not JSON)', 'content_type text/html is not accepted: only image/*, audio/*, video/* and application/*')
@@ -62,7 +62,7 @@ export class MediaController {
   @ApiHeader({ name: 'Content-Type', required: true, description: 'exactly the content_type announced' })
   @ApiBody({ description: 'the file\'s bytes, exactly `size` of them', required: true, schema: { type: 'string', format: 'binary' } })
   @ApiOkResponse({ type: StoredMediaDto, description: 'stored; GET url serves it from now on' })
-  @ApiError(400, 'the body is shorter than announced, or was cut off')
+  @err(400, 'the body is shorter than announced, or was cut off', 'request body has 1000 bytes, shorter than the announced size 245760')
   @err(404, 'not a media key, or S3 storage is configured (upload to the bucket)', 'no such upload')
   @err(403, 'forged, incomplete or expired upload URL', 'upload URL signature is not valid')
   @err(409, 'the key is already stored (an upload URL is used once)', 'this upload URL was already used: the file is stored')
@@ -91,12 +91,15 @@ export class MediaController {
   @ApiResponse({ status: 206, description: 'the requested range (Content-Range)', content: { '*/*': { schema: { type: 'string', format: 'binary' } } } })
   @ApiResponse({ status: 302, description: 'S3 storage: redirect to the object\'s URL' })
   @ApiResponse({ status: 304, description: 'If-None-Match matched the ETag' })
-  @ApiError(400, 'thumb is not 200, or the file is not an image')
+  @err(400, 'thumb is not 200, or the file is not an image', 'thumb must be 200')
   @err(404, 'no such file', 'no such media')
   @err(416, 'the range is outside the file (Content-Range: bytes */size)', 'range not satisfiable')
   @ApiError(500)
   async read(@Param('key') key: string, @Query() query: Record<string, unknown>, @Req() req: Request, @Res() res: Response): Promise<void> {
-    if (this.storage.kind !== 'local') return void res.redirect(302, this.storage.objectUrl(key.replace(/[^A-Za-z0-9_-]/g, '')));
+    if (this.storage.kind !== 'local') {
+      if (!MEDIA_KEY.test(key)) throw ImError.notFound('no such media');
+      return void res.redirect(302, this.storage.objectUrl(key));
+    }
     const media = await this.local.find(key);
     if (!media) throw ImError.notFound('no such media');
     const attname = typeof query.attname === 'string' && query.attname !== '' ? query.attname : undefined;
