@@ -40,7 +40,7 @@ describe('media: local storage', () => {
   /** A signature made with the server's own media secret (for an URL the server would have issued, e.g. one already expired). */
   async function signedUrl(key: string, size: number, type: string, expires: number): Promise<string> {
     const [{ value }] = await t.sql<{ value: string }>(`SELECT value FROM server_settings WHERE key = 'media_secret'`);
-    const sig = createHmac('sha256', value).update(`${key}\n${size}\n${type}\n${expires}`).digest('base64url');
+    const sig = createHmac('sha256', value).update(`${key}\n${size}\n${type}\n${expires}\n`).digest('base64url');
     return `${t.baseUrl}/media/${key}?${new URLSearchParams({ size: String(size), type, expires: String(expires), sig })}`;
   }
 
@@ -175,6 +175,9 @@ describe('media: local storage', () => {
     const bigger = new URL(url);
     bigger.searchParams.set('size', '2000');
     expect((await put({ ...type, 'content-length': 2000 }, Buffer.alloc(2000), bigger.toString())).status).toBe(403);
+    const renamed = new URL(url);
+    renamed.searchParams.set('name', 'evil.html');
+    expect((await put({ ...type, 'content-length': 1000 }, bytes, renamed.toString())).status).toBe(403);
     const otherType = new URL(url);
     otherType.searchParams.set('type', 'image/png');
     expect((await put({ 'content-type': 'image/png', 'content-length': 1000 }, bytes, otherType.toString())).status).toBe(403);

@@ -30,6 +30,7 @@ export interface UploadQuery {
   type?: string;
   expires?: string;
   sig?: string;
+  name?: string;
 }
 
 /**
@@ -68,7 +69,7 @@ export class LocalMediaStore extends MediaStorage implements OnModuleInit {
 
   async createUpload(request: UploadRequest): Promise<UploadTicket> {
     const { key, size, contentType, expiresAt } = request;
-    const sig = this.signer.sign(key, size, contentType, expiresAt);
+    const sig = this.signer.sign(key, size, contentType, expiresAt, request.fileName);
     const query = new URLSearchParams({ size: String(size), type: contentType, expires: String(expiresAt), sig });
     if (request.fileName !== undefined) query.set('name', request.fileName);
     return { upload_url: `${this.objectUrl(key)}?${query}`, method: 'PUT', headers: { 'Content-Type': contentType }, url: this.objectUrl(key), expires_at: expiresAt, key };
@@ -129,13 +130,14 @@ export class LocalMediaStore extends MediaStorage implements OnModuleInit {
     if (typeof query.sig !== 'string' || typeof query.type !== 'string' || !Number.isSafeInteger(size) || !Number.isSafeInteger(expiresAt)) {
       throw new HttpException('upload URL is incomplete: size, type, expires and sig are required (use the upload_url of POST /media/uploads)', 403);
     }
-    if (!this.signer.verify(key, size, query.type, expiresAt, query.sig)) throw new HttpException('upload URL signature is not valid', 403);
+    const fileName = typeof query.name === 'string' && query.name !== '' ? query.name : undefined;
+    if (!this.signer.verify(key, size, query.type, expiresAt, fileName, query.sig)) throw new HttpException('upload URL signature is not valid', 403);
     if (Date.now() > expiresAt) throw new HttpException('upload URL has expired (valid 15 minutes): ask POST /media/uploads for a new one', 403);
     const sent = mediaTypeEssence(req.headers['content-type'] ?? '');
     if (sent !== query.type) {
       throw new HttpException(`Content-Type must be ${query.type} as announced (got ${req.headers['content-type'] ? JSON.stringify(req.headers['content-type']) : 'none'})`, 415);
     }
-    return { key, size, contentType: query.type, expiresAt, fileName: typeof (query as { name?: unknown }).name === 'string' ? (query as { name: string }).name : undefined };
+    return { key, size, contentType: query.type, expiresAt, fileName };
   }
 
   /** Metadata first (claims the key: link fails with EEXIST), then the bytes: a file present is complete. */

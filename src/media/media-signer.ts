@@ -3,7 +3,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'crypto';
 import { Db } from '../database/db';
 
 /**
- * Signs local upload URLs: HMAC-SHA256 over key, size, content type and expiry, so a client can PUT
+ * Signs local upload URLs: HMAC-SHA256 over key, size, content type, expiry and file name, so a client can PUT
  * exactly the file it announced, once the server said yes. The key is made once and kept in
  * server_settings (`media_secret`), so every node accepts every node's URLs and restarts keep them valid.
  */
@@ -19,12 +19,13 @@ export class MediaSigner implements OnModuleInit {
     this.secret = Buffer.from(rows[0].value, 'utf8');
   }
 
-  sign(key: string, size: number, contentType: string, expiresAt: number): string {
-    return createHmac('sha256', this.secret!).update(`${key}\n${size}\n${contentType}\n${expiresAt}`).digest('base64url');
+  /** `fileName` (the download name kept with the file) is signed too, as "" when there is none. */
+  sign(key: string, size: number, contentType: string, expiresAt: number, fileName = ''): string {
+    return createHmac('sha256', this.secret!).update(`${key}\n${size}\n${contentType}\n${expiresAt}\n${fileName}`).digest('base64url');
   }
 
-  verify(key: string, size: number, contentType: string, expiresAt: number, signature: string): boolean {
-    const expected = Buffer.from(this.sign(key, size, contentType, expiresAt));
+  verify(key: string, size: number, contentType: string, expiresAt: number, fileName: string | undefined, signature: string): boolean {
+    const expected = Buffer.from(this.sign(key, size, contentType, expiresAt, fileName));
     const given = Buffer.from(signature);
     return given.length === expected.length && timingSafeEqual(given, expected);
   }
