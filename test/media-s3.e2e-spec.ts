@@ -3,7 +3,10 @@ import { Server } from 'http';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import S3rver from 's3rver';
+import { Readable } from 'stream';
+import { MediaUploadError } from '../packages/client/src';
 import { requestUpload } from './support/media';
+import { sdkClient } from './support/sdk';
 import { startVerifyingS3Proxy } from './support/s3-verifier';
 import { startTestServer, TestServer } from './support/server';
 import { dataOf } from './support/ws-client';
@@ -88,6 +91,21 @@ describe('media: S3-compatible storage', () => {
     expect(proxy.refused).toHaveLength(4);
     expect((await fetch(ticket.url)).status).toBe(404);
     expect((await fetch(ticket.upload_url, { method: 'PUT', headers: ticket.headers, body: Buffer.alloc(100) })).status).toBe(200);
+  });
+
+  it('the SDK uploads bytes and Blobs to the bucket; a stream (sent chunked, without a length) is refused by it', async () => {
+    const { client } = await sdkClient(t, 'alice', { connect: false });
+    const blob = await client.uploadMedia(new Blob([Buffer.from('blob bytes')], { type: 'audio/mpeg' }));
+    expect(blob.url).toBe(`http://127.0.0.1:${proxy.port}/im-media/${blob.key}`);
+    const bytes = await client.uploadMedia(Buffer.from('buffer bytes'), { contentType: 'application/zip' });
+    for (const [media, body, type] of [[blob, 'blob bytes', 'audio/mpeg'], [bytes, 'buffer bytes', 'application/zip']] as const) {
+      const answer = await fetch(media.url);
+      expect([answer.status, answer.headers.get('content-type'), await answer.text()]).toEqual([200, type, body]);
+    }
+    const refused = await client.uploadMedia(Readable.from([Buffer.from('streamed')]), { size: 8, contentType: 'video/mp4' }).catch((error) => error);
+    expect(refused).toBeInstanceOf(MediaUploadError);
+    expect(refused.status).toBe(403);
+    client.close();
   });
 
   it('there is no local PUT when S3 is configured; refusals of the ticket are the same as with local storage', async () => {
