@@ -6,6 +6,7 @@ import { ContractModule } from './contract/contract.module';
 import { DatabaseModule } from './database/database.module';
 import { GroupsModule } from './groups/groups.module';
 import { HealthModule } from './health/health.module';
+import { MediaModule } from './media/media.module';
 import { MessagingModule } from './messaging/messaging.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { PresenceModule } from './presence/presence.module';
@@ -34,6 +35,7 @@ export class AppModule {
         HealthModule,
         MetricsModule,
         ContractModule,
+        MediaModule,
       ],
     };
   }
