@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Db, Queryable } from '../database/db';
 import { SetStatement, WriteBatcher } from '../database/write-batcher';
+import { MessageColumns, WebhookOutbox } from '../webhooks/outbox';
 
 /** One message to store: who sends, to whom (app_user_id or group id), and what. */
 export interface StoreItem<Target> {
@@ -87,7 +88,7 @@ const STORE_SET_TAIL = `
 /** One-to-one messages of a whole batch: one statement, one row per item (by `ord`). */
 // The dedupe lookup is a LATERAL … LIMIT 1 (an index probe per message): as an EXISTS the planner
 // may hash the whole messages table instead, a cost that grows with every message stored.
-const STORE_DIRECT_SET = `
+const storeDirectSet = (hooks: string) => `
   WITH i AS (
     SELECT * FROM unnest($1::int[], $2::text[], $3::bigint[], $4::text[], $5::int[], $6::text[], $7::text[])
       WITH ORDINALITY AS i(sender_id, to_id, created_at, nonce, type, content, extra, ord)
@@ -105,12 +106,12 @@ const STORE_DIRECT_SET = `
   ok AS (
     SELECT r.*, row_number() OVER (PARTITION BY r.conversation_id ORDER BY r.ord) AS k, row_number() OVER (ORDER BY r.ord) AS rn
     FROM r WHERE r.conversation_id IS NOT NULL AND NOT r.blocked AND NOT r.duplicate AND r.recipient_id <> r.sender_id
-  ),${STORE_SET_TAIL}
+  ),${STORE_SET_TAIL}${hooks}
   SELECT r.ord, r.duplicate, r.recipient_id, r.blocked, n.id AS msg_id, n.seq, s.app_user_id, s.nickname, s.head
   FROM r JOIN users s ON s.id = r.sender_id LEFT JOIN n ON n.ord = r.ord`;
 
 /** Group messages of a whole batch: one statement, one row per item (by `ord`). */
-const STORE_GROUP_SET = `
+const storeGroupSet = (hooks: string) => `
   WITH i AS (
     SELECT * FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::text[], $5::int[], $6::text[], $7::text[])
       WITH ORDINALITY AS i(sender_id, group_id, created_at, nonce, type, content, extra, ord)
@@ -128,7 +129,7 @@ const STORE_GROUP_SET = `
     SELECT r.*, row_number() OVER (PARTITION BY r.conversation_id ORDER BY r.ord) AS k, row_number() OVER (ORDER BY r.ord) AS rn
     FROM r WHERE r.conversation_id IS NOT NULL AND NOT r.dissolved AND r.member AND NOT r.duplicate
       AND r.muted_until <= r.created_at AND (r.banned_to_post = 0 OR r.owner_id = r.sender_id OR r.role = 1)
-  ),${STORE_SET_TAIL}
+  ),${STORE_SET_TAIL}${hooks}
   SELECT r.ord, r.duplicate, r.owner_id IS NOT NULL AS found, r.dissolved, r.member, r.banned_to_post, r.owner_id, r.role, r.muted_until,
          n.id AS msg_id, n.seq, s.app_user_id, s.nickname, s.head, n.conversation_id,
          CASE WHEN n.k = 1 THEN ARRAY(SELECT user_id FROM conversation_members WHERE conversation_id = n.conversation_id) END AS member_ids
@@ -139,14 +140,14 @@ const STORE_TAIL = `
   m AS (
     INSERT INTO messages (id, conversation_id, seq, sender_id, nonce, type, content, extra, created_at)
     SELECT c.last_msg_id, c.id, c.last_seq, $1, $4, $5, $6, $7::jsonb, $3 FROM c
-    RETURNING id, seq, conversation_id
+    RETURNING id, seq, conversation_id, created_at, type, content, extra
   ),
   rs AS (
     UPDATE conversation_members cm SET read_seq = GREATEST(cm.read_seq, m.seq) FROM m
     WHERE cm.conversation_id = m.conversation_id AND cm.user_id = $1
   )`;
 
-const STORE_DIRECT = `
+const storeDirect = (hooks: string) => `
   WITH r AS (
     SELECT u.id, EXISTS (SELECT 1 FROM blacklist b WHERE b.user_id = u.id AND b.blocked_user_id = $1) AS blocked
     FROM users u WHERE u.app_user_id = $2
@@ -157,11 +158,11 @@ const STORE_DIRECT = `
     WHERE NOT r.blocked AND r.id <> $1 AND conversations.user_low = LEAST($1::int, r.id) AND conversations.user_high = GREATEST($1::int, r.id)
       AND conversations.kind = 1
     RETURNING conversations.id, conversations.last_seq, conversations.last_msg_id
-  ),${STORE_TAIL}
+  ),${STORE_TAIL}${hooks}
   SELECT 1 AS ord, false AS duplicate, r.id AS recipient_id, r.blocked, m.id AS msg_id, m.seq, s.app_user_id, s.nickname, s.head
   FROM users s LEFT JOIN r ON true LEFT JOIN m ON true WHERE s.id = $1`;
 
-const STORE_GROUP = `
+const storeGroup = (hooks: string) => `
   WITH g AS (
     SELECT g.owner_id, g.banned_to_post, g.dissolved_at IS NOT NULL AS dissolved,
            cm.user_id IS NOT NULL AS member, cm.role, cm.muted_until
@@ -174,7 +175,7 @@ const STORE_GROUP = `
     WHERE conversations.id = $2 AND NOT g.dissolved AND g.member AND g.muted_until <= $3
       AND (g.banned_to_post = 0 OR g.owner_id = $1 OR g.role = 1)
     RETURNING conversations.id, conversations.last_seq, conversations.last_msg_id
-  ),${STORE_TAIL}
+  ),${STORE_TAIL}${hooks}
   SELECT 1 AS ord, false AS duplicate, g.owner_id IS NOT NULL AS found, g.dissolved, g.member, g.banned_to_post, g.owner_id, g.role, g.muted_until,
          m.id AS msg_id, m.seq, s.app_user_id, s.nickname, s.head,
          CASE WHEN m.id IS NOT NULL THEN ARRAY(SELECT user_id FROM conversation_members WHERE conversation_id = $2) END AS member_ids
@@ -218,17 +219,40 @@ function setParams<T>(items: StoreItem<T>[]): unknown[] {
 export class SendStore {
   private readonly direct: SetStatement<StoreItem<string>, DirectRow>;
   private readonly group: SetStatement<StoreItem<number>, GroupRow>;
+  /** The one-message statements, with the webhook outbox rows when webhooks are on. */
+  private readonly storeDirectSql: string;
+  private readonly storeGroupSql: string;
+  /** Suffix of prepared statement names: the SQL differs with webhooks on. */
+  private readonly variant: string;
+  /** Wakes the webhook dispatcher after a message committed (webhooks on only). */
+  private readonly committed?: <R extends StoredRow>(row: R) => R;
 
   constructor(
     private readonly db: Db,
     private readonly batcher: WriteBatcher,
+    outbox: WebhookOutbox,
   ) {
-    this.direct = { name: 'store_direct_set', sql: STORE_DIRECT_SET, params: setParams, alone: (item) => this.alone<DirectRow>('store_direct', STORE_DIRECT, item) };
+    // webhook rows (message.created, the offline push job) are written by the store statements
+    // themselves, set-based, so they commit with the messages (src/webhooks, docs/webhooks.md)
+    const set: Omit<MessageColumns, 'target'> = { from: 'n', id: 'n.id', seq: 'n.seq', conversationId: 'n.conversation_id', time: 'n.created_at', type: 'n.type', content: 'n.content', extra: 'n.extra', senderId: 'n.sender_id' };
+    const one: Omit<MessageColumns, 'target' | 'from'> = { id: 'm.id', seq: 'm.seq', conversationId: 'm.conversation_id', time: 'm.created_at', type: 'm.type', content: 'm.content', extra: 'm.extra::text', senderId: '$1' };
+    const directSet = storeDirectSet(outbox.messageCtes({ ...set, target: ['to_app_user_id', 'n.to_id'] }));
+    const groupSet = storeGroupSet(outbox.messageCtes({ ...set, target: ['group_id', 'n.group_id::text'] }));
+    this.storeDirectSql = storeDirect(outbox.messageCtes({ ...one, from: 'm CROSS JOIN r JOIN users wt ON wt.id = r.id', target: ['to_app_user_id', 'wt.app_user_id'] }));
+    this.storeGroupSql = storeGroup(outbox.messageCtes({ ...one, from: 'm', target: ['group_id', 'm.conversation_id::text'] }));
+    this.variant = outbox.eventsEnabled || outbox.pushEnabled ? `_wh${Number(outbox.eventsEnabled)}${Number(outbox.pushEnabled)}` : '';
+    if (this.variant) {
+      this.committed = (row) => {
+        if (row.msg_id !== null) outbox.kick();
+        return row;
+      };
+    }
+    this.direct = { name: `store_direct_set${this.variant}`, sql: directSet, params: setParams, alone: (item) => this.alone<DirectRow>('store_direct', this.storeDirectSql, item) };
     this.group = {
-      name: 'store_group_set',
-      sql: STORE_GROUP_SET,
+      name: `store_group_set${this.variant}`,
+      sql: groupSet,
       params: setParams,
-      alone: (item) => this.alone<GroupRow>('store_group', STORE_GROUP, item),
+      alone: (item) => this.alone<GroupRow>('store_group', this.storeGroupSql, item),
       // the members are read once per group and batch (on its first message): the others share them
       complete: (rows) => {
         const members = new Map<number, number[]>();
@@ -239,11 +263,13 @@ export class SendStore {
   }
 
   storeDirect(item: StoreItem<string>): Promise<DirectRow> {
-    return this.batcher.runInSet(this.direct, item);
+    const stored = this.batcher.runInSet(this.direct, item);
+    return this.committed ? stored.then(this.committed) : stored;
   }
 
   storeGroup(item: StoreItem<number>): Promise<GroupRow> {
-    return this.batcher.runInSet(this.group, item);
+    const stored = this.batcher.runInSet(this.group, item);
+    return this.committed ? stored.then(this.committed) : stored;
   }
 
   /** The first message between two users: creates their conversation and members, then stores it. */
@@ -261,13 +287,13 @@ export class SendStore {
            SELECT c.id, u, 0, 0, $3 FROM c, unnest(ARRAY[$1::int, $2::int]) AS u`,
           [low, high, item.time],
         );
-        return (await tx.query<DirectRow>(STORE_DIRECT, singleParams(item)))[0];
+        return (await tx.query<DirectRow>(this.storeDirectSql, singleParams(item)))[0];
       }),
-    );
+    ).then((row) => (this.committed ? this.committed(row) : row));
   }
 
   private alone<R extends StoredRow>(name: string, sql: string, item: StoreItem<unknown>): Promise<R> {
-    return this.orDuplicate(async () => (await this.db.queryPrepared<R>(name, sql, singleParams(item)))[0]);
+    return this.orDuplicate(async () => (await this.db.queryPrepared<R>(`${name}${this.variant}`, sql, singleParams(item)))[0]);
   }
 
   /** A unique violation of (sender, nonce) is the answer "already stored", not an error. */

@@ -1,0 +1,168 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { AppConfig } from '../config/app-config';
+import { Db } from '../database/db';
+import { MetricsService } from '../metrics/metrics.service';
+import { Sink, WebhookOutbox } from './outbox';
+import { OfflinePushResolver } from './push';
+import { postSigned } from './signer';
+
+export interface OutboxRow {
+  id: number;
+  event_id: string;
+  sink: Sink;
+  event: string;
+  ordering_key: string;
+  body: string;
+  msg_id: number | null;
+  created_at: number;
+  attempts: number;
+  locked_until: number;
+}
+
+/** Rows claimed per round and sink: at most this many calls in flight per node and sink. */
+const CLAIM_LIMIT = 32;
+/** A claimed row is leased this long past the call's timeout; a node that died holding it loses it then. */
+const LEASE_MARGIN_MS = 5000;
+
+/**
+ * Claims the due head of every ordering key: only the row with the smallest id of its
+ * (sink, ordering_key) may go out, so a later event of a conversation waits for every earlier one
+ * (retries included). The claim is a lease (`locked_until`), re-checked row by row by the UPDATE: when
+ * two nodes pick the same head, the second UPDATE waits for the first's row lock, then finds the lease
+ * taken and skips the row. No session state, so it works on the embedded database's one connection.
+ */
+const CLAIM = `
+  WITH heads AS (
+    SELECT DISTINCT ON (ordering_key) id, next_at, locked_until
+    FROM webhook_outbox WHERE sink = $1
+    ORDER BY ordering_key, id
+  ),
+  picked AS (
+    SELECT id FROM heads WHERE next_at <= $2 AND locked_until <= $2 ORDER BY id LIMIT $3
+  )
+  UPDATE webhook_outbox o SET locked_until = $4, attempts = o.attempts + 1
+  FROM picked WHERE o.id = picked.id AND o.locked_until <= $2
+  RETURNING o.id, o.event_id::text, o.sink, o.event, o.ordering_key, o.body, o.msg_id, o.created_at, o.attempts, o.locked_until`;
+
+/**
+ * Delivers webhook_outbox rows on every node (PROTOCOL §11, docs/webhooks.md): at least once, in order
+ * per ordering key, retried with exponential backoff (WEBHOOK_RETRY_BASE_MS doubling up to
+ * WEBHOOK_RETRY_MAX_MS) until WEBHOOK_RETRY_FOR_MS after the row was written, then dropped.
+ */
+@Injectable()
+export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('Webhooks');
+  private readonly sinks: Array<{ sink: Sink; url: string }> = [];
+  private readonly leaseMs: number;
+  private running = false;
+  private loops: Promise<void>[] = [];
+  /** Per sink loop: wakes it from its sleep (a kick, shutdown). */
+  private readonly wakers = new Set<() => void>();
+  /** Aborts calls in flight at shutdown (their rows are released for the next node or start). */
+  private readonly stop = new AbortController();
+
+  constructor(
+    private readonly db: Db,
+    private readonly config: AppConfig,
+    private readonly metrics: MetricsService,
+    private readonly push: OfflinePushResolver,
+    outbox: WebhookOutbox,
+  ) {
+    if (config.WEBHOOK_URL) this.sinks.push({ sink: Sink.Events, url: config.WEBHOOK_URL });
+    if (config.PUSH_WEBHOOK_URL) this.sinks.push({ sink: Sink.Push, url: config.PUSH_WEBHOOK_URL });
+    this.leaseMs = config.WEBHOOK_TIMEOUT_MS + LEASE_MARGIN_MS;
+    outbox.onKick(() => this.wake());
+  }
+
+  onApplicationBootstrap(): void {
+    if (this.sinks.length === 0) return;
+    this.running = true;
+    // one loop per sink: a push receiver that hangs does not hold back events, nor the other way round
+    this.loops = this.sinks.map((sink) => this.run(sink.sink, sink.url));
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.running = false;
+    this.stop.abort();
+    this.wake();
+    await Promise.all(this.loops);
+  }
+
+  private wake(): void {
+    for (const wake of this.wakers) wake();
+  }
+
+  private async run(sink: Sink, url: string): Promise<void> {
+    let kicked = false;
+    const onKick = () => (kicked = true);
+    this.wakers.add(onKick);
+    while (this.running) {
+      kicked = false;
+      let claimed = 0;
+      try {
+        claimed = await this.round(sink, url);
+      } catch (error) {
+        this.logger.warn(`webhook round failed: ${(error as Error).message}`);
+      }
+      if (claimed === 0 && !kicked && this.running) await this.sleep(this.config.WEBHOOK_POLL_MS);
+    }
+    this.wakers.delete(onKick);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wakers.add(done);
+    });
+  }
+
+  /** Claims and delivers one round of rows of `sink`; returns how many were claimed. */
+  private async round(sink: Sink, url: string): Promise<number> {
+    const now = Date.now();
+    const rows = await this.db.query<OutboxRow>(CLAIM, [sink, now, CLAIM_LIMIT, now + this.leaseMs]);
+    await Promise.all(rows.map((row) => this.handle(row, url)));
+    return rows.length;
+  }
+
+  private async handle(row: OutboxRow, url: string): Promise<void> {
+    try {
+      // an offline push job becomes its calls (recipients and badges decided now); they follow in order
+      if (row.msg_id !== null) return await this.push.resolve(row);
+      const result = await postSigned(url, this.config.WEBHOOK_SECRET!, row.event, row.event_id, row.body, this.config.WEBHOOK_TIMEOUT_MS, this.stop.signal);
+      this.metrics.webhookCalls.inc({ sink: sinkName(row.sink), outcome: result.ok ? 'delivered' : 'failed' });
+      if (result.ok) {
+        await this.db.query(`DELETE FROM webhook_outbox WHERE id = $1`, [row.id]);
+        return;
+      }
+      // aborted by shutdown: not a failure; the row is free at once for another node or the next start
+      if (!this.running) return void (await this.db.query(`UPDATE webhook_outbox SET locked_until = 0, attempts = attempts - 1 WHERE id = $1`, [row.id]));
+      await this.failed(row, result.error ?? 'failed');
+    } catch (error) {
+      // the database failed: the lease runs out and the row is tried again
+      this.logger.warn(`webhook row ${row.id} (${row.event}): ${(error as Error).message}`);
+    }
+  }
+
+  private async failed(row: OutboxRow, reason: string): Promise<void> {
+    const now = Date.now();
+    const delay = Math.min(this.config.WEBHOOK_RETRY_MAX_MS, this.config.WEBHOOK_RETRY_BASE_MS * 2 ** Math.min(30, row.attempts - 1));
+    const next = now + delay;
+    if (next > row.created_at + this.config.WEBHOOK_RETRY_FOR_MS) {
+      this.metrics.webhookDropped.inc({ sink: sinkName(row.sink) });
+      this.logger.error(`dropped webhook ${row.event} ${row.event_id} after ${row.attempts} attempts: ${reason}`);
+      await this.db.query(`DELETE FROM webhook_outbox WHERE id = $1`, [row.id]);
+      return;
+    }
+    if (row.attempts === 1 || row.attempts % 10 === 0) this.logger.warn(`webhook ${row.event} ${row.event_id} failed (attempt ${row.attempts}): ${reason}; next try in ${delay} ms`);
+    await this.db.query(`UPDATE webhook_outbox SET next_at = $2, locked_until = 0, last_error = $3 WHERE id = $1`, [row.id, next, reason.slice(0, 500)]);
+  }
+}
+
+export function sinkName(sink: Sink): 'events' | 'push' {
+  return sink === Sink.Events ? 'events' : 'push';
+}
