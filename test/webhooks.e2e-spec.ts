@@ -1,6 +1,9 @@
+import { mkdtempSync, rmSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
 import { ChildServer } from './support/child-server';
-import { startTestServer, TestServer } from './support/server';
-import { dataOf } from './support/ws-client';
+import { pgClient, startTestServer, TestServer } from './support/server';
+import { dataOf, WsClient } from './support/ws-client';
 import { WebhookReceiver } from './support/webhook-receiver';
 
 const SECRET = 'webhook-secret-0123456789';
@@ -93,4 +96,122 @@ describe('event webhooks (PROTOCOL §11) from the durable outbox', () => {
     expect(new Set(calls.map((call) => call.eventId)).size).toBe(calls.length);
     expect(dataOf(created).group_id).toBe(groupId);
   });
+});
+
+describe('event webhooks: two nodes on one database', () => {
+  let receiver: WebhookReceiver;
+  let node1: TestServer;
+  let node2: TestServer;
+
+  beforeAll(async () => {
+    receiver = await WebhookReceiver.start(SECRET);
+    const env = { WEBHOOK_URL: receiver.url, WEBHOOK_SECRET: SECRET, WEBHOOK_POLL_MS: '20', RATE_LIMIT_PER_SEC: '0' };
+    node1 = await startTestServer(env);
+    node2 = await startTestServer({ ...env, DATABASE_URL: node1.server.databaseUrl });
+  });
+  afterAll(async () => {
+    await node2?.close();
+    await node1?.close();
+    await receiver?.stop();
+  });
+
+  it('deliver every event exactly once between them, in order per conversation', async () => {
+    await node2.reset();
+    await node1.reset();
+    const senders = await Promise.all(['p0', 'p1', 'p2', 'p3', 'p4', 'p5'].map((id, i) => (i % 2 === 0 ? node1 : node2).connect(id)));
+    for (const id of ['q0', 'q1', 'q2']) await node1.admin.putUser(id);
+    // a slow receiver keeps both nodes' dispatchers busy at once
+    receiver.answer = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      return { status: 200 };
+    };
+    const total = 6 * 3 * 8;
+    const sends: Array<Promise<unknown>> = [];
+    for (let round = 0; round < 8; round++) {
+      senders.forEach((sender, i) => ['q0', 'q1', 'q2'].forEach((to) => sends.push(sender.request('chat', { type: 1, content: `${i}-${to}-${round}`, app_user_ids: to }))));
+    }
+    expect((await Promise.all(sends)).every((reply: any) => reply.code === 200)).toBe(true);
+    const calls = await receiver.until((all) => all.length >= total, 30_000);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // time for a double send to show
+    expect(receiver.calls).toHaveLength(total);
+    expect(new Set(receiver.calls.map((call) => call.eventId)).size).toBe(total);
+    const byConversation = new Map<string, number[]>();
+    for (const call of calls) {
+      const key = `${call.body.data.app_user_id}>${call.body.data.to_app_user_id}`;
+      byConversation.set(key, [...(byConversation.get(key) ?? []), call.body.data.seq]);
+    }
+    expect(byConversation.size).toBe(18);
+    for (const seqs of byConversation.values()) expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+  });
+});
+
+describe('event webhooks: at least once across kill -9', () => {
+  let receiver: WebhookReceiver;
+  let child: ChildServer | undefined;
+  let dataDir: string | undefined;
+
+  beforeAll(async () => {
+    receiver = await WebhookReceiver.start(SECRET);
+  });
+  afterAll(async () => {
+    await child?.stop();
+    await receiver?.stop();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('an event committed but not delivered when the server is killed is delivered after the restart', async () => {
+    const database = process.env.DATABASE_URL;
+    if (database) {
+      const client = await pgClient();
+      await client.query(`TRUNCATE webhook_outbox, system_messages, message_reactions, message_edits, messages, conversation_members, groups, conversations, blacklist, users RESTART IDENTITY CASCADE`);
+      await client.end();
+    } else {
+      dataDir = mkdtempSync(join(tmpdir(), 'im-webhook-kill-'));
+    }
+    const env = {
+      ...(database ? { DATABASE_URL: database } : { DATA_DIR: dataDir! }),
+      WEBHOOK_URL: receiver.url,
+      WEBHOOK_SECRET: SECRET,
+      WEBHOOK_TIMEOUT_MS: '500',
+      WEBHOOK_RETRY_BASE_MS: '50',
+      WEBHOOK_POLL_MS: '50',
+      RATE_LIMIT_PER_SEC: '0',
+    };
+    // the receiver takes the calls and never answers: they are in flight when the server dies
+    receiver.answer = () => 'hang';
+    child = await ChildServer.start(env);
+    await child.admin.putUser('bob');
+    await child.admin.putUser('alice');
+    const alice = await WsClient.open(child.port, (await child.admin.token('alice')).token);
+    await alice.waitSync();
+    const sent: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const reply = await alice.request('chat', { type: 1, content: `before the crash ${i}`, app_user_ids: 'bob' });
+      expect(reply.code).toBe(200);
+      sent.push(reply.msg_id as number);
+    }
+    await receiver.until((calls) => calls.length >= 1);
+    child.signal('SIGKILL');
+    await child.exited;
+    alice.close();
+
+    receiver.answer = () => ({ status: 200 });
+    child = await ChildServer.start(env);
+    const delivered = (calls: typeof receiver.calls) => new Set(calls.filter((call) => call.event === 'message.created').map((call) => call.body.data.msg_id));
+    await receiver.until((calls) => sent.every((id) => delivered(calls).has(id)), 30_000, 'every message.created after the restart');
+    // none missing; a repeat carries the same event id as the first try, so the receiver can drop it
+    const idsByMessage = new Map<number, Set<string>>();
+    for (const call of receiver.calls) {
+      expect(call.signed).toBe(true);
+      const ids = idsByMessage.get(call.body.data.msg_id) ?? new Set<string>();
+      ids.add(call.eventId);
+      idsByMessage.set(call.body.data.msg_id, ids);
+    }
+    expect([...idsByMessage.keys()].sort((a, b) => a - b)).toEqual(sent);
+    for (const ids of idsByMessage.values()) expect(ids.size).toBe(1);
+    // in order: the first delivery of each message follows seq
+    const firsts: number[] = [];
+    for (const call of receiver.calls) if (!firsts.includes(call.body.data.msg_id)) firsts.push(call.body.data.msg_id);
+    expect(firsts).toEqual(sent);
+  }, 150_000);
 });
