@@ -178,6 +178,13 @@ export class AppConfig {
   @Type(() => Number) @IsInt() @Min(1000)
   WEBHOOK_RETRY_FOR_MS = 86_400_000;
 
+  /**
+   * Whether this node delivers webhook calls from the outbox. `false`: it only writes them (its sends
+   * and group changes), and other nodes deliver them — e.g. a dedicated worker node beside the socket nodes.
+   */
+  @Transform(({ value }) => parseBoolean(value)) @IsBoolean({ message: 'WEBHOOK_WORKER must be true or false' })
+  WEBHOOK_WORKER = true;
+
   /** How often each node looks for webhook work written by other nodes (its own sends wake it at once). */
   @Type(() => Number) @IsInt() @Min(10)
   WEBHOOK_POLL_MS = 500;

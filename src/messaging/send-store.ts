@@ -140,7 +140,7 @@ const STORE_TAIL = `
   m AS (
     INSERT INTO messages (id, conversation_id, seq, sender_id, nonce, type, content, extra, created_at)
     SELECT c.last_msg_id, c.id, c.last_seq, $1, $4, $5, $6, $7::jsonb, $3 FROM c
-    RETURNING id, seq, conversation_id, created_at, type, content, extra
+    RETURNING id, seq, conversation_id, created_at
   ),
   rs AS (
     UPDATE conversation_members cm SET read_seq = GREATEST(cm.read_seq, m.seq) FROM m
@@ -234,12 +234,11 @@ export class SendStore {
   ) {
     // webhook rows (message.created, the offline push job) are written by the store statements
     // themselves, set-based, so they commit with the messages (src/webhooks, docs/webhooks.md)
-    const set: Omit<MessageColumns, 'target'> = { from: 'n', id: 'n.id', seq: 'n.seq', conversationId: 'n.conversation_id', time: 'n.created_at', type: 'n.type', content: 'n.content', extra: 'n.extra', senderId: 'n.sender_id' };
-    const one: Omit<MessageColumns, 'target' | 'from'> = { id: 'm.id', seq: 'm.seq', conversationId: 'm.conversation_id', time: 'm.created_at', type: 'm.type', content: 'm.content', extra: 'm.extra::text', senderId: '$1' };
-    const directSet = storeDirectSet(outbox.messageCtes({ ...set, target: ['to_app_user_id', 'n.to_id'] }));
-    const groupSet = storeGroupSet(outbox.messageCtes({ ...set, target: ['group_id', 'n.group_id::text'] }));
-    this.storeDirectSql = storeDirect(outbox.messageCtes({ ...one, from: 'm CROSS JOIN r JOIN users wt ON wt.id = r.id', target: ['to_app_user_id', 'wt.app_user_id'] }));
-    this.storeGroupSql = storeGroup(outbox.messageCtes({ ...one, from: 'm', target: ['group_id', 'm.conversation_id::text'] }));
+    const set: MessageColumns = { from: 'n', id: 'n.id', conversationId: 'n.conversation_id', time: 'n.created_at' };
+    const directSet = storeDirectSet(outbox.messageCtes(set));
+    const groupSet = storeGroupSet(outbox.messageCtes(set));
+    this.storeDirectSql = storeDirect(outbox.messageCtes({ from: 'm', id: 'm.id', conversationId: 'm.conversation_id', time: 'm.created_at' }));
+    this.storeGroupSql = storeGroup(outbox.messageCtes({ from: 'm', id: 'm.id', conversationId: 'm.conversation_id', time: 'm.created_at' }));
     this.variant = outbox.eventsEnabled || outbox.pushEnabled ? `_wh${Number(outbox.eventsEnabled)}${Number(outbox.pushEnabled)}` : '';
     if (this.variant) {
       this.committed = (row) => {

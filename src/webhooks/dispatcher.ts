@@ -3,6 +3,7 @@ import { AppConfig } from '../config/app-config';
 import { Db } from '../database/db';
 import { MetricsService } from '../metrics/metrics.service';
 import { Sink, WebhookOutbox } from './outbox';
+import { messageCreatedBodies } from './message-events';
 import { OfflinePushResolver } from './push';
 import { postSigned } from './signer';
 
@@ -19,30 +20,40 @@ export interface OutboxRow {
   locked_until: number;
 }
 
-/** Rows claimed per round and sink: at most this many calls in flight per node and sink. */
-const CLAIM_LIMIT = 32;
+/** Ordering keys served per round and sink: at most this many calls in flight per node and sink. */
+const KEYS_PER_ROUND = 32;
+/** Rows of one key claimed at once, delivered one after the other. */
+const ROWS_PER_KEY = 64;
 /** A claimed row is leased this long past the call's timeout; a node that died holding it loses it then. */
 const LEASE_MARGIN_MS = 5000;
 
 /**
- * Claims the due head of every ordering key: only the row with the smallest id of its
- * (sink, ordering_key) may go out, so a later event of a conversation waits for every earlier one
- * (retries included). The claim is a lease (`locked_until`), re-checked row by row by the UPDATE: when
- * two nodes pick the same head, the second UPDATE waits for the first's row lock, then finds the lease
- * taken and skips the row. No session state, so it works on the embedded database's one connection.
+ * Claims, for each ordering key whose head (its row with the smallest id) is due and free, that head
+ * and the rows after it: only from the head on may a key's rows go out, so a later event of a
+ * conversation waits for every earlier one (retries included). The claim is a lease (`locked_until`),
+ * re-checked row by row by the UPDATE: when two nodes pick the same key, the second UPDATE waits for
+ * the first's row locks, then finds those rows leased and skips them; a claim that did not get its
+ * key's head is given back at once (`head_id`, see round()). No session state or held transaction, so
+ * it works on the embedded database's one connection.
  */
 const CLAIM = `
   WITH heads AS (
-    SELECT DISTINCT ON (ordering_key) id, next_at, locked_until
+    SELECT DISTINCT ON (ordering_key) ordering_key, id, next_at, locked_until
     FROM webhook_outbox WHERE sink = $1
     ORDER BY ordering_key, id
   ),
+  keys AS (
+    SELECT ordering_key, id AS head_id FROM heads WHERE next_at <= $2 AND locked_until <= $2 ORDER BY id LIMIT $3
+  ),
   picked AS (
-    SELECT id FROM heads WHERE next_at <= $2 AND locked_until <= $2 ORDER BY id LIMIT $3
+    SELECT r.id, keys.head_id FROM keys
+    CROSS JOIN LATERAL (
+      SELECT id FROM webhook_outbox o WHERE o.sink = $1 AND o.ordering_key = keys.ordering_key ORDER BY id LIMIT $5
+    ) r
   )
-  UPDATE webhook_outbox o SET locked_until = $4, attempts = o.attempts + 1
+  UPDATE webhook_outbox o SET locked_until = $4
   FROM picked WHERE o.id = picked.id AND o.locked_until <= $2
-  RETURNING o.id, o.event_id::text, o.sink, o.event, o.ordering_key, o.body, o.msg_id, o.created_at, o.attempts, o.locked_until`;
+  RETURNING o.id, o.event_id::text, o.sink, o.event, o.ordering_key, o.body, o.msg_id, o.created_at, o.attempts, o.locked_until, picked.head_id`;
 
 /**
  * Delivers webhook_outbox rows on every node (PROTOCOL §11, docs/webhooks.md): at least once, in order
@@ -75,7 +86,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
   }
 
   onApplicationBootstrap(): void {
-    if (this.sinks.length === 0) return;
+    if (this.sinks.length === 0 || !this.config.WEBHOOK_WORKER) return;
     this.running = true;
     // one loop per sink: a push receiver that hangs does not hold back events, nor the other way round
     this.loops = this.sinks.map((sink) => this.run(sink.sink, sink.url));
@@ -124,42 +135,83 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
   /** Claims and delivers one round of rows of `sink`; returns how many were claimed. */
   private async round(sink: Sink, url: string): Promise<number> {
     const now = Date.now();
-    const rows = await this.db.query<OutboxRow>(CLAIM, [sink, now, CLAIM_LIMIT, now + this.leaseMs]);
-    await Promise.all(rows.map((row) => this.handle(row, url)));
+    const rows = await this.db.query<OutboxRow & { head_id: number }>(CLAIM, [sink, now, KEYS_PER_ROUND, now + this.leaseMs, ROWS_PER_KEY]);
+    const runs = new Map<string, Array<OutboxRow & { head_id: number }>>();
+    for (const row of rows) {
+      const run = runs.get(row.ordering_key);
+      if (run) run.push(row);
+      else runs.set(row.ordering_key, [row]);
+    }
+    const release: number[] = [];
+    const delivered: number[] = [];
+    // message.created rows reference their message: the bodies are read in one query
+    const referenced = rows.filter((row) => row.sink === Sink.Events && row.msg_id !== null);
+    if (referenced.length > 0) {
+      const bodies = await messageCreatedBodies(this.db, referenced.map((row) => row.msg_id!));
+      for (const row of referenced) row.body = bodies.get(row.msg_id!) ?? '';
+    }
+    await Promise.all(
+      [...runs.values()].map(async (run) => {
+        run.sort((a, b) => a.id - b.id);
+        // another node holds this key's head (it claimed first): give the rest back
+        if (run[0].id !== run[0].head_id) return void release.push(...run.map((row) => row.id));
+        for (let i = 0; i < run.length; i++) {
+          if (!this.running || !(await this.handle(run[i], url, delivered))) {
+            release.push(...run.slice(i + (this.running ? 1 : 0)).map((row) => row.id));
+            return;
+          }
+        }
+      }),
+    );
+    if (delivered.length > 0) await this.db.query(`DELETE FROM webhook_outbox WHERE id = ANY($1::bigint[])`, [delivered]);
+    // rows of a run stopped by a failure (or by shutdown) are free again at once: the failed head keeps them waiting
+    if (release.length > 0) await this.db.query(`UPDATE webhook_outbox SET locked_until = 0 WHERE id = ANY($1::bigint[])`, [release]);
     return rows.length;
   }
 
-  private async handle(row: OutboxRow, url: string): Promise<void> {
+  /** Delivers (or resolves) one row; false when it failed and its key must wait. */
+  private async handle(row: OutboxRow, url: string, delivered: number[]): Promise<boolean> {
     try {
       // an offline push job becomes its calls (recipients and badges decided now); they follow in order
-      if (row.msg_id !== null) return await this.push.resolve(row);
-      const result = await postSigned(url, this.config.WEBHOOK_SECRET!, row.event, row.event_id, row.body, this.config.WEBHOOK_TIMEOUT_MS, this.stop.signal);
-      this.metrics.webhookCalls.inc({ sink: sinkName(row.sink), outcome: result.ok ? 'delivered' : 'failed' });
-      if (result.ok) {
-        await this.db.query(`DELETE FROM webhook_outbox WHERE id = $1`, [row.id]);
-        return;
+      if (row.sink === Sink.Push && row.msg_id !== null) {
+        await this.push.resolve(row);
+        return true;
       }
-      // aborted by shutdown: not a failure; the row is free at once for another node or the next start
-      if (!this.running) return void (await this.db.query(`UPDATE webhook_outbox SET locked_until = 0, attempts = attempts - 1 WHERE id = $1`, [row.id]));
+      if (row.body === '') {
+        // a message.created whose message no longer exists: nothing to report
+        delivered.push(row.id);
+        return true;
+      }
+      const result = await postSigned(url, this.config.WEBHOOK_SECRET!, row.event, row.event_id, row.body, this.config.WEBHOOK_TIMEOUT_MS, this.stop.signal);
+      if (result.ok) {
+        this.metrics.webhookCalls.inc({ sink: sinkName(row.sink), outcome: 'delivered' });
+        delivered.push(row.id);
+        return true;
+      }
+      // aborted by shutdown: not a failure; round() frees the row at once for another node or the next start
+      if (!this.running) return false;
+      this.metrics.webhookCalls.inc({ sink: sinkName(row.sink), outcome: 'failed' });
       await this.failed(row, result.error ?? 'failed');
     } catch (error) {
       // the database failed: the lease runs out and the row is tried again
       this.logger.warn(`webhook row ${row.id} (${row.event}): ${(error as Error).message}`);
     }
+    return false;
   }
 
   private async failed(row: OutboxRow, reason: string): Promise<void> {
     const now = Date.now();
-    const delay = Math.min(this.config.WEBHOOK_RETRY_MAX_MS, this.config.WEBHOOK_RETRY_BASE_MS * 2 ** Math.min(30, row.attempts - 1));
+    const attempts = row.attempts + 1;
+    const delay = Math.min(this.config.WEBHOOK_RETRY_MAX_MS, this.config.WEBHOOK_RETRY_BASE_MS * 2 ** Math.min(30, attempts - 1));
     const next = now + delay;
     if (next > row.created_at + this.config.WEBHOOK_RETRY_FOR_MS) {
       this.metrics.webhookDropped.inc({ sink: sinkName(row.sink) });
-      this.logger.error(`dropped webhook ${row.event} ${row.event_id} after ${row.attempts} attempts: ${reason}`);
+      this.logger.error(`dropped webhook ${row.event} ${row.event_id} after ${attempts} attempts: ${reason}`);
       await this.db.query(`DELETE FROM webhook_outbox WHERE id = $1`, [row.id]);
       return;
     }
-    if (row.attempts === 1 || row.attempts % 10 === 0) this.logger.warn(`webhook ${row.event} ${row.event_id} failed (attempt ${row.attempts}): ${reason}; next try in ${delay} ms`);
-    await this.db.query(`UPDATE webhook_outbox SET next_at = $2, locked_until = 0, last_error = $3 WHERE id = $1`, [row.id, next, reason.slice(0, 500)]);
+    if (attempts === 1 || attempts % 10 === 0) this.logger.warn(`webhook ${row.event} ${row.event_id} failed (attempt ${attempts}): ${reason}; next try in ${delay} ms`);
+    await this.db.query(`UPDATE webhook_outbox SET attempts = $4, next_at = $2, locked_until = 0, last_error = $3 WHERE id = $1`, [row.id, next, reason.slice(0, 500), attempts]);
   }
 }
 

@@ -30,29 +30,21 @@ export function userKey(userId: number): string {
   return `u:${userId}`;
 }
 
-/** Columns of one message row available to the outbox CTE of a store statement. */
+/** Columns of the stored messages available to the outbox CTEs of a store statement. */
 export interface MessageColumns {
   /** FROM clause naming the rows (one per stored message). */
   from: string;
   id: string;
-  seq: string;
   conversationId: string;
   time: string;
-  type: string;
-  content: string;
-  /** A text expression holding the JSON of `extra`. */
-  extra: string;
-  senderId: string;
-  /** `to_app_user_id` or `group_id` and its text expression. */
-  target: ['to_app_user_id' | 'group_id', string];
 }
 
 /**
  * The one place webhook rows are written. Call `enqueue` INSIDE the transaction of the change it
  * reports (pass that transaction's Queryable): the row commits or rolls back with the change, so a
  * crash between COMMIT and the HTTP call loses nothing. With WEBHOOK_URL unset it does nothing.
- * Chat messages do not go through `enqueue`: their rows are written by the send statements themselves,
- * set-based (`messageCtes`).
+ * Chat messages do not go through `enqueue`: their rows (references to the message) are written by
+ * the send statements themselves, set-based (`messageCtes`).
  */
 @Injectable()
 export class WebhookOutbox {
@@ -94,18 +86,13 @@ export class WebhookOutbox {
   messageCtes(m: MessageColumns): string {
     let ctes = '';
     if (this.eventsEnabled) {
-      const [targetName, targetValue] = m.target;
-      // compact JSON text built by concatenation (to_json quotes strings): `extra` goes in as the text stored
-      const str = (expr: string) => `to_json(${expr}::text)::text`;
-      const body = `'{"event":"message.created","time":' || ${m.time} || ',"data":{"msg_id":' || ${m.id} || ',"seq":' || ${m.seq}
-        || ',"time":' || ${m.time} || ',"type":' || ${m.type} || ',"content":' || ${str(m.content)} || ',"extra":' || ${m.extra}
-        || ',"app_user_id":' || ${str('ws.app_user_id')} || ',"nickname":' || ${str('ws.nickname')} || ',"head":' || ${str('ws.head')}
-        || ',"${targetName}":' || ${str(targetValue)} || '}}'`;
+      // a reference to the message, not a copy: the body is read from `messages` when delivered
+      // (MessageEventBodies), which keeps the send statement's extra write to one narrow row
       ctes += `,
   wo_event AS (
-    INSERT INTO webhook_outbox (sink, event, ordering_key, body, created_at, next_at)
-    SELECT ${Sink.Events}, 'message.created', 'c:' || ${m.conversationId}, ${body}, ${m.time}, ${m.time}
-    FROM ${m.from} JOIN users ws ON ws.id = ${m.senderId}
+    INSERT INTO webhook_outbox (sink, event, ordering_key, body, msg_id, created_at, next_at)
+    SELECT ${Sink.Events}, 'message.created', 'c:' || ${m.conversationId}, '', ${m.id}, ${m.time}, ${m.time}
+    FROM ${m.from}
     ORDER BY ${m.id}
   )`;
     }
