@@ -234,11 +234,11 @@ export class SendStore {
   ) {
     // webhook rows (message.created, the offline push job) are written by the store statements
     // themselves, set-based, so they commit with the messages (src/webhooks, docs/webhooks.md)
-    const set: MessageColumns = { from: 'n', id: 'n.id', conversationId: 'n.conversation_id', time: 'n.created_at' };
+    const set: MessageColumns = { from: 'n', id: 'n.id', time: 'n.created_at' };
     const directSet = storeDirectSet(outbox.messageCtes(set));
     const groupSet = storeGroupSet(outbox.messageCtes(set));
-    this.storeDirectSql = storeDirect(outbox.messageCtes({ from: 'm', id: 'm.id', conversationId: 'm.conversation_id', time: 'm.created_at' }));
-    this.storeGroupSql = storeGroup(outbox.messageCtes({ from: 'm', id: 'm.id', conversationId: 'm.conversation_id', time: 'm.created_at' }));
+    this.storeDirectSql = storeDirect(outbox.messageCtes({ from: 'm', id: 'm.id', time: 'm.created_at' }));
+    this.storeGroupSql = storeGroup(outbox.messageCtes({ from: 'm', id: 'm.id', time: 'm.created_at' }));
     this.variant = outbox.eventsEnabled || outbox.pushEnabled ? `_wh${Number(outbox.eventsEnabled)}${Number(outbox.pushEnabled)}` : '';
     if (this.variant) {
       this.committed = (row) => {

@@ -56,6 +56,28 @@ const CLAIM = `
   RETURNING o.id, o.event_id::text, o.sink, o.event, o.ordering_key, o.body, o.msg_id, o.created_at, o.attempts, o.locked_until, picked.head_id`;
 
 /**
+ * Moves a run of intake rows (in id order, as committed) to their sinks in ONE statement: a send
+ * batch's row becomes one message.created row and/or one offline push job per message, keyed by its
+ * conversation; an event row goes to the events sink under its final key. The new rows take new ids
+ * in the intake's order, so each conversation's rows stay in the order they were committed in.
+ */
+const EXPAND = `
+  WITH src AS (
+    DELETE FROM webhook_outbox WHERE id = ANY($1::bigint[]) AND sink = ${Sink.Intake} AND locked_until = $2
+    RETURNING id, event, final_key, body, msg_ids, created_at
+  )
+  INSERT INTO webhook_outbox (sink, event, ordering_key, body, msg_id, created_at, next_at)
+  SELECT sink, event, key, body, msg_id, created_at, $3 FROM (
+    SELECT ${Sink.Events}::smallint AS sink, src.event, src.final_key AS key, src.body, NULL::bigint AS msg_id, src.created_at, src.id AS o1, 0::bigint AS o2, 0::bigint AS o3
+    FROM src WHERE src.msg_ids IS NULL
+    UNION ALL
+    SELECT s.sink, s.event, 'c:' || m.conversation_id, '', m.id, m.created_at, src.id, x.o, s.o
+    FROM src CROSS JOIN LATERAL unnest(src.msg_ids) WITH ORDINALITY AS x(id, o)
+    JOIN messages m ON m.id = x.id
+    CROSS JOIN unnest($4::smallint[], $5::text[]) WITH ORDINALITY AS s(sink, event, o)
+  ) r ORDER BY o1, o2, o3`;
+
+/**
  * Delivers webhook_outbox rows on every node (PROTOCOL §11, docs/webhooks.md): at least once, in order
  * per ordering key, retried with exponential backoff (WEBHOOK_RETRY_BASE_MS doubling up to
  * WEBHOOK_RETRY_MAX_MS) until WEBHOOK_RETRY_FOR_MS after the row was written, then dropped.
@@ -65,6 +87,8 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
   private readonly logger = new Logger('Webhooks');
   private readonly sinks: Array<{ sink: Sink; url: string }> = [];
   private readonly leaseMs: number;
+  /** The per-message rows a send batch's intake row becomes: (sink, event). */
+  private readonly expandTo: ReadonlyArray<readonly [Sink, string]>;
   private running = false;
   private loops: Promise<void>[] = [];
   /** Per sink loop: wakes it from its sleep (a kick, shutdown). */
@@ -81,6 +105,11 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
   ) {
     if (config.WEBHOOK_URL) this.sinks.push({ sink: Sink.Events, url: config.WEBHOOK_URL });
     if (config.PUSH_WEBHOOK_URL) this.sinks.push({ sink: Sink.Push, url: config.PUSH_WEBHOOK_URL });
+    this.expandTo = [
+      ...(config.WEBHOOK_URL ? [[Sink.Events, 'message.created'] as const] : []),
+      ...(config.PUSH_WEBHOOK_URL ? [[Sink.Push, 'message.offline'] as const] : []),
+    ];
+    if (this.sinks.length > 0) this.sinks.unshift({ sink: Sink.Intake, url: '' });
     this.leaseMs = config.WEBHOOK_TIMEOUT_MS + LEASE_MARGIN_MS;
     outbox.onKick(() => this.wake());
   }
@@ -142,6 +171,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
       if (run) run.push(row);
       else runs.set(row.ordering_key, [row]);
     }
+    if (sink === Sink.Intake) return this.expand(rows);
     const release: number[] = [];
     const delivered: number[] = [];
     // message.created rows reference their message: the bodies are read in one query
@@ -166,6 +196,20 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
     if (delivered.length > 0) await this.db.query(`DELETE FROM webhook_outbox WHERE id = ANY($1::bigint[])`, [delivered]);
     // rows of a run stopped by a failure (or by shutdown) are free again at once: the failed head keeps them waiting
     if (release.length > 0) await this.db.query(`UPDATE webhook_outbox SET locked_until = 0 WHERE id = ANY($1::bigint[])`, [release]);
+    return rows.length;
+  }
+
+  /** Moves the claimed intake rows (one key: one run from its head) to their sinks, then wakes the sink loops. */
+  private async expand(rows: Array<OutboxRow & { head_id: number }>): Promise<number> {
+    if (rows.length === 0) return 0;
+    rows.sort((a, b) => a.id - b.id);
+    const ids = rows.map((row) => row.id);
+    if (rows[0].id !== rows[0].head_id) {
+      await this.db.query(`UPDATE webhook_outbox SET locked_until = 0 WHERE id = ANY($1::bigint[])`, [ids]);
+      return 0;
+    }
+    await this.db.query(EXPAND, [ids, rows[0].locked_until, Date.now(), this.expandTo.map(([sink]) => sink), this.expandTo.map(([, event]) => event)]);
+    this.wake();
     return rows.length;
   }
 

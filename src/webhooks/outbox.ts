@@ -4,9 +4,14 @@ import { Queryable } from '../database/db';
 
 /** Which webhook a row of webhook_outbox goes to. */
 export enum Sink {
+  /** The intake stream: rows as committed, moved to their sinks in order by the dispatcher. */
+  Intake = 0,
   Events = 1,
   Push = 2,
 }
+
+/** The one ordering key of the intake stream. */
+export const INTAKE_KEY = 'intake';
 
 /** Events of PROTOCOL §11 (WEBHOOK_URL). */
 export type WebhookEvent =
@@ -30,12 +35,11 @@ export function userKey(userId: number): string {
   return `u:${userId}`;
 }
 
-/** Columns of the stored messages available to the outbox CTEs of a store statement. */
+/** Columns of the stored messages available to the outbox CTE of a store statement. */
 export interface MessageColumns {
   /** FROM clause naming the rows (one per stored message). */
   from: string;
   id: string;
-  conversationId: string;
   time: string;
 }
 
@@ -65,7 +69,7 @@ export class WebhookOutbox {
     if (!this.eventsEnabled) return;
     const body = JSON.stringify({ event, time, data });
     await q.query(
-      `INSERT INTO webhook_outbox (sink, event, ordering_key, body, created_at, next_at) VALUES (${Sink.Events}, $1, $2, $3, $4, $4)`,
+      `INSERT INTO webhook_outbox (sink, event, ordering_key, final_key, body, created_at, next_at) VALUES (${Sink.Intake}, $1, '${INTAKE_KEY}', $2, $3, $4, $4)`,
       [event, orderingKey, body, time],
     );
   }
@@ -80,31 +84,17 @@ export class WebhookOutbox {
   }
 
   /**
-   * CTEs (each starting with a comma) that write the `message.created` event and the offline push job
-   * of every message in `m`, for appending to a send statement's WITH list; '' when both are off.
+   * A CTE (starting with a comma) for a send statement's WITH list that writes ONE intake row listing
+   * every message stored by the statement ('' when events and push are both off): the per-message
+   * rows (message.created, offline push jobs) are made by the dispatcher, off the send path.
    */
   messageCtes(m: MessageColumns): string {
-    let ctes = '';
-    if (this.eventsEnabled) {
-      // a reference to the message, not a copy: the body is read from `messages` when delivered
-      // (MessageEventBodies), which keeps the send statement's extra write to one narrow row
-      ctes += `,
-  wo_event AS (
-    INSERT INTO webhook_outbox (sink, event, ordering_key, body, msg_id, created_at, next_at)
-    SELECT ${Sink.Events}, 'message.created', 'c:' || ${m.conversationId}, '', ${m.id}, ${m.time}, ${m.time}
-    FROM ${m.from}
-    ORDER BY ${m.id}
+    if (!this.eventsEnabled && !this.pushEnabled) return '';
+    return `,
+  wo_intake AS (
+    INSERT INTO webhook_outbox (sink, event, ordering_key, body, msg_ids, created_at, next_at)
+    SELECT ${Sink.Intake}, 'messages', '${INTAKE_KEY}', '', array_agg(${m.id} ORDER BY ${m.id}), max(${m.time}), max(${m.time})
+    FROM ${m.from} HAVING count(*) > 0
   )`;
-    }
-    if (this.pushEnabled) {
-      ctes += `,
-  wo_push AS (
-    INSERT INTO webhook_outbox (sink, event, ordering_key, body, msg_id, created_at, next_at)
-    SELECT ${Sink.Push}, 'message.offline', 'c:' || ${m.conversationId}, '', ${m.id}, ${m.time}, ${m.time}
-    FROM ${m.from}
-    ORDER BY ${m.id}
-  )`;
-    }
-    return ctes;
   }
 }
