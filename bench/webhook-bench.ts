@@ -75,11 +75,12 @@ async function main(): Promise<void> {
   const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
   const base = { DATABASE_URL, ADMIN_TOKEN, PORT: '0', RATE_LIMIT_PER_SEC: '0', LOG_LEVEL: 'log', CONSOLE_ENABLED: 'false' };
   const ready = /listening on port (\d+)/;
-  const off = await start(['src/main.ts'], base, ready);
-  const on = await start(['src/main.ts'], { ...base, WEBHOOK_URL: hookUrl, WEBHOOK_SECRET: SECRET }, ready);
-  // writes the outbox rows with its sends but delivers nothing (WEBHOOK_WORKER=false): the durable write alone
-  const write = await start(['src/main.ts'], { ...base, WEBHOOK_URL: hookUrl, WEBHOOK_SECRET: SECRET, WEBHOOK_WORKER: 'false' }, ready);
-  const ports = { off: Number(off.match[1]), on: Number(on.match[1]), write: Number(write.match[1]) };
+  const envs = {
+    off: base,
+    on: { ...base, WEBHOOK_URL: hookUrl, WEBHOOK_SECRET: SECRET },
+    // writes the outbox rows with its sends but delivers nothing (WEBHOOK_WORKER=false): the durable write alone
+    write: { ...base, WEBHOOK_URL: hookUrl, WEBHOOK_SECRET: SECRET, WEBHOOK_WORKER: 'false' },
+  };
   const rates = { off: [] as number[], on: [] as number[], write: [] as number[] };
   const writeRatios: number[] = [];
   const db = new Client({ connectionString: DATABASE_URL });
@@ -94,6 +95,19 @@ async function main(): Promise<void> {
     }
     return backlog;
   };
+  // one server process at a time: a worker of the variant with delivery would otherwise deliver the
+  // write-only variant's rows too (they share the database)
+  const measure = async (variant: 'off' | 'on' | 'write'): Promise<number> => {
+    const server = await start(['src/main.ts'], envs[variant], ready);
+    try {
+      return await load(Number(server.match[1]), `wh-${variant}`);
+    } finally {
+      if (variant === 'on') await drained();
+      server.child.kill();
+      await new Promise((resolve) => server.child.once('exit', resolve));
+      if (variant === 'write') await db.query(`DELETE FROM webhook_outbox`);
+    }
+  };
   const ratios: number[] = [];
   try {
     for (let round = 0; round < ROUNDS; round++) {
@@ -101,10 +115,7 @@ async function main(): Promise<void> {
       const order: Array<'off' | 'on' | 'write'> = round % 2 === 0 ? ['off', 'write', 'on'] : ['on', 'write', 'off'];
       const got: Record<string, number> = {};
       for (const variant of order) {
-        got[variant] = await load(ports[variant], `wh-${variant}`);
-        // the write-only variant's rows are nobody's to deliver: dropped; the full variant's are drained
-        if (variant === 'write') await db.query(`DELETE FROM webhook_outbox`);
-        if (variant === 'on') await drained();
+        got[variant] = await measure(variant);
       }
       rates.off.push(got.off);
       rates.on.push(got.on);
@@ -134,9 +145,6 @@ async function main(): Promise<void> {
     };
     console.log(JSON.stringify(summary));
   } finally {
-    off.child.kill();
-    on.child.kill();
-    write.child.kill();
     receiver.close();
   }
 }
