@@ -1,3 +1,5 @@
+import { ImCode, ImError, moderationReason } from '../packages/client/src';
+import { sdkClient } from './support/sdk';
 import { startTestServer, TestServer } from './support/server';
 import { dataOf, newNonce } from './support/ws-client';
 import { WebhookReceiver } from './support/webhook-receiver';
@@ -106,5 +108,22 @@ describe('before-send webhook (PROTOCOL §11, send step 3)', () => {
     expect(again.code).toBe(831);
     expect(again.msg_id).toBe(first.msg_id);
     expect(hook.calls).toHaveLength(1);
+  });
+
+  it('the SDK rejects a moderated send with ImError 812 and the app\'s reason', async () => {
+    hook.answer = () => ({ status: 200, body: { action: 'reject', reason: 'contains a phone number' } });
+    await allowing.admin.putUser('bob');
+    const { client } = await sdkClient(allowing, 'alice');
+    try {
+      const error = await client.sendText({ user: 'bob' }, 'call me at 555').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(ImError);
+      expect((error as ImError).code).toBe(ImCode.Moderation);
+      expect(moderationReason(error)).toBe('contains a phone number');
+    } finally {
+      client.close();
+    }
   });
 });

@@ -1,6 +1,6 @@
 import { $, formatBytes, formatTime, h, safeUrl } from './dom';
 // the client SDK (packages/client, `@im-server/client`), bundled from its source
-import { AckEvent, ChatMessage, Conversation, ConversationItem, GroupInfo, GroupMember, ImClient, ImError, SyncData, SystemMessage } from '../../packages/client/src';
+import { AckEvent, ChatMessage, Conversation, ConversationItem, GroupInfo, GroupMember, ImClient, ImError, moderationReason, SyncData, SystemMessage } from '../../packages/client/src';
 
 /** How often presence is asked for the contacts on screen. */
 const PRESENCE_POLL_MS = 15_000;
@@ -664,7 +664,8 @@ async function sendMessage(message: { type: 1 | 3 | 8; content?: string; extra?:
     await client().send(convOf(view.key), message);
     return true;
   } catch (error) {
-    toast(`not sent: ${errorText(error)}`);
+    const reason = moderationReason(error);
+    toast(reason !== undefined ? `not sent: rejected by moderation: ${reason}` : `not sent: ${errorText(error)}`);
     return false;
   }
 }
