@@ -16,7 +16,7 @@ describe('before-send webhook (PROTOCOL §11, send step 3)', () => {
     const env = { BEFORE_SEND_WEBHOOK_URL: hook.url, WEBHOOK_SECRET: SECRET, BEFORE_SEND_TIMEOUT_MS: '300' };
     allowing = await startTestServer({ ...env, BEFORE_SEND_ON_FAILURE: 'allow' });
     rejecting = await startTestServer({ ...env, BEFORE_SEND_ON_FAILURE: 'reject', DATABASE_URL: allowing.server.databaseUrl });
-  });
+  }, 120_000);
   afterAll(async () => {
     await rejecting?.close();
     await allowing?.close();

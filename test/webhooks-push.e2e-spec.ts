@@ -17,7 +17,7 @@ describe('offline push webhook (PROTOCOL §11) over two nodes', () => {
     const env = { REDIS_URL, PUSH_WEBHOOK_URL: push.url, WEBHOOK_SECRET: SECRET, WEBHOOK_POLL_MS: '50', RATE_LIMIT_PER_SEC: '0' };
     node1 = await startTestServer(env);
     node2 = await startTestServer({ ...env, DATABASE_URL: node1.server.databaseUrl });
-  });
+  }, 120_000);
   afterAll(async () => {
     await node2?.close();
     await node1?.close();

@@ -15,7 +15,7 @@ describe('event webhooks (PROTOCOL §11) from the durable outbox', () => {
   beforeAll(async () => {
     receiver = await WebhookReceiver.start(SECRET);
     server = await startTestServer({ WEBHOOK_URL: receiver.url, WEBHOOK_SECRET: SECRET, WEBHOOK_RETRY_BASE_MS: '50', WEBHOOK_POLL_MS: '50' });
-  });
+  }, 120_000);
   afterAll(async () => {
     await server?.close();
     await receiver?.stop();
@@ -108,7 +108,7 @@ describe('event webhooks: two nodes on one database', () => {
     const env = { WEBHOOK_URL: receiver.url, WEBHOOK_SECRET: SECRET, WEBHOOK_POLL_MS: '20', RATE_LIMIT_PER_SEC: '0' };
     node1 = await startTestServer(env);
     node2 = await startTestServer({ ...env, DATABASE_URL: node1.server.databaseUrl });
-  });
+  }, 120_000);
   afterAll(async () => {
     await node2?.close();
     await node1?.close();
@@ -179,7 +179,7 @@ describe('event webhooks: at least once across kill -9', () => {
     };
     // the receiver takes the calls and never answers: they are in flight when the server dies
     receiver.answer = () => 'hang';
-    child = await ChildServer.start(env);
+    child = await ChildServer.start(env, 120_000);
     await child.admin.putUser('bob');
     await child.admin.putUser('alice');
     const alice = await WsClient.open(child.port, (await child.admin.token('alice')).token);
@@ -196,7 +196,7 @@ describe('event webhooks: at least once across kill -9', () => {
     alice.close();
 
     receiver.answer = () => ({ status: 200 });
-    child = await ChildServer.start(env);
+    child = await ChildServer.start(env, 120_000);
     const delivered = (calls: typeof receiver.calls) => new Set(calls.filter((call) => call.event === 'message.created').map((call) => call.body.data.msg_id));
     await receiver.until((calls) => sent.every((id) => delivered(calls).has(id)), 30_000, 'every message.created after the restart');
     // none missing; a repeat carries the same event id as the first try, so the receiver can drop it
@@ -213,5 +213,5 @@ describe('event webhooks: at least once across kill -9', () => {
     const firsts: number[] = [];
     for (const call of receiver.calls) if (!firsts.includes(call.body.data.msg_id)) firsts.push(call.body.data.msg_id);
     expect(firsts).toEqual(sent);
-  }, 150_000);
+  }, 300_000);
 });
