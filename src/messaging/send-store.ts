@@ -13,6 +13,9 @@ export interface StoreItem<Target> {
   content: string;
   /** `extra` as JSON text */
   extra: string;
+  /** Group messages: the members it mentions (user ids) and @all (PROTOCOL §4 "Replies and mentions"). */
+  mentionIds?: number[] | null;
+  mentionAll?: boolean;
 }
 
 interface StoredRow {
@@ -76,8 +79,8 @@ const STORE_SET_TAIL = `
     WHERE conversations.id = x.conversation_id
   ),
   m AS (
-    INSERT INTO messages (id, conversation_id, seq, sender_id, nonce, type, content, extra, created_at)
-    SELECT id, conversation_id, seq, sender_id, nonce, type, content, extra::jsonb, created_at FROM n
+    INSERT INTO messages (id, conversation_id, seq, sender_id, nonce, type, content, extra, created_at, mention_ids, mention_all)
+    SELECT id, conversation_id, seq, sender_id, nonce, type, content, extra::jsonb, created_at, mention_ids, mention_all FROM n
   ),
   rs AS (
     UPDATE conversation_members cm SET read_seq = GREATEST(cm.read_seq, x.seq)
@@ -90,7 +93,8 @@ const STORE_SET_TAIL = `
 // may hash the whole messages table instead, a cost that grows with every message stored.
 const storeDirectSet = (hooks: string) => `
   WITH i AS (
-    SELECT * FROM unnest($1::int[], $2::text[], $3::bigint[], $4::text[], $5::int[], $6::text[], $7::text[])
+    SELECT i.*, NULL::int[] AS mention_ids, false AS mention_all
+      FROM unnest($1::int[], $2::text[], $3::bigint[], $4::text[], $5::int[], $6::text[], $7::text[])
       WITH ORDINALITY AS i(sender_id, to_id, created_at, nonce, type, content, extra, ord)
   ),
   r AS (
@@ -113,8 +117,10 @@ const storeDirectSet = (hooks: string) => `
 /** Group messages of a whole batch: one statement, one row per item (by `ord`). */
 const storeGroupSet = (hooks: string) => `
   WITH i AS (
-    SELECT * FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::text[], $5::int[], $6::text[], $7::text[])
-      WITH ORDINALITY AS i(sender_id, group_id, created_at, nonce, type, content, extra, ord)
+    -- mention ids travel as array literals ('{3,7}', or NULL): unnest cannot take an array of arrays
+    SELECT i.*, i.mention_text::int[] AS mention_ids
+      FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::text[], $5::int[], $6::text[], $7::text[], $8::text[], $9::bool[])
+      WITH ORDINALITY AS i(sender_id, group_id, created_at, nonce, type, content, extra, mention_text, mention_all, ord)
   ),
   r AS (
     SELECT i.*, g.owner_id, g.banned_to_post, g.dissolved_at IS NOT NULL AS dissolved,
@@ -136,10 +142,10 @@ const storeGroupSet = (hooks: string) => `
   FROM r JOIN users s ON s.id = r.sender_id LEFT JOIN n ON n.ord = r.ord`;
 
 /** One message alone (a batch that failed as a whole, or a first message): the row, or a unique violation. */
-const STORE_TAIL = `
+const storeTail = (mentions: string) => `
   m AS (
-    INSERT INTO messages (id, conversation_id, seq, sender_id, nonce, type, content, extra, created_at)
-    SELECT c.last_msg_id, c.id, c.last_seq, $1, $4, $5, $6, $7::jsonb, $3 FROM c
+    INSERT INTO messages (id, conversation_id, seq, sender_id, nonce, type, content, extra, created_at, mention_ids, mention_all)
+    SELECT c.last_msg_id, c.id, c.last_seq, $1, $4, $5, $6, $7::jsonb, $3, ${mentions} FROM c
     RETURNING id, seq, conversation_id, created_at
   ),
   rs AS (
@@ -158,7 +164,7 @@ const storeDirect = (hooks: string) => `
     WHERE NOT r.blocked AND r.id <> $1 AND conversations.user_low = LEAST($1::int, r.id) AND conversations.user_high = GREATEST($1::int, r.id)
       AND conversations.kind = 1
     RETURNING conversations.id, conversations.last_seq, conversations.last_msg_id
-  ),${STORE_TAIL}${hooks}
+  ),${storeTail('NULL, false')}${hooks}
   SELECT 1 AS ord, false AS duplicate, r.id AS recipient_id, r.blocked, m.id AS msg_id, m.seq, s.app_user_id, s.nickname, s.head
   FROM users s LEFT JOIN r ON true LEFT JOIN m ON true WHERE s.id = $1`;
 
@@ -175,7 +181,7 @@ const storeGroup = (hooks: string) => `
     WHERE conversations.id = $2 AND NOT g.dissolved AND g.member AND g.muted_until <= $3
       AND (g.banned_to_post = 0 OR g.owner_id = $1 OR g.role = 1)
     RETURNING conversations.id, conversations.last_seq, conversations.last_msg_id
-  ),${STORE_TAIL}${hooks}
+  ),${storeTail('$8::int[], $9::boolean')}${hooks}
   SELECT 1 AS ord, false AS duplicate, g.owner_id IS NOT NULL AS found, g.dissolved, g.member, g.banned_to_post, g.owner_id, g.role, g.muted_until,
          m.id AS msg_id, m.seq, s.app_user_id, s.nickname, s.head,
          CASE WHEN m.id IS NOT NULL THEN ARRAY(SELECT user_id FROM conversation_members WHERE conversation_id = $2) END AS member_ids
@@ -183,6 +189,22 @@ const storeGroup = (hooks: string) => `
 
 function singleParams<T>(item: StoreItem<T>): unknown[] {
   return [item.senderId, item.target, item.time, item.nonce, item.type, item.content, item.extra];
+}
+
+function singleGroupParams(item: StoreItem<number>): unknown[] {
+  return [...singleParams(item), item.mentionIds ?? null, item.mentionAll ?? false];
+}
+
+/** setParams plus the mention arrays of group messages. */
+function groupSetParams(items: StoreItem<number>[]): unknown[] {
+  const mentionTexts = new Array<string | null>(items.length);
+  const mentionAll = new Array<boolean>(items.length);
+  for (let i = 0; i < items.length; i++) {
+    const ids = items[i].mentionIds;
+    mentionTexts[i] = ids && ids.length > 0 ? `{${ids.join(',')}}` : null;
+    mentionAll[i] = items[i].mentionAll ?? false;
+  }
+  return [...setParams(items), mentionTexts, mentionAll];
 }
 
 function setParams<T>(items: StoreItem<T>[]): unknown[] {
@@ -246,12 +268,12 @@ export class SendStore {
         return row;
       };
     }
-    this.direct = { name: `store_direct_set${this.variant}`, sql: directSet, params: setParams, alone: (item) => this.alone<DirectRow>('store_direct', this.storeDirectSql, item) };
+    this.direct = { name: `store_direct_set${this.variant}`, sql: directSet, params: setParams, alone: (item) => this.alone<DirectRow, string>('store_direct', this.storeDirectSql, item) };
     this.group = {
       name: `store_group_set${this.variant}`,
       sql: groupSet,
-      params: setParams,
-      alone: (item) => this.alone<GroupRow>('store_group', this.storeGroupSql, item),
+      params: groupSetParams,
+      alone: (item) => this.alone<GroupRow, number>('store_group', this.storeGroupSql, item, singleGroupParams),
       // the members are read once per group and batch (on its first message): the others share them
       complete: (rows) => {
         const members = new Map<number, number[]>();
@@ -291,8 +313,8 @@ export class SendStore {
     ).then((row) => (this.committed ? this.committed(row) : row));
   }
 
-  private alone<R extends StoredRow>(name: string, sql: string, item: StoreItem<unknown>): Promise<R> {
-    return this.orDuplicate(async () => (await this.db.queryPrepared<R>(`${name}${this.variant}`, sql, singleParams(item)))[0]);
+  private alone<R extends StoredRow, T>(name: string, sql: string, item: StoreItem<T>, params: (item: StoreItem<T>) => unknown[] = singleParams): Promise<R> {
+    return this.orDuplicate(async () => (await this.db.queryPrepared<R>(`${name}${this.variant}`, sql, params(item)))[0]);
   }
 
   /** A unique violation of (sender, nonce) is the answer "already stored", not an error. */
