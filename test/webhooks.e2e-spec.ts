@@ -96,6 +96,19 @@ describe('event webhooks (PROTOCOL §11) from the durable outbox', () => {
     expect(new Set(calls.map((call) => call.eventId)).size).toBe(calls.length);
     expect(dataOf(created).group_id).toBe(groupId);
   });
+
+  it('reports edits and recalls after the message they change', async () => {
+    const alice = await server.connect('alice');
+    await server.connect('bob');
+    const sent = await alice.request('chat', { type: 1, content: 'tpyo', app_user_ids: 'bob' });
+    expect((await alice.request('edit', { msg_id: sent.msg_id, app_user_ids: 'bob', content: 'typo' })).code).toBe(200);
+    expect((await alice.request('recall', { msg_id: sent.msg_id, app_user_ids: 'bob' })).code).toBe(200);
+    const calls = await receiver.until((all) => all.length >= 3);
+    expect(calls.map((call) => call.event)).toEqual(['message.created', 'message.edited', 'message.recalled']);
+    expect(calls[1].body.data).toMatchObject({ msg_id: sent.msg_id, content: 'typo', to_app_user_id: 'bob', app_user_id: 'alice' });
+    expect(calls[2].body.data).toMatchObject({ msg_id: sent.msg_id, to_app_user_id: 'bob', by: { app_user_id: 'alice' } });
+    expect(calls.every((call) => call.signed)).toBe(true);
+  });
 });
 
 describe('event webhooks: two nodes on one database', () => {
