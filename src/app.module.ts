@@ -14,6 +14,7 @@ import { RealtimeModule } from './realtime/realtime.module';
 import { SyncModule } from './sync/sync.module';
 import { SystemMessagesModule } from './system-messages/system-messages.module';
 import { UsersModule } from './users/users.module';
+import { WebhooksModule } from './webhooks/webhooks.module';
 
 @Module({})
 export class AppModule {
@@ -36,6 +37,7 @@ export class AppModule {
         MetricsModule,
         ContractModule,
         MediaModule,
+        WebhooksModule,
       ],
     };
   }

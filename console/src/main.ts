@@ -1,6 +1,6 @@
 import { $, formatBytes, formatTime, h, safeUrl } from './dom';
 // the client SDK (packages/client, `@im-server/client`), bundled from its source
-import { AckEvent, ChatMessage, Conversation, ConversationItem, EditEvent, GroupInfo, GroupMember, HistoryClearedEvent, ImClient, ImError, ReactionEvent, RecallEvent, SyncData, SystemMessage, TypingEvent } from '../../packages/client/src';
+import { AckEvent, ChatMessage, Conversation, ConversationItem, EditEvent, GroupInfo, GroupMember, HistoryClearedEvent, ImClient, ImError, moderationReason, ReactionEvent, RecallEvent, SyncData, SystemMessage, TypingEvent } from '../../packages/client/src';
 import { applyReaction, reactionBar, TypingIndicator } from './interactions';
 import { applyEdit, applyRecall, editedMark, insertMention, mentionPrefix, mentionsIn, mentionSuggestions, messageActions, quoteOf } from './lifecycle';
 
@@ -690,7 +690,8 @@ async function sendMessage(message: { type: 1 | 3 | 8; content?: string; extra?:
     await client().send(convOf(view.key), message);
     return true;
   } catch (error) {
-    toast(`not sent: ${errorText(error)}`);
+    const reason = moderationReason(error);
+    toast(reason !== undefined ? `not sent: rejected by moderation: ${reason}` : `not sent: ${errorText(error)}`);
     return false;
   }
 }

@@ -8,6 +8,8 @@ export enum ImCode {
   NotFound = 404,
   TooManyRequests = 429,
   Blacklisted = 811,
+  /** Rejected by the app's before-send webhook (PROTOCOL §11); `msg` is the app's reason. */
+  Moderation = 812,
   Duplicate = 831,
 }
 

@@ -182,6 +182,55 @@ export class AppConfig {
   @IsOptional() @IsString()
   S3_SECRET_ACCESS_KEY?: string;
 
+  /** Event webhooks (PROTOCOL §11): where events are POSTed; unset = no events (and no outbox rows). */
+  @IsOptional() @Matches(HTTP_URL, { message: 'WEBHOOK_URL must be an http or https URL' })
+  WEBHOOK_URL?: string;
+
+  /** Key of the X-IM-Signature HMAC of every webhook call; required when any webhook URL is set. */
+  @IsOptional() @IsString() @MinLength(16, { message: 'WEBHOOK_SECRET must be at least 16 characters' })
+  WEBHOOK_SECRET?: string;
+
+  /** Offline push webhook (PROTOCOL §11); unset = no offline push. */
+  @IsOptional() @Matches(HTTP_URL, { message: 'PUSH_WEBHOOK_URL must be an http or https URL' })
+  PUSH_WEBHOOK_URL?: string;
+
+  /** Moderation before a message is stored (PROTOCOL §11); unset = not asked. */
+  @IsOptional() @Matches(HTTP_URL, { message: 'BEFORE_SEND_WEBHOOK_URL must be an http or https URL' })
+  BEFORE_SEND_WEBHOOK_URL?: string;
+
+  @Type(() => Number) @IsInt() @Min(1)
+  BEFORE_SEND_TIMEOUT_MS = 1000;
+
+  /** What a before-send call that fails or times out means: `allow` stores the message, `reject` answers 812. */
+  @IsIn(['allow', 'reject'], { message: 'BEFORE_SEND_ON_FAILURE must be allow or reject' })
+  BEFORE_SEND_ON_FAILURE: 'allow' | 'reject' = 'allow';
+
+  /** How long one event or push call may take before it counts as failed (and is retried). */
+  @Type(() => Number) @IsInt() @Min(100)
+  WEBHOOK_TIMEOUT_MS = 10_000;
+
+  /** First retry delay of a failed webhook call; each further failure doubles it (up to WEBHOOK_RETRY_MAX_MS). */
+  @Type(() => Number) @IsInt() @Min(1)
+  WEBHOOK_RETRY_BASE_MS = 1000;
+
+  @Type(() => Number) @IsInt() @Min(1)
+  WEBHOOK_RETRY_MAX_MS = 600_000;
+
+  /** How long after it was written an event is still retried; then it is dropped (logged, counted). */
+  @Type(() => Number) @IsInt() @Min(1000)
+  WEBHOOK_RETRY_FOR_MS = 86_400_000;
+
+  /**
+   * Whether this node delivers webhook calls from the outbox. `false`: it only writes them (its sends
+   * and group changes), and other nodes deliver them — e.g. a dedicated worker node beside the socket nodes.
+   */
+  @Transform(({ value }) => parseBoolean(value)) @IsBoolean({ message: 'WEBHOOK_WORKER must be true or false' })
+  WEBHOOK_WORKER = true;
+
+  /** How often each node looks for webhook work written by other nodes (its own sends wake it at once). */
+  @Type(() => Number) @IsInt() @Min(10)
+  WEBHOOK_POLL_MS = 500;
+
   /** MEDIA_BASE_URL with its default filled in from PORT. */
   get mediaBaseUrl(): string {
     return (this.MEDIA_BASE_URL ?? `http://localhost:${this.PORT}/media`).replace(/\/+$/, '');
@@ -222,7 +271,7 @@ export class ConfigError extends Error {}
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const known = Object.keys(new AppConfig());
   const raw: Record<string, string> = {};
-  for (const key of [...known, 'DATABASE_URL', 'REDIS_URL', 'ADMIN_TOKEN', 'TOKEN_SECRET', 'MEDIA_BASE_URL', 'ALLOWED_ORIGINS', 'LOG_FORMAT', 'METRICS_PORT', 'S3_BUCKET', 'S3_ENDPOINT', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY']) {
+  for (const key of [...known, 'DATABASE_URL', 'REDIS_URL', 'ADMIN_TOKEN', 'TOKEN_SECRET', 'MEDIA_BASE_URL', 'ALLOWED_ORIGINS', 'LOG_FORMAT', 'METRICS_PORT', 'S3_BUCKET', 'S3_ENDPOINT', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY', 'WEBHOOK_URL', 'WEBHOOK_SECRET', 'PUSH_WEBHOOK_URL', 'BEFORE_SEND_WEBHOOK_URL']) {
     const value = env[key];
     if (value !== undefined && value !== '') raw[key] = value;
   }
@@ -235,6 +284,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     const reason = constraints.isInt ?? Object.values(constraints)[0] ?? 'is invalid';
     throw new ConfigError(`Invalid configuration: ${first.property}=${JSON.stringify(raw[first.property])}: ${reason}`);
   }
+  const hook = config.WEBHOOK_URL ? 'WEBHOOK_URL' : config.PUSH_WEBHOOK_URL ? 'PUSH_WEBHOOK_URL' : config.BEFORE_SEND_WEBHOOK_URL ? 'BEFORE_SEND_WEBHOOK_URL' : undefined;
+  if (hook && !config.WEBHOOK_SECRET) throw new ConfigError(`Invalid configuration: WEBHOOK_SECRET is required when ${hook} is set (it signs every call)`);
   const clash = config.CONSOLE_ENABLED ? consolePathClash(config) : undefined;
   if (clash) throw new ConfigError(`Invalid configuration: CONSOLE_PATH=${JSON.stringify(config.CONSOLE_PATH)}: ${clash}`);
   if ((config.S3_ACCESS_KEY_ID === undefined) !== (config.S3_SECRET_ACCESS_KEY === undefined)) {

@@ -6,6 +6,7 @@ import { ConversationSettings1764300000001 } from './migrations/1764300000001-Co
 import { MessageLifecycle1764400000000 } from './migrations/1764400000000-MessageLifecycle';
 import { LifecycleCounts1764400000001 } from './migrations/1764400000001-LifecycleCounts';
 import { ReactionOrder1764400000002 } from './migrations/1764400000002-ReactionOrder';
+import { WebhookOutbox1764500000000 } from './migrations/1764500000000-WebhookOutbox';
 
 /** Migrations in the order they run; the schema comes only from these (synchronize is off). */
 export const MIGRATIONS = [
@@ -16,6 +17,7 @@ export const MIGRATIONS = [
   MessageLifecycle1764400000000,
   LifecycleCounts1764400000001,
   ReactionOrder1764400000002,
+  WebhookOutbox1764500000000,
 ];
 
 /**

@@ -10,6 +10,8 @@ import {
 } from '../system-messages/system-messages.service';
 import { UserProfile, UsersService } from '../users/users.service';
 import { actsAsOwner, isOwnerOrAdmin, memberByAppId, requireMember, requireOwner, requireOwnerOrAdmin, ROLE_ADMIN, roleOf } from './group-access';
+import { conversationKey, WebhookOutbox } from '../webhooks/outbox';
+import { EventActor, enqueueGroupEvents } from '../webhooks/group-events';
 import { actorIdOf, groupSpec, invitedSpec, joinedExtra, nameOf, newInviteCode, noSuchGroup, parseGroupId, sameCode, unique } from './group-helpers';
 
 /** Who performs an operation: a user over WebSocket (with the connection it came on) or the admin API. */
@@ -112,6 +114,7 @@ export class GroupsService {
     private readonly users: UsersService,
     private readonly systemMessages: SystemMessageService,
     private readonly config: AppConfig,
+    private readonly outbox: WebhookOutbox,
   ) {}
 
   // ---- operations --------------------------------------------------------------------------
@@ -139,10 +142,15 @@ export class GroupsService {
         const spec = invitedSpec(view, owner, invitees.map((user) => user.user_id));
         messages.push(await this.systemMessages.prepare(tx, { ...spec, actorUserId: actorIdOf(actor) }));
       }
+      if (this.outbox.eventsEnabled) {
+        const { invite_code: _code, ...info } = view;
+        await this.outbox.enqueue(tx, 'group.created', conversationKey(id), { ...info, by: await this.eventActor(actor, tx) }, now);
+      }
       // the reply goes to the owner (or the admin API) and shows the code; the 17s above do not
       return { view: this.view(group, true), messages };
     });
     this.systemMessages.publish(messages);
+    if (this.outbox.eventsEnabled) this.outbox.kick();
     return view;
   }
 
@@ -370,9 +378,11 @@ export class GroupsService {
       }
       const messages: PreparedSystemMessage[] = [];
       for (const spec of result.spec) messages.push(await this.systemMessages.prepare(tx, { ...spec, actorUserId: actorIdOf(actor) }));
+      if (this.outbox.eventsEnabled && result.spec.length > 0) await enqueueGroupEvents(this.outbox, tx, id, result.spec, await this.eventActor(actor, tx), now);
       return { view, messages };
     });
     this.systemMessages.publish(messages);
+    if (this.outbox.eventsEnabled) this.outbox.kick();
     return view as GroupView;
   }
 
@@ -427,6 +437,13 @@ export class GroupsService {
        SELECT $1, u, $2, $2, $3 FROM unnest($4::int[]) AS u`,
       [groupId, lastSeq, now, userIds],
     );
+  }
+
+  /** `by` of a webhook event: the acting user, null for the admin API. */
+  private async eventActor(actor: Actor, tx: Queryable): Promise<EventActor> {
+    if (actor.kind === 'admin') return null;
+    const user = await this.userById(actor.userId, tx);
+    return { app_user_id: user.app_user_id, nickname: user.nickname };
   }
 
   /** Who is shown the invite code: the owner, admins and the admin API. */

@@ -1,3 +1,4 @@
+import { conversationKey, WebhookOutbox } from '../webhooks/outbox';
 import { Injectable } from '@nestjs/common';
 import { ImCode, ImError } from '../common/im-error';
 import { AppConfig } from '../config/app-config';
@@ -35,6 +36,7 @@ export class EditService {
     private readonly access: LifecycleAccess,
     private readonly refs: MessageRefs,
     private readonly systemMessages: SystemMessageService,
+    private readonly outbox: WebhookOutbox,
     config: AppConfig,
   ) {
     this.windowSeconds = config.EDIT_WINDOW_SECONDS;
@@ -98,9 +100,14 @@ export class EditService {
         actorUserId: sender.userId,
         recipients: await this.access.participants(tx, message.conversation_id),
       });
+      // the webhook event commits with the edit (docs/webhooks.md)
+      await this.outbox.enqueue(tx, 'message.edited', conversationKey(message.conversation_id), { ...result, ...messageTarget(message), app_user_id: sender.appUserId }, now);
       return result;
     });
-    if (prepared) this.systemMessages.publish([prepared]);
+    if (prepared) {
+      this.systemMessages.publish([prepared]);
+      if (this.outbox.eventsEnabled) this.outbox.kick();
+    }
     return { data, group_id: participation.groupId !== undefined ? String(participation.groupId) : undefined };
   }
 

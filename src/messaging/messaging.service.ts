@@ -7,6 +7,8 @@ import { MetricsService } from '../metrics/metrics.service';
 import { Delivery } from '../realtime/delivery';
 import { encodePush, ReplyBody } from '../realtime/frames';
 import { UsersService } from '../users/users.service';
+import { BeforeSendHook } from '../webhooks/before-send';
+import { SendTarget } from '../webhooks/send-access';
 import { groupRefusal, hasRefs, MessageRefs, Mentions, refRequestOf } from './message-refs';
 import { SendStore, StoreItem } from './send-store';
 import { localThumbUrl } from '../media/media-types';
@@ -89,6 +91,7 @@ export class MessagingService implements SendDedupe {
     private readonly metrics: MetricsService,
     private readonly refs: MessageRefs,
     config: AppConfig,
+    private readonly beforeSend: BeforeSendHook,
   ) {
     this.limits = {
       maxTextChars: config.MAX_TEXT_CHARS,
@@ -168,6 +171,11 @@ export class MessagingService implements SendDedupe {
       return this.duplicateOr(sender.userId, nonce, error);
     }
     if (to === sender.appUserId) return this.duplicateOr(sender.userId, nonce, ImError.badRequest('app_user_ids: cannot send a message to yourself'));
+    if (this.beforeSend.enabled) {
+      const reviewed = await this.reviewed(sender, nonce, { to_app_user_id: to }, message);
+      if (reviewed.reply) return reviewed.reply;
+      message = reviewed.message!;
+    }
 
     const now = Date.now();
     const item: StoreItem<string> = { senderId: sender.userId, target: to, time: now, nonce, type: message.type, content: message.content, extra: JSON.stringify(message.extra) };
@@ -214,6 +222,11 @@ export class MessagingService implements SendDedupe {
       if (hasRefs(refs)) mentions = await this.refs.resolve(await this.refs.groupView(sender.userId, groupId, Date.now()), refs, message.extra);
     } catch (error) {
       return this.duplicateOr(sender.userId, nonce, error);
+    }
+    if (this.beforeSend.enabled) {
+      const reviewed = await this.reviewed(sender, nonce, { group_id: groupId }, message);
+      if (reviewed.reply) return reviewed.reply;
+      message = reviewed.message!;
     }
     const now = Date.now();
     const item: StoreItem<number> = {
@@ -324,6 +337,20 @@ export class MessagingService implements SendDedupe {
     if (this.recentHead > 1024 && this.recentHead * 2 > this.recentOrder.length) {
       this.recentOrder = this.recentOrder.slice(this.recentHead);
       this.recentHead = 0;
+    }
+  }
+
+  /**
+   * Send step 3's before-send webhook (only when configured): the message to store, or the reply
+   * (831 for a stored nonce, else the refusal: 404/811/403, 812, 400 for an invalid replacement).
+   */
+  private async reviewed(sender: Sender, nonce: string, target: SendTarget, message: ValidatedMessage): Promise<{ message?: ValidatedMessage; reply?: ReplyBody }> {
+    try {
+      const result = await this.beforeSend.review(sender.userId, nonce, target, message, this.limits);
+      if (result !== message) await this.fillCard(result);
+      return { message: result };
+    } catch (error) {
+      return { reply: await this.duplicateOr(sender.userId, nonce, error) };
     }
   }
 

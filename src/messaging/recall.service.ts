@@ -1,3 +1,4 @@
+import { conversationKey, WebhookOutbox } from '../webhooks/outbox';
 import { Injectable } from '@nestjs/common';
 import { ImError } from '../common/im-error';
 import { AppConfig } from '../config/app-config';
@@ -27,6 +28,7 @@ export class RecallService {
     private readonly db: Db,
     private readonly access: LifecycleAccess,
     private readonly systemMessages: SystemMessageService,
+    private readonly outbox: WebhookOutbox,
     config: AppConfig,
   ) {
     this.windowSeconds = config.RECALL_WINDOW_SECONDS;
@@ -76,9 +78,14 @@ export class RecallService {
         actorUserId: recaller.kind === 'admin' ? 0 : recaller.sender.userId,
         recipients: await this.access.participants(tx, message.conversation_id),
       });
+      // the webhook event commits with the recall (docs/webhooks.md)
+      await this.outbox.enqueue(tx, 'message.recalled', conversationKey(message.conversation_id), { msg_id: msgId, seq: message.seq, ...target, by, recalled_at: now }, now);
       return { msg_id: msgId, seq: message.seq, ...target, recalled_at: now };
     });
-    if (prepared) this.systemMessages.publish([prepared]);
+    if (prepared) {
+      this.systemMessages.publish([prepared]);
+      if (this.outbox.eventsEnabled) this.outbox.kick();
+    }
     return result;
   }
 

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Db, Queryable } from '../database/db';
 import { SetStatement, WriteBatcher } from '../database/write-batcher';
+import { MessageColumns, WebhookOutbox } from '../webhooks/outbox';
 
 /** One message to store: who sends, to whom (app_user_id or group id), and what. */
 export interface StoreItem<Target> {
@@ -90,7 +91,7 @@ const STORE_SET_TAIL = `
 /** One-to-one messages of a whole batch: one statement, one row per item (by `ord`). */
 // The dedupe lookup is a LATERAL … LIMIT 1 (an index probe per message): as an EXISTS the planner
 // may hash the whole messages table instead, a cost that grows with every message stored.
-const STORE_DIRECT_SET = `
+const storeDirectSet = (hooks: string) => `
   WITH i AS (
     SELECT i.*, NULL::int[] AS mention_ids, false AS mention_all
       FROM unnest($1::int[], $2::text[], $3::bigint[], $4::text[], $5::int[], $6::text[], $7::text[])
@@ -109,12 +110,12 @@ const STORE_DIRECT_SET = `
   ok AS (
     SELECT r.*, row_number() OVER (PARTITION BY r.conversation_id ORDER BY r.ord) AS k, row_number() OVER (ORDER BY r.ord) AS rn
     FROM r WHERE r.conversation_id IS NOT NULL AND NOT r.blocked AND NOT r.duplicate AND r.recipient_id <> r.sender_id
-  ),${STORE_SET_TAIL}
+  ),${STORE_SET_TAIL}${hooks}
   SELECT r.ord, r.duplicate, r.recipient_id, r.blocked, n.id AS msg_id, n.seq, s.app_user_id, s.nickname, s.head
   FROM r JOIN users s ON s.id = r.sender_id LEFT JOIN n ON n.ord = r.ord`;
 
 /** Group messages of a whole batch: one statement, one row per item (by `ord`). */
-const STORE_GROUP_SET = `
+const storeGroupSet = (hooks: string) => `
   WITH i AS (
     -- mention ids travel as array literals ('{3,7}', or NULL): unnest cannot take an array of arrays
     SELECT i.*, i.mention_text::int[] AS mention_ids
@@ -134,7 +135,7 @@ const STORE_GROUP_SET = `
     SELECT r.*, row_number() OVER (PARTITION BY r.conversation_id ORDER BY r.ord) AS k, row_number() OVER (ORDER BY r.ord) AS rn
     FROM r WHERE r.conversation_id IS NOT NULL AND NOT r.dissolved AND r.member AND NOT r.duplicate
       AND r.muted_until <= r.created_at AND (r.banned_to_post = 0 OR r.owner_id = r.sender_id OR r.role = 1)
-  ),${STORE_SET_TAIL}
+  ),${STORE_SET_TAIL}${hooks}
   SELECT r.ord, r.duplicate, r.owner_id IS NOT NULL AS found, r.dissolved, r.member, r.banned_to_post, r.owner_id, r.role, r.muted_until,
          n.id AS msg_id, n.seq, s.app_user_id, s.nickname, s.head, n.conversation_id,
          CASE WHEN n.k = 1 THEN ARRAY(SELECT user_id FROM conversation_members WHERE conversation_id = n.conversation_id) END AS member_ids
@@ -145,14 +146,14 @@ const storeTail = (mentions: string) => `
   m AS (
     INSERT INTO messages (id, conversation_id, seq, sender_id, nonce, type, content, extra, created_at, mention_ids, mention_all)
     SELECT c.last_msg_id, c.id, c.last_seq, $1, $4, $5, $6, $7::jsonb, $3, ${mentions} FROM c
-    RETURNING id, seq, conversation_id
+    RETURNING id, seq, conversation_id, created_at
   ),
   rs AS (
     UPDATE conversation_members cm SET read_seq = GREATEST(cm.read_seq, m.seq) FROM m
     WHERE cm.conversation_id = m.conversation_id AND cm.user_id = $1
   )`;
 
-const STORE_DIRECT = `
+const storeDirect = (hooks: string) => `
   WITH r AS (
     SELECT u.id, EXISTS (SELECT 1 FROM blacklist b WHERE b.user_id = u.id AND b.blocked_user_id = $1) AS blocked
     FROM users u WHERE u.app_user_id = $2
@@ -163,11 +164,11 @@ const STORE_DIRECT = `
     WHERE NOT r.blocked AND r.id <> $1 AND conversations.user_low = LEAST($1::int, r.id) AND conversations.user_high = GREATEST($1::int, r.id)
       AND conversations.kind = 1
     RETURNING conversations.id, conversations.last_seq, conversations.last_msg_id
-  ),${storeTail('NULL, false')}
+  ),${storeTail('NULL, false')}${hooks}
   SELECT 1 AS ord, false AS duplicate, r.id AS recipient_id, r.blocked, m.id AS msg_id, m.seq, s.app_user_id, s.nickname, s.head
   FROM users s LEFT JOIN r ON true LEFT JOIN m ON true WHERE s.id = $1`;
 
-const STORE_GROUP = `
+const storeGroup = (hooks: string) => `
   WITH g AS (
     SELECT g.owner_id, g.banned_to_post, g.dissolved_at IS NOT NULL AS dissolved,
            cm.user_id IS NOT NULL AS member, cm.role, cm.muted_until
@@ -180,7 +181,7 @@ const STORE_GROUP = `
     WHERE conversations.id = $2 AND NOT g.dissolved AND g.member AND g.muted_until <= $3
       AND (g.banned_to_post = 0 OR g.owner_id = $1 OR g.role = 1)
     RETURNING conversations.id, conversations.last_seq, conversations.last_msg_id
-  ),${storeTail('$8::int[], $9::boolean')}
+  ),${storeTail('$8::int[], $9::boolean')}${hooks}
   SELECT 1 AS ord, false AS duplicate, g.owner_id IS NOT NULL AS found, g.dissolved, g.member, g.banned_to_post, g.owner_id, g.role, g.muted_until,
          m.id AS msg_id, m.seq, s.app_user_id, s.nickname, s.head,
          CASE WHEN m.id IS NOT NULL THEN ARRAY(SELECT user_id FROM conversation_members WHERE conversation_id = $2) END AS member_ids
@@ -240,17 +241,39 @@ function setParams<T>(items: StoreItem<T>[]): unknown[] {
 export class SendStore {
   private readonly direct: SetStatement<StoreItem<string>, DirectRow>;
   private readonly group: SetStatement<StoreItem<number>, GroupRow>;
+  /** The one-message statements, with the webhook outbox rows when webhooks are on. */
+  private readonly storeDirectSql: string;
+  private readonly storeGroupSql: string;
+  /** Suffix of prepared statement names: the SQL differs with webhooks on. */
+  private readonly variant: string;
+  /** Wakes the webhook dispatcher after a message committed (webhooks on only). */
+  private readonly committed?: <R extends StoredRow>(row: R) => R;
 
   constructor(
     private readonly db: Db,
     private readonly batcher: WriteBatcher,
+    outbox: WebhookOutbox,
   ) {
-    this.direct = { name: 'store_direct_set', sql: STORE_DIRECT_SET, params: setParams, alone: (item) => this.alone<DirectRow, string>('store_direct', STORE_DIRECT, item) };
+    // webhook rows (message.created, the offline push job) are written by the store statements
+    // themselves, set-based, so they commit with the messages (src/webhooks, docs/webhooks.md)
+    const set: MessageColumns = { from: 'n', id: 'n.id', time: 'n.created_at' };
+    const directSet = storeDirectSet(outbox.messageCtes(set));
+    const groupSet = storeGroupSet(outbox.messageCtes(set));
+    this.storeDirectSql = storeDirect(outbox.messageCtes({ from: 'm', id: 'm.id', time: 'm.created_at' }));
+    this.storeGroupSql = storeGroup(outbox.messageCtes({ from: 'm', id: 'm.id', time: 'm.created_at' }));
+    this.variant = outbox.eventsEnabled || outbox.pushEnabled ? `_wh${Number(outbox.eventsEnabled)}${Number(outbox.pushEnabled)}` : '';
+    if (this.variant) {
+      this.committed = (row) => {
+        if (row.msg_id !== null) outbox.kick();
+        return row;
+      };
+    }
+    this.direct = { name: `store_direct_set${this.variant}`, sql: directSet, params: setParams, alone: (item) => this.alone<DirectRow, string>('store_direct', this.storeDirectSql, item) };
     this.group = {
-      name: 'store_group_set',
-      sql: STORE_GROUP_SET,
+      name: `store_group_set${this.variant}`,
+      sql: groupSet,
       params: groupSetParams,
-      alone: (item) => this.alone<GroupRow, number>('store_group', STORE_GROUP, item, singleGroupParams),
+      alone: (item) => this.alone<GroupRow, number>('store_group', this.storeGroupSql, item, singleGroupParams),
       // the members are read once per group and batch (on its first message): the others share them
       complete: (rows) => {
         const members = new Map<number, number[]>();
@@ -261,11 +284,13 @@ export class SendStore {
   }
 
   storeDirect(item: StoreItem<string>): Promise<DirectRow> {
-    return this.batcher.runInSet(this.direct, item);
+    const stored = this.batcher.runInSet(this.direct, item);
+    return this.committed ? stored.then(this.committed) : stored;
   }
 
   storeGroup(item: StoreItem<number>): Promise<GroupRow> {
-    return this.batcher.runInSet(this.group, item);
+    const stored = this.batcher.runInSet(this.group, item);
+    return this.committed ? stored.then(this.committed) : stored;
   }
 
   /** The first message between two users: creates their conversation and members, then stores it. */
@@ -283,13 +308,13 @@ export class SendStore {
            SELECT c.id, u, 0, 0, $3 FROM c, unnest(ARRAY[$1::int, $2::int]) AS u`,
           [low, high, item.time],
         );
-        return (await tx.query<DirectRow>(STORE_DIRECT, singleParams(item)))[0];
+        return (await tx.query<DirectRow>(this.storeDirectSql, singleParams(item)))[0];
       }),
-    );
+    ).then((row) => (this.committed ? this.committed(row) : row));
   }
 
   private alone<R extends StoredRow, T>(name: string, sql: string, item: StoreItem<T>, params: (item: StoreItem<T>) => unknown[] = singleParams): Promise<R> {
-    return this.orDuplicate(async () => (await this.db.queryPrepared<R>(name, sql, params(item)))[0]);
+    return this.orDuplicate(async () => (await this.db.queryPrepared<R>(`${name}${this.variant}`, sql, params(item)))[0]);
   }
 
   /** A unique violation of (sender, nonce) is the answer "already stored", not an error. */

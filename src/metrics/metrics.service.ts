@@ -37,6 +37,26 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly webhookCalls = new Counter({
+    name: 'im_webhook_calls_total',
+    help: 'event and offline push webhook calls made by this node (PROTOCOL §11), by sink (events, push) and outcome (delivered = 2xx, failed = retried later)',
+    labelNames: ['sink', 'outcome'],
+    registers: [this.registry],
+  });
+  readonly webhookDropped = new Counter({
+    name: 'im_webhook_dropped_total',
+    help: 'webhook calls given up after WEBHOOK_RETRY_FOR_MS of failures, by sink',
+    labelNames: ['sink'],
+    registers: [this.registry],
+  });
+  readonly beforeSendSeconds = new Histogram({
+    name: 'im_before_send_seconds',
+    help: 'latency of the before-send webhook (BEFORE_SEND_WEBHOOK_URL), by outcome: allow, reject, replace, failure (timeout, non-2xx, bad answer)',
+    labelNames: ['outcome'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
   private readonly requests = new Counter({
     name: 'im_requests_total',
     help: 'WebSocket requests answered, by action and reply code (PROTOCOL §3); action "invalid" = not a routable frame',

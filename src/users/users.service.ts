@@ -3,6 +3,7 @@ import { Db, Queryable } from '../database/db';
 import { ImError } from '../common/im-error';
 import { Delivery } from '../realtime/delivery';
 import { encodeError } from '../realtime/frames';
+import { userKey, WebhookOutbox } from '../webhooks/outbox';
 
 /** A user as the admin API shows it. */
 export interface User {
@@ -35,6 +36,7 @@ export class UsersService {
   constructor(
     private readonly db: Db,
     private readonly delivery: Delivery,
+    private readonly outbox: WebhookOutbox,
   ) {}
 
   /** Called after a nickname or head changed (type-10 system messages hang here). */
@@ -91,11 +93,27 @@ export class UsersService {
 
   /** Disables the user: every open socket gets the 401 error frame and closes with 4401. */
   async setDisabled(appUserId: string, disabled: boolean): Promise<User> {
-    const [user] = await this.db.query<User>(
-      `UPDATE users SET disabled = $2, updated_at = $3 WHERE app_user_id = $1 RETURNING ${USER_COLUMNS}`,
-      [appUserId, disabled, Date.now()],
-    );
-    if (!user) throw ImError.notFound(`no such user: ${appUserId}`);
+    const now = Date.now();
+    const update = (q: Queryable) =>
+      q.query<User & { was_disabled: boolean }>(
+        `WITH old AS (SELECT id AS old_id, disabled AS was FROM users WHERE app_user_id = $1 FOR UPDATE)
+         UPDATE users SET disabled = $2, updated_at = $3 FROM old WHERE users.id = old.old_id
+         RETURNING users.id AS user_id, users.app_user_id, users.nickname, users.head, users.disabled, old.was AS was_disabled`,
+        [appUserId, disabled, now],
+      );
+    // the user.disabled event (a change from enabled only) commits with the change (src/webhooks)
+    const [row] = this.outbox.eventsEnabled
+      ? await this.db.transaction(async (tx) => {
+          const rows = await update(tx);
+          if (rows[0] && disabled && !rows[0].was_disabled) {
+            await this.outbox.enqueue(tx, 'user.disabled', userKey(rows[0].user_id), { app_user_id: rows[0].app_user_id, nickname: rows[0].nickname }, now);
+          }
+          return rows;
+        })
+      : await update(this.db);
+    if (!row) throw ImError.notFound(`no such user: ${appUserId}`);
+    const { was_disabled: _was, ...user } = row;
+    if (this.outbox.eventsEnabled && disabled && !_was) this.outbox.kick();
     if (disabled) this.delivery.closeUser(user.user_id, encodeError(401, 'user disabled'), CLOSE_UNAUTHORIZED, 'user disabled');
     return user;
   }

@@ -66,7 +66,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
       // TRUNCATE's table locks can then deadlock with them; PostgreSQL aborts one side, so try again
       for (let attempt = 1; ; attempt++) {
         try {
-          await sql(`TRUNCATE system_messages, message_reactions, message_edits, messages, conversation_members, groups, conversations, blacklist, users RESTART IDENTITY CASCADE`);
+          await sql(`TRUNCATE webhook_outbox, system_messages, message_reactions, message_edits, messages, conversation_members, groups, conversations, blacklist, users RESTART IDENTITY CASCADE`);
           break;
         } catch (error) {
           if ((error as { code?: string }).code !== '40P01' || attempt >= 5) throw error;

@@ -1502,3 +1502,5 @@ function toSyncData(extra: any): SyncData {
     groupList: Array.isArray(extra?.groupList) ? extra.groupList : [],
   };
 }
+export { ImCode, moderationReason } from './codes';
+export type { ImCodeValue } from './codes';
