@@ -6,6 +6,7 @@ import * as groups from './groups';
 import * as messaging from './messaging';
 import * as presence from './presence';
 import * as realtime from './realtime';
+import * as search from './search';
 import * as sync from './sync';
 
 export { EXPECTED } from './common';
@@ -43,6 +44,7 @@ export const REQUEST_SCHEMAS: Readonly<Record<string, Schema>> = Object.freeze({
   setConversation: sync.setConversation,
   ping: realtime.ping,
   auth: realtime.auth,
+  search: search.search,
 });
 
 /** Actions the adapter answers itself, without a @SubscribeMessage handler. */

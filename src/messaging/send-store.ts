@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
+import { AppConfig } from '../config/app-config';
 import { Db, Queryable } from '../database/db';
 import { SetStatement, WriteBatcher } from '../database/write-batcher';
+import { messageTokens } from '../search/tokenizer';
 
 /** One message to store: who sends, to whom (app_user_id or group id), and what. */
 export interface StoreItem<Target> {
@@ -75,8 +77,8 @@ const STORE_SET_TAIL = `
     WHERE conversations.id = x.conversation_id
   ),
   m AS (
-    INSERT INTO messages (id, conversation_id, seq, sender_id, nonce, type, content, extra, created_at)
-    SELECT id, conversation_id, seq, sender_id, nonce, type, content, extra::jsonb, created_at FROM n
+    INSERT INTO messages (id, conversation_id, seq, sender_id, nonce, type, content, extra, created_at, search_tokens)
+    SELECT id, conversation_id, seq, sender_id, nonce, type, content, extra::jsonb, created_at, array_to_tsvector(string_to_array(tokens, ' ')) FROM n
   ),
   rs AS (
     UPDATE conversation_members cm SET read_seq = GREATEST(cm.read_seq, x.seq)
@@ -89,8 +91,8 @@ const STORE_SET_TAIL = `
 // may hash the whole messages table instead, a cost that grows with every message stored.
 const STORE_DIRECT_SET = `
   WITH i AS (
-    SELECT * FROM unnest($1::int[], $2::text[], $3::bigint[], $4::text[], $5::int[], $6::text[], $7::text[])
-      WITH ORDINALITY AS i(sender_id, to_id, created_at, nonce, type, content, extra, ord)
+    SELECT * FROM unnest($1::int[], $2::text[], $3::bigint[], $4::text[], $5::int[], $6::text[], $7::text[], $8::text[])
+      WITH ORDINALITY AS i(sender_id, to_id, created_at, nonce, type, content, extra, tokens, ord)
   ),
   r AS (
     SELECT i.*, u.id AS recipient_id,
@@ -112,8 +114,8 @@ const STORE_DIRECT_SET = `
 /** Group messages of a whole batch: one statement, one row per item (by `ord`). */
 const STORE_GROUP_SET = `
   WITH i AS (
-    SELECT * FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::text[], $5::int[], $6::text[], $7::text[])
-      WITH ORDINALITY AS i(sender_id, group_id, created_at, nonce, type, content, extra, ord)
+    SELECT * FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::text[], $5::int[], $6::text[], $7::text[], $8::text[])
+      WITH ORDINALITY AS i(sender_id, group_id, created_at, nonce, type, content, extra, tokens, ord)
   ),
   r AS (
     SELECT i.*, g.owner_id, g.banned_to_post, g.dissolved_at IS NOT NULL AS dissolved,
@@ -137,8 +139,8 @@ const STORE_GROUP_SET = `
 /** One message alone (a batch that failed as a whole, or a first message): the row, or a unique violation. */
 const STORE_TAIL = `
   m AS (
-    INSERT INTO messages (id, conversation_id, seq, sender_id, nonce, type, content, extra, created_at)
-    SELECT c.last_msg_id, c.id, c.last_seq, $1, $4, $5, $6, $7::jsonb, $3 FROM c
+    INSERT INTO messages (id, conversation_id, seq, sender_id, nonce, type, content, extra, created_at, search_tokens)
+    SELECT c.last_msg_id, c.id, c.last_seq, $1, $4, $5, $6, $7::jsonb, $3, array_to_tsvector(string_to_array($8::text, ' ')) FROM c
     RETURNING id, seq, conversation_id
   ),
   rs AS (
@@ -180,11 +182,16 @@ const STORE_GROUP = `
          CASE WHEN m.id IS NOT NULL THEN ARRAY(SELECT user_id FROM conversation_members WHERE conversation_id = $2) END AS member_ids
   FROM users s LEFT JOIN g ON true LEFT JOIN m ON true WHERE s.id = $1`;
 
-function singleParams<T>(item: StoreItem<T>): unknown[] {
-  return [item.senderId, item.target, item.time, item.nonce, item.type, item.content, item.extra];
+/** The search lexemes of a message (search/tokenizer.ts), stored in the same statement; null without SEARCH_INDEX. */
+function tokensOf(item: StoreItem<unknown>, index: boolean): string | null {
+  return index ? messageTokens(item.type, item.content, item.extra) : null;
 }
 
-function setParams<T>(items: StoreItem<T>[]): unknown[] {
+function singleParams<T>(item: StoreItem<T>, index: boolean): unknown[] {
+  return [item.senderId, item.target, item.time, item.nonce, item.type, item.content, item.extra, tokensOf(item, index)];
+}
+
+function setParams<T>(items: StoreItem<T>[], index: boolean): unknown[] {
   const n = items.length;
   const senders = new Array<number>(n);
   const targets = new Array<T>(n);
@@ -193,6 +200,7 @@ function setParams<T>(items: StoreItem<T>[]): unknown[] {
   const types = new Array<number>(n);
   const contents = new Array<string>(n);
   const extras = new Array<string>(n);
+  const tokens = new Array<string | null>(n);
   for (let i = 0; i < n; i++) {
     const item = items[i];
     senders[i] = item.senderId;
@@ -202,8 +210,9 @@ function setParams<T>(items: StoreItem<T>[]): unknown[] {
     types[i] = item.type;
     contents[i] = item.content;
     extras[i] = item.extra;
+    tokens[i] = tokensOf(item, index);
   }
-  return [senders, targets, times, nonces, types, contents, extras];
+  return [senders, targets, times, nonces, types, contents, extras, tokens];
 }
 
 /**
@@ -219,15 +228,20 @@ export class SendStore {
   private readonly direct: SetStatement<StoreItem<string>, DirectRow>;
   private readonly group: SetStatement<StoreItem<number>, GroupRow>;
 
+  private readonly indexSearch: boolean;
+
   constructor(
     private readonly db: Db,
     private readonly batcher: WriteBatcher,
+    config: AppConfig,
   ) {
-    this.direct = { name: 'store_direct_set', sql: STORE_DIRECT_SET, params: setParams, alone: (item) => this.alone<DirectRow>('store_direct', STORE_DIRECT, item) };
+    this.indexSearch = config.SEARCH_INDEX;
+    const params = <T>(items: StoreItem<T>[]) => setParams(items, this.indexSearch);
+    this.direct = { name: 'store_direct_set', sql: STORE_DIRECT_SET, params, alone: (item) => this.alone<DirectRow>('store_direct', STORE_DIRECT, item) };
     this.group = {
       name: 'store_group_set',
       sql: STORE_GROUP_SET,
-      params: setParams,
+      params,
       alone: (item) => this.alone<GroupRow>('store_group', STORE_GROUP, item),
       // the members are read once per group and batch (on its first message): the others share them
       complete: (rows) => {
@@ -261,13 +275,13 @@ export class SendStore {
            SELECT c.id, u, 0, 0, $3 FROM c, unnest(ARRAY[$1::int, $2::int]) AS u`,
           [low, high, item.time],
         );
-        return (await tx.query<DirectRow>(STORE_DIRECT, singleParams(item)))[0];
+        return (await tx.query<DirectRow>(STORE_DIRECT, singleParams(item, this.indexSearch)))[0];
       }),
     );
   }
 
   private alone<R extends StoredRow>(name: string, sql: string, item: StoreItem<unknown>): Promise<R> {
-    return this.orDuplicate(async () => (await this.db.queryPrepared<R>(name, sql, singleParams(item)))[0]);
+    return this.orDuplicate(async () => (await this.db.queryPrepared<R>(name, sql, singleParams(item, this.indexSearch)))[0]);
   }
 
   /** A unique violation of (sender, nonce) is the answer "already stored", not an error. */
