@@ -1,4 +1,6 @@
+import { ImError } from '../packages/client/src';
 import { addMember, createGroup, directConversation, userId } from './support/messaging-fixtures';
+import { sdkClient } from './support/sdk';
 import { startTestServer, TestServer } from './support/server';
 import { dataOf, WsClient } from './support/ws-client';
 
@@ -262,6 +264,36 @@ describe.each(DATABASES)('search on %s', (_name, env) => {
     expect(await alice.request('search', { query: 'a', app_user_ids: 'nobody' })).toMatchObject({ code: 404 });
     expect(await alice.request('search', { query: 'a', group_id: '999999' })).toMatchObject({ code: 404 });
     expect(await alice.request('search', { query: 'a', group_id: group })).toMatchObject({ code: 403 });
+  });
+
+  it('SDK: client.search returns ChatMessages, narrows, pages, and rejects bad input with ImError 400', async () => {
+    const alice = await sdkClient(t, 'alice');
+    const bob = await sdkClient(t, 'bob');
+    try {
+      const group = await createGroup(t, 'alice', ['bob']);
+      const direct = await alice.client.sendText({ user: 'bob' }, '鈴虫が鳴く夜');
+      const inGroup = await bob.client.sendText({ group }, '鈴虫の声 in the group');
+      const page = await alice.client.search('鈴虫');
+      expect(page.has_more).toBe(false);
+      expect(page.messages.map((m) => m.msg_id)).toEqual([inGroup.msg_id, direct.msg_id]);
+      expect(page.messages[0]).toMatchObject({ content: '鈴虫の声 in the group', conversation: { group }, mine: false, app_user_id: 'bob' });
+      expect(page.messages[1]).toMatchObject({ conversation: { user: 'bob' }, mine: true });
+      const narrowed = await alice.client.search('鈴虫', { conversation: { user: 'bob' } });
+      expect(narrowed.messages.map((m) => m.msg_id)).toEqual([direct.msg_id]);
+      const first = await bob.client.search('鈴虫', { limit: 1 });
+      expect(first).toMatchObject({ messages: [{ msg_id: inGroup.msg_id }], has_more: true });
+      const second = await bob.client.search('鈴虫', { limit: 1, before_msg_id: inGroup.msg_id });
+      expect(second).toMatchObject({ messages: [{ msg_id: direct.msg_id, conversation: { user: 'alice' } }], has_more: false });
+      const error = await alice.client.search('', { limit: 5 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(ImError);
+      expect(error).toMatchObject({ code: 400 });
+    } finally {
+      alice.client.close();
+      bob.client.close();
+    }
   });
 
   it('admin route: everything without app_user_id, what that user may read with it, same rules and errors', async () => {
