@@ -10,13 +10,15 @@
  * 4. with BENCH_DESIGNS=1, the designs not chosen on the same data: pg_trgm (GIN, ILIKE) and no index.
  *
  *   DATABASE_URL=postgresql://postgres@127.0.0.1:5432/im_search_bench npm run bench:search
- *   env: BENCH_RESEED=1 (seed again), BENCH_SEND_ROUNDS (3), BENCH_SEND_DURATION (s, 5), BENCH_DESIGNS=1
+ *   env: BENCH_RESEED=1 (seed again), BENCH_SEND_ROUNDS (6), BENCH_SEND_DURATION (s, 5), BENCH_DESIGNS=1,
+ *        BENCH_PARTS (search,send: which parts to run)
  *
  * The database is emptied and seeded (kept between runs when already seeded). It must be a database of
  * its own: the script refuses a name without "bench" unless BENCH_FORCE=1.
  */
 import 'reflect-metadata';
 import { ChildProcess, spawn } from 'child_process';
+import { readFileSync } from 'fs';
 import { join } from 'path';
 import { Client } from 'pg';
 import { WebSocket } from 'ws';
@@ -40,7 +42,8 @@ const OTHER_USERS = 1100;
 const CORPUS = 20_000;
 const HEAVY = 'search-heavy';
 const WARMUP = 10;
-const SEND_ROUNDS = Number(process.env.BENCH_SEND_ROUNDS ?? 3);
+const SEND_ROUNDS = Number(process.env.BENCH_SEND_ROUNDS ?? 6);
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'search,send').split(','));
 const SEND_DURATION = Number(process.env.BENCH_SEND_DURATION ?? 5);
 
 async function ensureDatabase(): Promise<void> {
@@ -270,43 +273,98 @@ function startChild(env: Record<string, string>): Promise<Child> {
   });
 }
 
-async function sendRun(port: number, prefix: string): Promise<{ rate: number; p50: number; p99: number }> {
-  const args = ['bench/load.ts', '--url', `ws://127.0.0.1:${port}`, '--admin-token', ADMIN_TOKEN, '--json', '--scenario', 'send', '--pairs', '50', '--window', '4'];
+const TICK = 100; // USER_HZ: /proc times are in 1/100 s on Linux
+
+/** user+system CPU of a process in µs (from /proc); 0 when it is gone. */
+function cpuOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) / TICK) * 1e6;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU of every backend of the database by pid (only the measured server is loaded during a run). */
+async function backendCpu(db: Client): Promise<Map<number, number>> {
+  const { rows } = await db.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`);
+  return new Map(rows.map((row) => [row.pid, cpuOf(row.pid)]));
+}
+
+interface SendResult {
+  rate: number;
+  p99: number;
+  /** CPU µs per stored message: the server process, and the database backends */
+  serverUs: number;
+  dbUs: number;
+}
+
+async function sendRun(server: Child, db: Client, prefix: string): Promise<SendResult> {
+  const args = ['bench/load.ts', '--url', `ws://127.0.0.1:${server.port}`, '--admin-token', ADMIN_TOKEN, '--json', '--scenario', 'send', '--pairs', '50', '--window', '4'];
   args.push('--duration', String(SEND_DURATION), '--warmup', '1', '--prefix', prefix);
   const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const pid = server.process.pid!;
   let out = '';
-  child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  let startServer = 0;
+  let endServer = 0;
+  let startDb = Promise.resolve(new Map<number, number>());
+  let endDb = Promise.resolve(new Map<number, number>());
+  child.stdout!.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+    if (/^MARK start$/m.test(out) && !startServer) {
+      startServer = cpuOf(pid);
+      startDb = backendCpu(db);
+    }
+    if (/^MARK end$/m.test(out) && !endServer) {
+      endServer = cpuOf(pid);
+      endDb = backendCpu(db);
+    }
+  });
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   const line = out.split('\n').find((l) => l.startsWith('RESULT '));
   if (code !== 0 || !line) throw new Error(`load generator exited with ${code}`);
-  return JSON.parse(line.slice(7));
+  const result = JSON.parse(line.slice(7));
+  const [before, after] = [await startDb, await endDb];
+  let dbUs = 0;
+  for (const [backend, cpu] of after) dbUs += cpu - (before.get(backend) ?? 0);
+  const ops = Math.max(1, result.operations);
+  return { rate: result.rate, p99: result.p99, serverUs: (endServer - startServer) / ops, dbUs: dbUs / ops };
 }
 
-/** The 1:1 send benchmark with and without search lexemes, interleaved rounds, on the seeded database. */
-async function sendCost(): Promise<void> {
+/**
+ * The 1:1 send benchmark with and without search lexemes, interleaved rounds, on the seeded database.
+ * Throughput swings with the machine's load; the CPU per message (server + database) is the steadier cost.
+ */
+async function sendCost(db: Client): Promise<void> {
   const env = { DATABASE_URL, PORT: '0', LOG_LEVEL: 'log', ADMIN_TOKEN, RATE_LIMIT_PER_SEC: '0' };
   const withIndex = await startChild({ ...env, SEARCH_INDEX: 'true' });
   const without = await startChild({ ...env, SEARCH_INDEX: 'false' });
   try {
-    const rates: Record<'with' | 'without', number[]> = { with: [], without: [] };
-    const ratios: number[] = [];
-    const p99: Record<'with' | 'without', number[]> = { with: [], without: [] };
+    const runs: Record<'with' | 'without', SendResult[]> = { with: [], without: [] };
+    const rateRatios: number[] = [];
+    const cpuRatios: number[] = [];
     for (let round = 1; round <= SEND_ROUNDS; round++) {
       const order: Array<['with' | 'without', Child]> = round % 2 ? [['with', withIndex], ['without', without]] : [['without', without], ['with', withIndex]];
-      const results: Record<string, number> = {};
+      const results: Partial<Record<'with' | 'without', SendResult>> = {};
       for (const [name, server] of order) {
-        const result = await sendRun(server.port, `sr${round}${name}-${Date.now().toString(36)}`);
-        rates[name].push(result.rate);
-        p99[name].push(result.p99);
-        results[name] = result.rate;
+        const result = await sendRun(server, db, `sr${round}${name}-${Date.now().toString(36)}`);
+        runs[name].push(result);
+        results[name] = result;
       }
-      ratios.push(results.with / results.without);
+      rateRatios.push(results.with!.rate / results.without!.rate);
+      cpuRatios.push((results.with!.serverUs + results.with!.dbUs) / (results.without!.serverUs + results.without!.dbUs));
     }
     const median = (v: number[]) => percentile(v, 50);
+    const row = (name: 'with' | 'without') => {
+      const r = runs[name];
+      return `${median(r.map((x) => x.rate)).toFixed(0)} msg/s (rounds ${r.map((x) => x.rate.toFixed(0)).join(', ')}), p99 ${fmt(median(r.map((x) => x.p99)))}, CPU per message ${median(r.map((x) => x.serverUs)).toFixed(0)} µs server + ${median(r.map((x) => x.dbUs)).toFixed(0)} µs database`;
+    };
     console.log(`\n1:1 send (50 pairs, 4 in flight, ${SEND_ROUNDS} interleaved rounds of ${SEND_DURATION} s), same database (1M messages, GIN index present):`);
-    console.log(`  SEARCH_INDEX=true   ${median(rates.with).toFixed(0)} msg/s (p99 ${fmt(median(p99.with))})  rounds ${rates.with.map((r) => r.toFixed(0)).join(', ')}`);
-    console.log(`  SEARCH_INDEX=false  ${median(rates.without).toFixed(0)} msg/s (p99 ${fmt(median(p99.without))})  rounds ${rates.without.map((r) => r.toFixed(0)).join(', ')}`);
-    console.log(`  with / without: median ratio ${median(ratios).toFixed(3)} (rounds ${ratios.map((r) => r.toFixed(3)).join(', ')})`);
+    console.log(`  SEARCH_INDEX=true   ${row('with')}`);
+    console.log(`  SEARCH_INDEX=false  ${row('without')}`);
+    console.log(`  with / without, throughput: median ratio ${median(rateRatios).toFixed(3)} (rounds ${rateRatios.map((r) => r.toFixed(3)).join(', ')})`);
+    console.log(`  with / without, CPU per message: median ratio ${median(cpuRatios).toFixed(3)} (rounds ${cpuRatios.map((r) => r.toFixed(3)).join(', ')})`);
   } finally {
     withIndex.process.kill('SIGTERM');
     without.process.kill('SIGTERM');
@@ -378,12 +436,12 @@ async function main(): Promise<void> {
     ).rows;
     console.log(`database: ${info.messages} messages (table ${info.table_size}, search index ${info.index_size}); ${HEAVY} is in ${info.conversations} conversations (${info.readable} messages)`);
     const { token } = server.app.get(TokenService).issue(1, HEAVY, 3600);
-    await searchLatencies(server.port, token, db);
+    if (PARTS.has('search')) await searchLatencies(server.port, token, db);
   } finally {
     await server.close();
   }
   try {
-    await sendCost();
+    if (PARTS.has('send')) await sendCost(db);
     if (process.env.BENCH_DESIGNS === '1') await designs(db);
   } finally {
     await db.end();

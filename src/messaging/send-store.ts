@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { Db, Queryable } from '../database/db';
 import { SetStatement, WriteBatcher } from '../database/write-batcher';
-import { messageTokens } from '../search/tokenizer';
+import { searchTokensParam, searchTokensSql } from '../search/search-index';
 
 /** One message to store: who sends, to whom (app_user_id or group id), and what. */
 export interface StoreItem<Target> {
@@ -78,7 +78,7 @@ const STORE_SET_TAIL = `
   ),
   m AS (
     INSERT INTO messages (id, conversation_id, seq, sender_id, nonce, type, content, extra, created_at, search_tokens)
-    SELECT id, conversation_id, seq, sender_id, nonce, type, content, extra::jsonb, created_at, array_to_tsvector(string_to_array(tokens, ' ')) FROM n
+    SELECT id, conversation_id, seq, sender_id, nonce, type, content, extra::jsonb, created_at, ${searchTokensSql('tokens')} FROM n
   ),
   rs AS (
     UPDATE conversation_members cm SET read_seq = GREATEST(cm.read_seq, x.seq)
@@ -140,7 +140,7 @@ const STORE_GROUP_SET = `
 const STORE_TAIL = `
   m AS (
     INSERT INTO messages (id, conversation_id, seq, sender_id, nonce, type, content, extra, created_at, search_tokens)
-    SELECT c.last_msg_id, c.id, c.last_seq, $1, $4, $5, $6, $7::jsonb, $3, array_to_tsvector(string_to_array($8::text, ' ')) FROM c
+    SELECT c.last_msg_id, c.id, c.last_seq, $1, $4, $5, $6, $7::jsonb, $3, ${searchTokensSql('$8')} FROM c
     RETURNING id, seq, conversation_id
   ),
   rs AS (
@@ -182,9 +182,9 @@ const STORE_GROUP = `
          CASE WHEN m.id IS NOT NULL THEN ARRAY(SELECT user_id FROM conversation_members WHERE conversation_id = $2) END AS member_ids
   FROM users s LEFT JOIN g ON true LEFT JOIN m ON true WHERE s.id = $1`;
 
-/** The search lexemes of a message (search/tokenizer.ts), stored in the same statement; null without SEARCH_INDEX. */
+/** The search lexemes of a message (src/search/search-index.ts), stored in the same statement; null without SEARCH_INDEX. */
 function tokensOf(item: StoreItem<unknown>, index: boolean): string | null {
-  return index ? messageTokens(item.type, item.content, item.extra) : null;
+  return searchTokensParam(item.type, item.content, item.extra, index);
 }
 
 function singleParams<T>(item: StoreItem<T>, index: boolean): unknown[] {

@@ -1,5 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
-import { messageTokens } from '../../search/tokenizer';
+import { searchTokensParam, searchTokensSql } from '../../search/search-index';
 
 /** Rows tokenized per statement while filling in messages stored before this migration. */
 const BACKFILL_BATCH = 2000;
@@ -24,9 +24,9 @@ export class MessageSearch1764500000002 implements MigrationInterface {
       if (rows.length === 0) break;
       after = Number(rows[rows.length - 1].id);
       await q.query(
-        `UPDATE messages SET search_tokens = array_to_tsvector(string_to_array(t.tokens, ' '))
+        `UPDATE messages SET search_tokens = ${searchTokensSql('t.tokens')}
          FROM unnest($1::bigint[], $2::text[]) AS t(id, tokens) WHERE messages.id = t.id AND t.tokens IS NOT NULL`,
-        [rows.map((row) => row.id), rows.map((row) => messageTokens(row.type, row.content, row.extra))],
+        [rows.map((row) => row.id), rows.map((row) => searchTokensParam(row.type, row.content, row.extra))],
       );
     }
     await q.query(`CREATE INDEX messages_search ON messages USING gin (search_tokens)`);
