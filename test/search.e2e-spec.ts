@@ -1,6 +1,8 @@
 import { ImError } from '../packages/client/src';
 import { addMember, createGroup, directConversation, userId } from './support/messaging-fixtures';
 import { sdkClient } from './support/sdk';
+import { SELECTIVE_CAP } from '../src/search/search-queries';
+import { searchTokensParam, searchTokensSql } from '../src/search/search-index';
 import { startTestServer, TestServer } from './support/server';
 import { dataOf, WsClient } from './support/ws-client';
 
@@ -233,6 +235,41 @@ describe.each(DATABASES)('search on %s', (_name, env) => {
     // the default page is 20
     expect((await search(alice, '東京都')).messages.map((m) => m.msg_id)).toEqual(expected.slice(0, 20));
     expect(await ids(alice, '東京都', { before_msg_id: expected[21], limit: 50 })).toEqual([expected[22]]);
+  });
+
+  it('a word common among the readable messages (past the index step\'s cap) keeps every rule and the order', async () => {
+    const alice = await t.connect('alice');
+    const carol = await t.connect('carol');
+    const group = await createGroup(t, 'alice', ['carol']);
+    const total = SELECTIVE_CAP + 300;
+    // stored straight in SQL (set-based), with the lexemes the send path would store
+    const aliceId = await userId(t, 'alice');
+    await t.sql(
+      `INSERT INTO messages (conversation_id, seq, sender_id, nonce, type, content, extra, created_at, search_tokens)
+       SELECT $1, s, $2, 'bulk-' || s, 1, 'common word ' || s, '{}', $3, ${searchTokensSql('$4')} FROM generate_series(1, $5::int) AS s`,
+      [Number(group), aliceId, Date.now(), searchTokensParam(1, 'common word', {}), total],
+    );
+    await t.sql(`UPDATE conversations SET last_seq = $2 WHERE id = $1`, [Number(group), total]);
+    const all = (await t.sql<{ id: number }>(`SELECT id FROM messages WHERE conversation_id = $1 ORDER BY seq DESC`, [Number(group)])).map((r) => Number(r.id));
+    // carol joined at seq 400 and cleared at 700; message seq 1250 is recalled
+    await t.sql(`UPDATE conversation_members SET joined_seq = 400, cleared_seq = 700 WHERE conversation_id = $1 AND user_id = $2`, [Number(group), await userId(t, 'carol')]);
+    await recallBySql(t, all[total - 1250]);
+    const walk = async (client: WsClient) => {
+      const seen: number[] = [];
+      let before: number | undefined;
+      for (;;) {
+        const page = await search(client, 'common', { limit: 50, ...(before === undefined ? {} : { before_msg_id: before }) });
+        seen.push(...page.messages.map((m) => m.msg_id));
+        if (!page.has_more) return seen;
+        before = seen[seen.length - 1];
+      }
+    };
+    const expected = all.filter((id) => id !== all[total - 1250]);
+    expect(await walk(alice)).toEqual(expected);
+    expect(await walk(carol)).toEqual(expected.slice(0, total - 700 - 1));
+    expect(await ids(carol, 'common', { group_id: group, before_msg_id: all[total - 705] })).toEqual(all.slice(total - 704, total - 700));
+    const admin = await t.admin.call('GET', `/admin/messages/search?q=common&limit=3&before_msg_id=${all[10]}`);
+    expect(admin.body.messages.map((m: any) => m.msg_id)).toEqual(all.slice(11, 14));
   });
 
   it('refuses bad input with 400 naming the field, unknown targets with 404, non-members with 403', async () => {

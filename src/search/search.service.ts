@@ -6,6 +6,7 @@ import { groupIdOf, recipientOf } from '../messaging/message-rules';
 import type { HistoryMessage } from '../messaging/history.service';
 import { ReplyBody } from '../realtime/frames';
 import { UsersService } from '../users/users.service';
+import { CandidateRow, findCandidates } from './search-queries';
 import { containsPhrases, parseQuery, searchableText } from './tokenizer';
 
 export interface SearchQuery {
@@ -27,10 +28,7 @@ export interface SearchPage {
   has_more: boolean;
 }
 
-interface Row extends HistoryMessage {
-  kind: number;
-  conversation_id: number;
-}
+type Row = CandidateRow;
 
 /** Candidates read per statement at most when the phrase check drops some (see `search`). */
 const MAX_BATCH = 1000;
@@ -118,48 +116,8 @@ export class SearchService {
   }
 
   private candidates(tsquery: string, userId: number | undefined, conversationId: number | undefined, before: number, limit: number): Promise<Row[]> {
-    const { text, values } = candidateQuery(tsquery, userId, conversationId, before, limit);
-    return this.db.query<Row>(text, values);
+    return findCandidates(this.db, { tsquery, userId, conversationId }, before, limit);
   }
-}
-
-/**
- * Up to `limit` messages with msg_id < `before`, newest first, whose lexemes match and that the
- * reader may read: a member (a user who left or was removed has no row), after joining
- * (seq > joined_seq) and after their clearHistory (seq > cleared_seq), not recalled, not in a
- * dissolved group. Without a reader (the admin): every such message. Exported for bench/search-bench.ts.
- */
-export function candidateQuery(
-  tsquery: string,
-  userId: number | undefined,
-  conversationId: number | undefined,
-  before: number,
-  limit: number,
-): { text: string; values: unknown[] } {
-  const values: unknown[] = [tsquery, before, limit];
-  let member = '';
-  if (userId !== undefined) {
-    values.push(userId);
-    member = `JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = $${values.length}
-              AND m.seq > cm.joined_seq AND m.seq > cm.cleared_seq`;
-  }
-  let narrow = '';
-  if (conversationId !== undefined) {
-    values.push(conversationId);
-    narrow = `AND m.conversation_id = $${values.length}`;
-  }
-  const text = `SELECT m.id AS msg_id, m.seq, m.created_at AS time, m.sender_id AS user_id, m.type, m.content, m.extra,
-              s.app_user_id, s.nickname, s.head, c.kind, c.id AS conversation_id, r.app_user_id AS to_app_user_id
-       FROM messages m
-       ${member}
-       JOIN conversations c ON c.id = m.conversation_id
-       JOIN users s ON s.id = m.sender_id
-       LEFT JOIN users r ON c.kind = 1 AND r.id = CASE WHEN c.user_low = m.sender_id THEN c.user_high ELSE c.user_low END
-       WHERE m.search_tokens @@ $1::tsquery AND m.id < $2 AND m.recalled_at IS NULL AND m.type IN (1, 8) ${narrow}
-         AND NOT EXISTS (SELECT 1 FROM groups g WHERE g.id = m.conversation_id AND g.dissolved_at IS NOT NULL)
-       ORDER BY m.id DESC
-       LIMIT $3`;
-  return { text, values };
 }
 
 function toItem(row: Row): HistoryMessage {
