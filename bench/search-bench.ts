@@ -24,7 +24,7 @@ import { Client } from 'pg';
 import { WebSocket } from 'ws';
 import { TokenService } from '../src/auth/token.service';
 import { loadConfig } from '../src/config/app-config';
-import { findCandidates } from '../src/search/search-queries';
+import { findCandidates, isCommon } from '../src/search/search-queries';
 import { messageTokens, parseQuery } from '../src/search/tokenizer';
 import { startServer } from '../src/server';
 import { makeCorpus, RARE_CJK, RARE_WORD } from './search-corpus';
@@ -196,9 +196,21 @@ function requester(socket: WebSocket): (fields: Record<string, unknown>) => Prom
 /** The same statements the service runs (findCandidates), straight over a pg connection. */
 async function bareSql(db: Client, search: Search): Promise<number> {
   const parsed = parseQuery(search.query)!;
-  const queryable = { query: async (sql: string, params?: unknown[]) => (await db.query(sql, params as any[])).rows };
+  const query = async (sql: string, params?: unknown[]) => (await db.query(sql, params as any[])).rows;
+  const queryable = {
+    query,
+    async transaction<T>(work: (tx: { query: typeof query }) => Promise<T>): Promise<T> {
+      await db.query('BEGIN');
+      try {
+        return await work({ query });
+      } finally {
+        await db.query('COMMIT');
+      }
+    },
+  };
   const started = performance.now();
-  await findCandidates(queryable, { tsquery: parsed.tsquery, userId: 1, conversationId: search.group_id === undefined ? undefined : Number(search.group_id) }, Number.MAX_SAFE_INTEGER, 21);
+  const common = await isCommon(queryable, parsed.tsquery);
+  await findCandidates(queryable, { tsquery: parsed.tsquery, userId: 1, conversationId: search.group_id === undefined ? undefined : Number(search.group_id) }, Number.MAX_SAFE_INTEGER, 21, common);
   return performance.now() - started;
 }
 

@@ -1,4 +1,9 @@
 import type { Queryable } from '../database/db';
+
+/** What the search statements run on: Db, or a bare connection in bench/search-bench.ts. */
+export interface SearchDb extends Queryable {
+  transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
+}
 import type { HistoryMessage } from '../messaging/history.service';
 
 /** Who searches where: `userId` undefined = the admin (every message); `conversationId` narrows. */
@@ -18,7 +23,14 @@ export interface CandidateRow extends HistoryMessage {
  * and the newest are exact; at it, the term is common among the readable messages and the
  * recency-driven step is cheap.
  */
-export const SELECTIVE_CAP = 1000;
+export const SELECTIVE_CAP = 5000;
+
+/**
+ * A query the planner expects to match more than this share of all messages skips the index step:
+ * reading conversations newest-first finds a page of its matches within a few hundred rows each,
+ * while the index would hand over every match in the table.
+ */
+export const COMMON_SHARE = 0.05;
 
 /**
  * What the reader may read (PROTOCOL §4 History rules): a membership row (a user who left or was
@@ -89,15 +101,39 @@ const ROWS_SQL = `
  * Up to `limit` messages with msg_id < `before` that the scope may read and whose lexemes match,
  * newest first (exact): step 1, and step 2 only when step 1 reached its cap; then the rows themselves.
  */
-export async function findCandidates(db: Queryable, scope: SearchScope, before: number, limit: number): Promise<CandidateRow[]> {
-  const selective = selectiveStatement(scope, before);
-  let ids = (await db.query<{ id: number }>(selective.text, selective.values)).map((row) => Number(row.id));
-  if (ids.length >= SELECTIVE_CAP) {
+export async function findCandidates(db: SearchDb, scope: SearchScope, before: number, limit: number, common = false): Promise<CandidateRow[]> {
+  let ids: number[] = [];
+  if (!common) {
+    const selective = selectiveStatement(scope, before);
+    ids = (await db.query<{ id: number }>(selective.text, selective.values)).map((row) => Number(row.id));
+  }
+  if (common || ids.length >= SELECTIVE_CAP) {
     const recent = recentStatement(scope, before, limit);
-    ids = (await db.query<{ id: number }>(recent.text, recent.values)).map((row) => Number(row.id));
+    // GIN serves only bitmap scans: without them each conversation is read backwards by its
+    // (conversation_id, seq) index and stops at `limit` matches (a bitmap would read all of it)
+    const rows = await db.transaction(async (tx) => {
+      await tx.query(`SET LOCAL enable_bitmapscan = off`);
+      await tx.query(`SET LOCAL jit = off`);
+      return tx.query<{ id: number }>(recent.text, recent.values);
+    });
+    ids = rows.map((row) => Number(row.id));
   } else {
     ids = ids.sort((a, b) => b - a).slice(0, limit);
   }
   if (ids.length === 0) return [];
   return db.query<CandidateRow>(ROWS_SQL, [ids]);
+}
+
+/**
+ * Whether the planner expects `tsquery` to match more than COMMON_SHARE of all messages (its
+ * statistics of the lexemes; an estimate, no rows are read). Decides only the plan, never the answer.
+ */
+export async function isCommon(db: Queryable, tsquery: string): Promise<boolean> {
+  const [plan] = await db.query<{ 'QUERY PLAN': Array<{ Plan: { 'Plan Rows': number } }> }>(
+    `EXPLAIN (FORMAT JSON) SELECT 1 FROM messages m WHERE m.search_tokens @@ $1::tsquery`,
+    [tsquery],
+  );
+  const [table] = await db.query<{ rows: number }>(`SELECT reltuples::float8 AS rows FROM pg_class WHERE oid = 'messages'::regclass`);
+  const estimated = plan['QUERY PLAN'][0].Plan['Plan Rows'];
+  return table.rows > 0 && estimated > COMMON_SHARE * table.rows;
 }

@@ -6,7 +6,7 @@ import { groupIdOf, recipientOf } from '../messaging/message-rules';
 import type { HistoryMessage } from '../messaging/history.service';
 import { ReplyBody } from '../realtime/frames';
 import { UsersService } from '../users/users.service';
-import { CandidateRow, findCandidates } from './search-queries';
+import { CandidateRow, findCandidates, isCommon } from './search-queries';
 import { containsPhrases, parseQuery, searchableText } from './tokenizer';
 
 export interface SearchQuery {
@@ -75,8 +75,9 @@ export class SearchService {
     const found: Row[] = [];
     let before = query.beforeMsgId ?? Number.MAX_SAFE_INTEGER;
     let batch = parsed.phrases.length > 0 ? Math.min(want * 2, MAX_BATCH) : want;
+    const common = await isCommon(this.db, parsed.tsquery);
     for (;;) {
-      const rows = await this.candidates(parsed.tsquery, query.userId, conversationId, before, batch);
+      const rows = await findCandidates(this.db, { tsquery: parsed.tsquery, userId: query.userId, conversationId }, before, batch, common);
       for (const row of rows) {
         if (found.length < want && containsPhrases(searchableText(row.type, row.content, row.extra), parsed.phrases)) found.push(row);
       }
@@ -113,10 +114,6 @@ export class SearchService {
       Math.max(other.user_id, query.userId),
     ]);
     return conversation ? conversation.id : null;
-  }
-
-  private candidates(tsquery: string, userId: number | undefined, conversationId: number | undefined, before: number, limit: number): Promise<Row[]> {
-    return findCandidates(this.db, { tsquery, userId, conversationId }, before, limit);
   }
 }
 
