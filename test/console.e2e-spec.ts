@@ -209,6 +209,22 @@ describe('browser console (/console): two users in Chromium, over the real serve
     await badge(bob, 'u:alice').waitFor({ state: 'detached' });
   });
 
+  it('keeps what is being typed when the open conversation is drawn again (its history arriving, a click on it in the list)', async () => {
+    await t.admin.ensureUserToken('bob');
+    const carol = await t.connect('carol');
+    expect((await carol.request('chat', { type: 1, content: 'earlier', app_user_ids: 'bob' })).code).toBe(200);
+    const bob = await signIn('bob');
+    await bob.click('.conv[data-key="u:carol"]');
+    await bob.locator('.msg', { hasText: 'earlier' }).waitFor();
+    await bob.fill('#message-input', 'half a sentence');
+    // opening it again redraws the view at once and again when its history page comes back
+    await bob.click('.conv[data-key="u:carol"]');
+    await bob.locator('.msg', { hasText: 'earlier' }).waitFor();
+    expect(await bob.inputValue('#message-input')).toBe('half a sentence');
+    await bob.press('#message-input', 'Enter');
+    await bob.locator('.msg.mine', { hasText: 'half a sentence' }).waitFor();
+  });
+
   it('pages back through history with before_seq', async () => {
     await t.admin.ensureUserToken('bob');
     const carol = await t.connect('carol');

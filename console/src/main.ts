@@ -402,6 +402,10 @@ function renderChat(): void {
   const view = state.view;
   if (!section || !view) return;
   const entry = state.convs.get(view.key)!;
+  // a re-render of the same conversation (history arrived, group edited) keeps what is being typed
+  const previous = section.dataset.key === view.key ? document.getElementById('message-input') as HTMLTextAreaElement | null : null;
+  const draft = previous?.value ?? '';
+  section.dataset.key = view.key;
   section.replaceChildren(
     h(
       'header',
@@ -439,7 +443,11 @@ function renderChat(): void {
   list.addEventListener('scroll', () => {
     if (list.scrollTop < 40 && state.view?.hasMore && !state.view.loadingOlder) void loadOlder();
   });
-  document.getElementById('message-input')?.focus();
+  const input = document.getElementById('message-input') as HTMLTextAreaElement | null;
+  if (input) {
+    input.value = draft;
+    input.focus();
+  }
 }
 
 /** The read-by list of one of my group messages, in the side panel. */
