@@ -118,8 +118,7 @@ async function seed(db: Client): Promise<void> {
       `INSERT INTO messages (id, conversation_id, seq, sender_id, nonce, type, content, extra, created_at, search_tokens)
        SELECT nextval('msg_id_seq'), c.id, s,
               CASE WHEN c.kind = 1 THEN CASE WHEN s % 2 = 0 THEN c.user_low ELSE c.user_high END ELSE ${member('s % 20')} END,
-              'b' || c.id || '-' || s, t.type, t.content, t.extra, $1::bigint + s * 60000 + c.id * 7,
-              CASE WHEN t.tokens IS NULL THEN NULL ELSE t.tokens || array_to_tsvector(ARRAY['#' || c.id::text]) END
+              'b' || c.id || '-' || s, t.type, t.content, t.extra, $1::bigint + s * 60000 + c.id * 7, t.tokens
          FROM conversations c CROSS JOIN generate_series($2::int, $3::int) AS s
          JOIN bench_search_corpus t ON t.id = (hashint8(c.id * 100000 + s) & 2147483647) % ${CORPUS} + 1
         ORDER BY s, c.id`,

@@ -246,7 +246,7 @@ describe.each(DATABASES)('search on %s', (_name, env) => {
     const aliceId = await userId(t, 'alice');
     await t.sql(
       `INSERT INTO messages (conversation_id, seq, sender_id, nonce, type, content, extra, created_at, search_tokens)
-       SELECT $1, s, $2, 'bulk-' || s, 1, 'common word ' || s, '{}', $3, ${searchTokensSql('$4', '$1::bigint')} FROM generate_series(1, $5::int) AS s`,
+       SELECT $1, s, $2, 'bulk-' || s, 1, 'common word ' || s, '{}', $3, ${searchTokensSql('$4')} FROM generate_series(1, $5::int) AS s`,
       [Number(group), aliceId, Date.now(), searchTokensParam(1, 'common word', {}), total],
     );
     await t.sql(`UPDATE conversations SET last_seq = $2 WHERE id = $1`, [Number(group), total]);

@@ -78,7 +78,7 @@ const STORE_SET_TAIL = `
   ),
   m AS (
     INSERT INTO messages (id, conversation_id, seq, sender_id, nonce, type, content, extra, created_at, search_tokens)
-    SELECT id, conversation_id, seq, sender_id, nonce, type, content, extra::jsonb, created_at, ${searchTokensSql('tokens', 'conversation_id')} FROM n
+    SELECT id, conversation_id, seq, sender_id, nonce, type, content, extra::jsonb, created_at, ${searchTokensSql('tokens')} FROM n
   ),
   rs AS (
     UPDATE conversation_members cm SET read_seq = GREATEST(cm.read_seq, x.seq)
@@ -140,7 +140,7 @@ const STORE_GROUP_SET = `
 const STORE_TAIL = `
   m AS (
     INSERT INTO messages (id, conversation_id, seq, sender_id, nonce, type, content, extra, created_at, search_tokens)
-    SELECT c.last_msg_id, c.id, c.last_seq, $1, $4, $5, $6, $7::jsonb, $3, ${searchTokensSql('$8', 'c.id')} FROM c
+    SELECT c.last_msg_id, c.id, c.last_seq, $1, $4, $5, $6, $7::jsonb, $3, ${searchTokensSql('$8')} FROM c
     RETURNING id, seq, conversation_id
   ),
   rs AS (

@@ -3,10 +3,9 @@ import { messageTokens } from './tokenizer';
 /**
  * Keeping `messages.search_tokens` right (docs/search.md "Index maintenance"). Every statement that
  * writes a message's content or extra writes its lexemes in the same statement:
- * - storing (src/messaging/send-store.ts): `search_tokens = ${searchTokensSql('$8', 'conversation_id')}`
- *   with `$8 = searchTokensParam(type, content, extra)`;
- * - editing: `UPDATE messages SET content = …, extra = …, search_tokens = ${searchTokensSql('$n', 'messages.conversation_id')}`
- *   with `$n = searchTokensParam(1, newContent, newExtra)`;
+ * - storing (src/messaging/send-store.ts): `search_tokens = ${searchTokensSql('$8')}` with
+ *   `$8 = searchTokensParam(type, content, extra)`;
+ * - editing: the same, with the new content and extra;
  * - recalling (content and extra erased): `search_tokens = NULL`.
  * Search also skips recalled messages by `recalled_at`, so a recall that forgot it would still hide them.
  */
@@ -16,16 +15,7 @@ export function searchTokensParam(type: number, content: string, extra: unknown,
   return enabled ? messageTokens(type, content, extra) : null;
 }
 
-/**
- * SQL turning that parameter (e.g. `$8`) into the stored tsvector, with one more lexeme naming the
- * conversation (`#<id>`: no query word can produce `#`), so the index itself can keep a search to the
- * reader's conversations. NULL stays NULL.
- */
-export function searchTokensSql(param: string, conversationId: string): string {
-  return `CASE WHEN ${param}::text IS NULL THEN NULL ELSE array_to_tsvector(string_to_array(${param}::text, ' ') || ('#' || ${conversationId}::text)) END`;
-}
-
-/** The lexeme of a conversation, as searchTokensSql stores it (for tsquery text). */
-export function conversationLexemeSql(conversationId: string): string {
-  return `('''#' || ${conversationId}::text || '''')`;
+/** SQL turning that parameter (e.g. `$8`) into the stored tsvector (NULL stays NULL). */
+export function searchTokensSql(param: string): string {
+  return `array_to_tsvector(string_to_array(${param}::text, ' '))`;
 }

@@ -5,7 +5,6 @@ export interface SearchDb extends Queryable {
   transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
 }
 import type { HistoryMessage } from '../messaging/history.service';
-import { conversationLexemeSql } from './search-index';
 
 /** Who searches where: `userId` undefined = the admin (every message); `conversationId` narrows. */
 export interface SearchScope {
@@ -56,27 +55,12 @@ function scopeValues(scope: SearchScope, values: unknown[]): { user?: string; co
   return out;
 }
 
-/**
- * Step 1: up to SELECTIVE_CAP readable matches, in no order. The GIN index finds them: the query is
- * ANDed with the lexemes of the reader's conversations (`#<id>`, see search-index.ts), so the index
- * hands over only matches in those conversations and the rows read are the reader's own.
- */
+/** Step 1: up to SELECTIVE_CAP readable matches, in no order (the GIN index finds them). */
 export function selectiveStatement(scope: SearchScope, before: number): { text: string; values: unknown[] } {
   const values: unknown[] = [scope.tsquery, before];
   const { user, conv } = scopeValues(scope, values);
   const { join, where } = readable(user, conv);
-  let where1 = where;
-  if (conv) {
-    const lexeme = `$${values.push(`'#${scope.conversationId}'`)}`;
-    where1 = where.replace('m.search_tokens @@ $1::tsquery', `m.search_tokens @@ ($1::tsquery && ${lexeme}::tsquery)`);
-  }
-  else if (user) {
-    where1 = where.replace(
-      'm.search_tokens @@ $1::tsquery',
-      `m.search_tokens @@ ($1::tsquery && (SELECT string_agg(${conversationLexemeSql('conversation_id')}, ' | ')::tsquery FROM conversation_members WHERE user_id = ${user}))`,
-    );
-  }
-  return { text: `SELECT m.id FROM messages m ${join} WHERE ${where1} LIMIT ${SELECTIVE_CAP}`, values };
+  return { text: `SELECT m.id FROM messages m ${join} WHERE ${where} LIMIT ${SELECTIVE_CAP}`, values };
 }
 
 /**

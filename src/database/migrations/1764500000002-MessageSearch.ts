@@ -24,7 +24,7 @@ export class MessageSearch1764500000002 implements MigrationInterface {
       if (rows.length === 0) break;
       after = Number(rows[rows.length - 1].id);
       await q.query(
-        `UPDATE messages SET search_tokens = ${searchTokensSql('t.tokens', 'messages.conversation_id')}
+        `UPDATE messages SET search_tokens = ${searchTokensSql('t.tokens')}
          FROM unnest($1::bigint[], $2::text[]) AS t(id, tokens) WHERE messages.id = t.id AND t.tokens IS NOT NULL`,
         [rows.map((row) => row.id), rows.map((row) => searchTokensParam(row.type, row.content, row.extra))],
       );
