@@ -24,7 +24,7 @@ import { Client } from 'pg';
 import { WebSocket } from 'ws';
 import { TokenService } from '../src/auth/token.service';
 import { loadConfig } from '../src/config/app-config';
-import { findCandidates, isCommon } from '../src/search/search-queries';
+import { findCandidates } from '../src/search/search-queries';
 import { messageTokens, parseQuery } from '../src/search/tokenizer';
 import { startServer } from '../src/server';
 import { makeCorpus, RARE_CJK, RARE_WORD } from './search-corpus';
@@ -209,8 +209,7 @@ async function bareSql(db: Client, search: Search): Promise<number> {
     },
   };
   const started = performance.now();
-  const common = await isCommon(queryable, parsed.tsquery);
-  await findCandidates(queryable, { tsquery: parsed.tsquery, userId: 1, conversationId: search.group_id === undefined ? undefined : Number(search.group_id) }, Number.MAX_SAFE_INTEGER, 21, common);
+  await findCandidates(queryable, { tsquery: parsed.tsquery, userId: 1, conversationId: search.group_id === undefined ? undefined : Number(search.group_id) }, Number.MAX_SAFE_INTEGER, 21);
   return performance.now() - started;
 }
 

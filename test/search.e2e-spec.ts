@@ -1,7 +1,7 @@
 import { ImError } from '../packages/client/src';
 import { addMember, createGroup, directConversation, userId } from './support/messaging-fixtures';
 import { sdkClient } from './support/sdk';
-import { SELECTIVE_CAP } from '../src/search/search-queries';
+import { FIRST_WINDOW } from '../src/search/search-queries';
 import { searchTokensParam, searchTokensSql } from '../src/search/search-index';
 import { startTestServer, TestServer } from './support/server';
 import { dataOf, WsClient } from './support/ws-client';
@@ -237,18 +237,22 @@ describe.each(DATABASES)('search on %s', (_name, env) => {
     expect(await ids(alice, '東京都', { before_msg_id: expected[21], limit: 50 })).toEqual([expected[22]]);
   });
 
-  it('a word common among the readable messages (past the index step\'s cap) keeps every rule and the order', async () => {
+  it('matches spread over many msg id windows keep every rule and the order', async () => {
     const alice = await t.connect('alice');
     const carol = await t.connect('carol');
     const group = await createGroup(t, 'alice', ['carol']);
-    const total = SELECTIVE_CAP + 300;
-    // stored straight in SQL (set-based), with the lexemes the send path would store
+    const total = 1300;
+    // stored straight in SQL (set-based), with the lexemes the send path would store, msg ids spread
+    // far apart (as other conversations' traffic would): the search walks many id windows
     const aliceId = await userId(t, 'alice');
+    const [{ base }] = await t.sql<{ base: number }>(`SELECT nextval('msg_id_seq') AS base`);
     await t.sql(
-      `INSERT INTO messages (conversation_id, seq, sender_id, nonce, type, content, extra, created_at, search_tokens)
-       SELECT $1, s, $2, 'bulk-' || s, 1, 'common word ' || s, '{}', $3, ${searchTokensSql('$4')} FROM generate_series(1, $5::int) AS s`,
-      [Number(group), aliceId, Date.now(), searchTokensParam(1, 'common word', {}), total],
+      `INSERT INTO messages (id, conversation_id, seq, sender_id, nonce, type, content, extra, created_at, search_tokens)
+       SELECT $6::bigint + s * $7::bigint, $1, s, $2, 'bulk-' || s, 1, 'common word ' || s, '{}', $3, ${searchTokensSql('$4')}
+       FROM generate_series(1, $5::int) AS s`,
+      [Number(group), aliceId, Date.now(), searchTokensParam(1, 'common word', {}), total, Number(base), FIRST_WINDOW / 4],
     );
+    await t.sql(`SELECT setval('msg_id_seq', (SELECT max(id) FROM messages))`);
     await t.sql(`UPDATE conversations SET last_seq = $2 WHERE id = $1`, [Number(group), total]);
     const all = (await t.sql<{ id: number }>(`SELECT id FROM messages WHERE conversation_id = $1 ORDER BY seq DESC`, [Number(group)])).map((r) => Number(r.id));
     // carol joined at seq 400 and cleared at 700; message seq 1250 is recalled

@@ -1,9 +1,5 @@
 import type { Queryable } from '../database/db';
 
-/** What the search statements run on: Db, or a bare connection in bench/search-bench.ts. */
-export interface SearchDb extends Queryable {
-  transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
-}
 import type { HistoryMessage } from '../messaging/history.service';
 
 /** Who searches where: `userId` undefined = the admin (every message); `conversationId` narrows. */
@@ -18,72 +14,28 @@ export interface CandidateRow extends HistoryMessage {
   conversation_id: number;
 }
 
-/**
- * How many matches the first, index-driven step reads at most. Below it, the step saw every match
- * and the newest are exact; at it, the term is common among the readable messages and the
- * recency-driven step is cheap.
- */
-export const SELECTIVE_CAP = 5000;
+/** The first window of msg ids searched (newest first); each next one is WINDOW_GROWTH times wider. */
+export const FIRST_WINDOW = 20_000;
+export const WINDOW_GROWTH = 4;
 
 /**
- * A query the planner expects to match more than this share of all messages skips the index step:
- * reading conversations newest-first finds a page of its matches within a few hundred rows each,
- * while the index would hand over every match in the table.
+ * The newest `limit` readable matches with `lo` <= msg_id < `hi`: what the reader may read
+ * (PROTOCOL §4 History rules): a membership row (a user who left or was removed has none), after joining
+ * and after their clearHistory, not recalled, text or file, not in a dissolved group. Without a reader
+ * (the admin): every such message.
  */
-export const COMMON_SHARE = 0.05;
-
-/**
- * What the reader may read (PROTOCOL §4 History rules): a membership row (a user who left or was
- * removed has none), after joining and after their clearHistory, not recalled, text or file, not in a
- * dissolved group. `m` = messages; parameters $1 tsquery, $2 before; `userParam` / `convParam` as given.
- */
-function readable(userParam: string | undefined, convParam: string | undefined): { join: string; where: string } {
-  const join = userParam
-    ? `JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = ${userParam}
-         AND m.seq > cm.joined_seq AND m.seq > cm.cleared_seq`
-    : '';
-  const where = `m.search_tokens @@ $1::tsquery AND m.id < $2 AND m.recalled_at IS NULL AND m.type IN (1, 8)
-       AND NOT EXISTS (SELECT 1 FROM groups g WHERE g.id = m.conversation_id AND g.dissolved_at IS NOT NULL)
-       ${convParam ? `AND m.conversation_id = ${convParam}` : ''}`;
-  return { join, where };
-}
-
-function scopeValues(scope: SearchScope, values: unknown[]): { user?: string; conv?: string } {
-  const out: { user?: string; conv?: string } = {};
-  if (scope.userId !== undefined) out.user = `$${values.push(scope.userId)}`;
-  if (scope.conversationId !== undefined) out.conv = `$${values.push(scope.conversationId)}`;
-  return out;
-}
-
-/** Step 1: up to SELECTIVE_CAP readable matches, in no order (the GIN index finds them). */
-export function selectiveStatement(scope: SearchScope, before: number): { text: string; values: unknown[] } {
-  const values: unknown[] = [scope.tsquery, before];
-  const { user, conv } = scopeValues(scope, values);
-  const { join, where } = readable(user, conv);
-  return { text: `SELECT m.id FROM messages m ${join} WHERE ${where} LIMIT ${SELECTIVE_CAP}`, values };
-}
-
-/**
- * Step 2, for terms common among the readable messages: the newest `limit` matches, each conversation
- * read backwards from its newest message (index (conversation_id, seq); within a conversation seq and
- * msg_id grow together), so the cost follows the reader's own messages, never the whole table.
- */
-export function recentStatement(scope: SearchScope, before: number, limit: number): { text: string; values: unknown[] } {
-  const values: unknown[] = [scope.tsquery, before, limit];
-  const { user, conv } = scopeValues(scope, values);
-  if (!user) {
-    const { where } = readable(undefined, conv);
-    return { text: `SELECT m.id FROM messages m WHERE ${where} ORDER BY m.id DESC LIMIT $3`, values };
+export function windowStatement(scope: SearchScope, lo: number, hi: number, limit: number): { text: string; values: unknown[] } {
+  const values: unknown[] = [scope.tsquery, lo, hi, limit];
+  let member = '';
+  if (scope.userId !== undefined) {
+    member = `JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = $${values.push(scope.userId)}
+              AND m.seq > cm.joined_seq AND m.seq > cm.cleared_seq`;
   }
-  const text = `SELECT x.id FROM conversation_members cm
-    CROSS JOIN LATERAL (
-      SELECT m.id FROM messages m
-      WHERE m.conversation_id = cm.conversation_id AND m.seq > cm.joined_seq AND m.seq > cm.cleared_seq
-        AND m.search_tokens @@ $1::tsquery AND m.id < $2 AND m.recalled_at IS NULL AND m.type IN (1, 8)
-      ORDER BY m.seq DESC LIMIT $3) x
-    WHERE cm.user_id = ${user} ${conv ? `AND cm.conversation_id = ${conv}` : ''}
-      AND NOT EXISTS (SELECT 1 FROM groups g WHERE g.id = cm.conversation_id AND g.dissolved_at IS NOT NULL)
-    ORDER BY x.id DESC LIMIT $3`;
+  const narrow = scope.conversationId === undefined ? '' : `AND m.conversation_id = $${values.push(scope.conversationId)}`;
+  const text = `SELECT m.id FROM messages m ${member}
+    WHERE m.search_tokens @@ $1::tsquery AND m.id >= $2 AND m.id < $3 AND m.recalled_at IS NULL AND m.type IN (1, 8) ${narrow}
+      AND NOT EXISTS (SELECT 1 FROM groups g WHERE g.id = m.conversation_id AND g.dissolved_at IS NOT NULL)
+    ORDER BY m.id DESC LIMIT $4`;
   return { text, values };
 }
 
@@ -99,41 +51,24 @@ const ROWS_SQL = `
 
 /**
  * Up to `limit` messages with msg_id < `before` that the scope may read and whose lexemes match,
- * newest first (exact): step 1, and step 2 only when step 1 reached its cap; then the rows themselves.
+ * newest first (exact). The msg id range is searched in windows, newest first, each WINDOW_GROWTH times
+ * wider than the last, until the page is full: a window is small enough for PostgreSQL to read it in
+ * id order or to intersect the GIN index with it, so a common word costs a few thousand rows of the
+ * newest window and a rare one a few index lookups — never every match in the table, and never every
+ * newer message of other conversations (what one newest-first query over the whole table did).
  */
-export async function findCandidates(db: SearchDb, scope: SearchScope, before: number, limit: number, common = false): Promise<CandidateRow[]> {
-  let ids: number[] = [];
-  if (!common) {
-    const selective = selectiveStatement(scope, before);
-    ids = (await db.query<{ id: number }>(selective.text, selective.values)).map((row) => Number(row.id));
-  }
-  if (common || ids.length >= SELECTIVE_CAP) {
-    const recent = recentStatement(scope, before, limit);
-    // GIN serves only bitmap scans: without them each conversation is read backwards by its
-    // (conversation_id, seq) index and stops at `limit` matches (a bitmap would read all of it)
-    const rows = await db.transaction(async (tx) => {
-      await tx.query(`SET LOCAL enable_bitmapscan = off`);
-      await tx.query(`SET LOCAL jit = off`);
-      return tx.query<{ id: number }>(recent.text, recent.values);
-    });
-    ids = rows.map((row) => Number(row.id));
-  } else {
-    ids = ids.sort((a, b) => b - a).slice(0, limit);
+export async function findCandidates(db: Queryable, scope: SearchScope, before: number, limit: number): Promise<CandidateRow[]> {
+  const [{ top }] = await db.query<{ top: number | null }>(`SELECT max(id) AS top FROM messages`);
+  let hi = Math.min(before, Number(top ?? 0) + 1);
+  let width = FIRST_WINDOW;
+  const ids: number[] = [];
+  while (hi > 1 && ids.length < limit) {
+    const lo = Math.max(1, hi - width);
+    const statement = windowStatement(scope, lo, hi, limit - ids.length);
+    ids.push(...(await db.query<{ id: number }>(statement.text, statement.values)).map((row) => Number(row.id)));
+    hi = lo;
+    width *= WINDOW_GROWTH;
   }
   if (ids.length === 0) return [];
   return db.query<CandidateRow>(ROWS_SQL, [ids]);
-}
-
-/**
- * Whether the planner expects `tsquery` to match more than COMMON_SHARE of all messages (its
- * statistics of the lexemes; an estimate, no rows are read). Decides only the plan, never the answer.
- */
-export async function isCommon(db: Queryable, tsquery: string): Promise<boolean> {
-  const [plan] = await db.query<{ 'QUERY PLAN': Array<{ Plan: { 'Plan Rows': number } }> }>(
-    `EXPLAIN (FORMAT JSON) SELECT 1 FROM messages m WHERE m.search_tokens @@ $1::tsquery`,
-    [tsquery],
-  );
-  const [table] = await db.query<{ rows: number }>(`SELECT reltuples::float8 AS rows FROM pg_class WHERE oid = 'messages'::regclass`);
-  const estimated = plan['QUERY PLAN'][0].Plan['Plan Rows'];
-  return table.rows > 0 && estimated > COMMON_SHARE * table.rows;
 }

@@ -6,7 +6,7 @@ import { groupIdOf, recipientOf } from '../messaging/message-rules';
 import type { HistoryMessage } from '../messaging/history.service';
 import { ReplyBody } from '../realtime/frames';
 import { UsersService } from '../users/users.service';
-import { CandidateRow, findCandidates, isCommon } from './search-queries';
+import { CandidateRow, findCandidates } from './search-queries';
 import { containsPhrases, parseQuery, searchableText } from './tokenizer';
 
 export interface SearchQuery {
@@ -75,9 +75,8 @@ export class SearchService {
     const found: Row[] = [];
     let before = query.beforeMsgId ?? Number.MAX_SAFE_INTEGER;
     let batch = parsed.phrases.length > 0 ? Math.min(want * 2, MAX_BATCH) : want;
-    const common = await isCommon(this.db, parsed.tsquery);
     for (;;) {
-      const rows = await findCandidates(this.db, { tsquery: parsed.tsquery, userId: query.userId, conversationId }, before, batch, common);
+      const rows = await findCandidates(this.db, { tsquery: parsed.tsquery, userId: query.userId, conversationId }, before, batch);
       for (const row of rows) {
         if (found.length < want && containsPhrases(searchableText(row.type, row.content, row.extra), parsed.phrases)) found.push(row);
       }
