@@ -16,7 +16,7 @@ export interface CandidateRow extends HistoryMessage {
 
 /** The first window of msg ids searched (newest first); each next one is WINDOW_GROWTH times wider. */
 export const FIRST_WINDOW = 20_000;
-export const WINDOW_GROWTH = 4;
+export const WINDOW_GROWTH = 8;
 
 /**
  * The newest `limit` readable matches with `lo` <= msg_id < `hi`: what the reader may read
@@ -35,7 +35,7 @@ export function windowStatement(scope: SearchScope, lo: number, hi: number, limi
   const text = `SELECT m.id FROM messages m ${member}
     WHERE m.search_tokens @@ $1::tsquery AND m.id >= $2 AND m.id < $3 AND m.recalled_at IS NULL AND m.type IN (1, 8) ${narrow}
       AND NOT EXISTS (SELECT 1 FROM groups g WHERE g.id = m.conversation_id AND g.dissolved_at IS NOT NULL)
-    ORDER BY m.id DESC LIMIT $4`;
+    ORDER BY ${scope.conversationId === undefined ? 'm.id' : 'm.seq'} DESC LIMIT $4`;
   return { text, values };
 }
 
@@ -60,7 +60,8 @@ const ROWS_SQL = `
 export async function findCandidates(db: Queryable, scope: SearchScope, before: number, limit: number): Promise<CandidateRow[]> {
   const [{ top }] = await db.query<{ top: number | null }>(`SELECT max(id) AS top FROM messages`);
   let hi = Math.min(before, Number(top ?? 0) + 1);
-  let width = FIRST_WINDOW;
+  // one conversation: its (conversation_id, seq) index gives the order (seq and msg id grow together), one range
+  let width = scope.conversationId === undefined ? FIRST_WINDOW : Number.MAX_SAFE_INTEGER;
   const ids: number[] = [];
   while (hi > 1 && ids.length < limit) {
     const lo = Math.max(1, hi - width);
