@@ -3,6 +3,10 @@
  * 1,000,000 stored messages; 100 reconnects, each answered by the type-19 frame built on the server.
  * Issue 12 adds the conversation list: with 10 of the 1,000 pinned, 100 `conversations` pages of 100
  * (server time vs the bare CONVERSATIONS_SQL in the same run) and a walk of the whole list.
+ * Issue 13 adds the message lifecycle: 1% of the messages are recalled and 5% mention someone (group
+ * messages: the heavy user, another member, or @all), so `count` subtracts recalled ones and
+ * `mention_count` is counted; the bare UNREAD_SQL and the pre-issue-13 query (last_seq - read_seq,
+ * no lifecycle) are timed from the bench's own connection in the same run.
  * Reports, from the same run: the server-side build time (query + mapping + encoding), the SQL query
  * time alone, their ratio, and what the client saw (open → sync frame).
  *
@@ -21,6 +25,21 @@ import { TokenService } from '../src/auth/token.service';
 import { SyncService, UNREAD_SQL } from '../src/sync/sync.service';
 import { CONVERSATIONS_SQL, ConversationsService } from '../src/sync/conversations.service';
 import { SyncTimings } from '../src/sync/sync.types';
+
+/** UNREAD_SQL as it was before issue 13 (no recalled/mention counting): the baseline of the same run. */
+const UNREAD_SQL_BEFORE_LIFECYCLE = `
+  SELECT c.kind, c.id, c.last_seq - m.read_seq AS count, c.last_msg_id, c.last_time, msg.type,
+         CASE WHEN msg.type = 1 THEN left(msg.content, 100) END AS preview,
+         CASE WHEN msg.type = 8 THEN msg.extra->>'file_name' END AS file_name,
+         u.app_user_id, u.nickname, u.head, g.group_name, g.cover, m.muted, m.pinned
+    FROM conversation_members m
+    JOIN conversations c ON c.id = m.conversation_id
+    JOIN messages msg ON msg.id = c.last_msg_id
+    LEFT JOIN users u ON c.kind = 1 AND u.id = CASE WHEN c.user_low = m.user_id THEN c.user_high ELSE c.user_low END
+    LEFT JOIN groups g ON c.kind = 2 AND g.id = c.id
+   WHERE m.user_id = $1 AND c.last_seq > m.read_seq
+     AND ((c.kind = 1 AND u.id IS NOT NULL) OR (c.kind = 2 AND g.id IS NOT NULL AND g.dissolved_at IS NULL))
+   ORDER BY c.last_time DESC, c.last_msg_id DESC`;
 
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/im_bench';
 const DIRECTS = 700;
@@ -47,15 +66,21 @@ async function ensureDatabase(): Promise<void> {
 
 async function seeded(db: Client): Promise<boolean> {
   if (process.env.BENCH_RESEED === '1') return false;
-  const [row] = (await db.query(`SELECT (SELECT count(*) FROM messages) AS messages, (SELECT count(*) FROM users WHERE app_user_id = $1) AS heavy`, [HEAVY])).rows;
-  return Number(row.messages) === (DIRECTS + GROUPS) * PER_CONVERSATION && Number(row.heavy) === 1;
+  const [row] = (
+    await db.query(
+      `SELECT (SELECT count(*) FROM messages) AS messages, (SELECT count(*) FROM users WHERE app_user_id = $1) AS heavy,
+              EXISTS (SELECT 1 FROM messages WHERE recalled_at IS NOT NULL) AS lifecycle`,
+      [HEAVY],
+    )
+  ).rows;
+  return Number(row.messages) === (DIRECTS + GROUPS) * PER_CONVERSATION && Number(row.heavy) === 1 && row.lifecycle;
 }
 
 /** Everything set-based (generate_series), following the server's conventions for seq, last_* and read positions. */
 async function seed(db: Client): Promise<void> {
   const started = Date.now();
   const base = Date.now() - 90 * 24 * 3600 * 1000;
-  await db.query(`TRUNCATE system_messages, messages, conversation_members, groups, conversations, blacklist, users RESTART IDENTITY CASCADE`);
+  await db.query(`TRUNCATE system_messages, message_reactions, message_edits, messages, conversation_members, groups, conversations, blacklist, users RESTART IDENTITY CASCADE`);
   await db.query(`ALTER SEQUENCE msg_id_seq RESTART WITH 1`);
   // user 1 = the heavy user; 2..701 = peers; 702.. = group members
   await db.query(
@@ -86,22 +111,30 @@ async function seed(db: Client): Promise<void> {
   const slice = 100;
   for (let from = 1; from <= DIRECTS + GROUPS; from += slice) {
     await db.query(
-      `INSERT INTO messages (id, conversation_id, seq, sender_id, nonce, type, content, extra, created_at)
-       SELECT nextval('msg_id_seq'), c.id, s,
+      `INSERT INTO messages (id, conversation_id, seq, sender_id, nonce, type, content, extra, created_at, recalled_at, mention_ids, mention_all)
+       SELECT id, conversation_id, seq, sender_id, nonce, type,
+              CASE WHEN recalled THEN '' ELSE content END, CASE WHEN recalled THEN '{}'::jsonb ELSE extra END, created_at,
+              CASE WHEN recalled THEN created_at + 30000 END,
+              CASE WHEN mentions AND NOT recalled AND seq % 10 <> 1 THEN CASE WHEN seq % 2 = 0 THEN ARRAY[1, ${2 + DIRECTS} + (seq % ${GROUP_EXTRA_MEMBERS})] ELSE ARRAY[${2 + DIRECTS} + ((seq + 1) % ${GROUP_EXTRA_MEMBERS})] END END,
+              mentions AND NOT recalled AND seq % 10 = 1
+       FROM (
+       -- 1% recalled (any conversation); 5% of all messages mention: a sixth of the group messages
+       SELECT nextval('msg_id_seq') AS id, c.id AS conversation_id, s AS seq, (s * 7 + c.id) % 100 = 0 AS recalled,
+              c.kind = 2 AND (s + c.id * 3) % 6 = 1 AS mentions,
               CASE WHEN s % 10 = 3 AND s <= 893 THEN 1
                    WHEN c.kind = 1 THEN c.user_high
-                   ELSE ${2 + DIRECTS} + (s % ${GROUP_EXTRA_MEMBERS}) END,
-              'b' || c.id || '-' || s,
-              ((s + c.id) % 8) + 1,
-              CASE WHEN ((s + c.id) % 8) + 1 = 1 THEN repeat('message text ', 1 + s % 20) ELSE '' END,
+                   ELSE ${2 + DIRECTS} + (s % ${GROUP_EXTRA_MEMBERS}) END AS sender_id,
+              'b' || c.id || '-' || s AS nonce,
+              ((s + c.id) % 8) + 1 AS type,
+              CASE WHEN ((s + c.id) % 8) + 1 = 1 THEN repeat('message text ', 1 + s % 20) ELSE '' END AS content,
               CASE ((s + c.id) % 8) + 1
                 WHEN 8 THEN jsonb_build_object('file_name', 'file-' || s || '.pdf', 'file_size', s, 'etag', 'e' || s)
                 WHEN 3 THEN jsonb_build_object('url', 'https://cdn.example.com/i.jpg', 'width', 800, 'height', 600, 'is_original', 2)
-                ELSE '{}'::jsonb END,
-              $1::bigint + s * 60000 + c.id * 7
+                ELSE '{}'::jsonb END AS extra,
+              $1::bigint + s * 60000 + c.id * 7 AS created_at
          FROM conversations c, generate_series(1, ${PER_CONVERSATION}) AS s
         WHERE c.id BETWEEN $2 AND $3
-        ORDER BY s, c.id`,
+        ORDER BY s, c.id) AS x`,
       [base, from, from + slice - 1],
     );
     process.stdout.write(`  messages: ${Math.min(from + slice - 1, DIRECTS + GROUPS) * PER_CONVERSATION}\r`);
@@ -242,10 +275,23 @@ async function main(): Promise<void> {
     const { token } = await server.app.get(TokenService).issue(1, HEAVY, 3600);
 
     const clientMs: number[] = [];
+    const bareMs: number[] = [];
+    const beforeMs: number[] = [];
     let sample: { bytes: number; data: any } | undefined;
     for (let i = 0; i < WARMUP + RECONNECTS; i++) {
       const result = await openAndWaitSync(server.port, token);
-      if (i >= WARMUP) clientMs.push(result.clientMs);
+      // the same query from the bench's own connection, and the query as it was before issue 13
+      let started = performance.now();
+      await db.query(UNREAD_SQL, [1]);
+      const bare = performance.now() - started;
+      started = performance.now();
+      await db.query(UNREAD_SQL_BEFORE_LIFECYCLE, [1]);
+      const before = performance.now() - started;
+      if (i >= WARMUP) {
+        clientMs.push(result.clientMs);
+        bareMs.push(bare);
+        beforeMs.push(before);
+      }
       sample = result;
     }
     const measured = timings.slice(WARMUP);
@@ -260,6 +306,13 @@ async function main(): Promise<void> {
     console.log(`  mapping + encoding                         p50 ${fmt(percentile(rest, 50))}  p99 ${fmt(percentile(rest, 99))}`);
     console.log(`  client: socket open → sync frame           p50 ${fmt(percentile(clientMs, 50))}  p99 ${fmt(percentile(clientMs, 99))}`);
     const ratio = query.reduce((a, b) => a + b, 0) / build.reduce((a, b) => a + b, 0);
+    console.log(`  bare UNREAD_SQL (bench connection)        p50 ${fmt(percentile(bareMs, 50))}  p99 ${fmt(percentile(bareMs, 99))}`);
+    console.log(`  pre-issue-13 query (no recall/mentions)   p50 ${fmt(percentile(beforeMs, 50))}  p99 ${fmt(percentile(beforeMs, 99))}`);
+    console.log(`  server build / bare query: p50 ${(percentile(build, 50) / percentile(bareMs, 50)).toFixed(2)}, p99 ${(percentile(build, 99) / percentile(bareMs, 99)).toFixed(2)}`);
+    console.log(`  bare query / pre-issue-13 query: p50 ${(percentile(bareMs, 50) / percentile(beforeMs, 50)).toFixed(2)}, p99 ${(percentile(bareMs, 99) / percentile(beforeMs, 99)).toFixed(2)}`);
+    const mentioned = [...extra.friendList, ...extra.groupList].reduce((sum: number, item: any) => sum + item.mention_count, 0);
+    const [life] = (await db.query(`SELECT count(*) FILTER (WHERE recalled_at IS NOT NULL) AS recalled, count(*) FILTER (WHERE mention_all OR mention_ids IS NOT NULL) AS mentioning FROM messages`)).rows;
+    console.log(`  lifecycle data: ${life.recalled} recalled, ${life.mentioning} mentioning messages; the heavy user's sync shows ${mentioned} unread mentions`);
     console.log(`  query / build ratio: p50 ${(percentile(query, 50) / percentile(build, 50)).toFixed(2)}, overall ${ratio.toFixed(2)}`);
 
 

@@ -13,9 +13,10 @@ describe('two nodes over Redis', () => {
   beforeAll(async () => {
     if (process.env.TEST_REDIS_URL) REDIS_URL = process.env.TEST_REDIS_URL;
     else REDIS_URL = (redis = await PrivateRedis.start()).url;
-    node1 = await startTestServer({ REDIS_URL });
+    // a typing window no busy machine outlasts (the throttle test must not depend on timing)
+    node1 = await startTestServer({ REDIS_URL, TYPING_INTERVAL_MS: '60000' });
     // node 2 shares node 1's database (PostgreSQL, or node 1's embedded one) and Redis
-    node2 = await startTestServer({ REDIS_URL, DATABASE_URL: node1.server.databaseUrl });
+    node2 = await startTestServer({ REDIS_URL, DATABASE_URL: node1.server.databaseUrl, TYPING_INTERVAL_MS: '60000' });
   });
   afterAll(async () => {
     await node2?.close();
@@ -56,6 +57,27 @@ describe('two nodes over Redis', () => {
     await carol.closed;
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(dataOf(await asker.request('presence', { app_user_ids: ['carol'] }))).toEqual({ online: { carol: false } });
+  });
+
+  it('the typing throttle holds across nodes: one push per (user, conversation) whichever node the typist is on', async () => {
+    const alice = await node1.connect('alice');
+    const aliceWeb = await node2.connect('alice');
+    const bob = await node1.connect('bob');
+    expect((await alice.request('typing', { app_user_ids: 'bob' })).code).toBe(200);
+    expect(dataOf(await bob.push('typing'))).toEqual({ app_user_id: 'alice', to_app_user_id: 'bob' });
+    expect((await aliceWeb.request('typing', { app_user_ids: 'bob' })).code).toBe(200);
+    expect(await bob.quietFor(300, 'typing')).toEqual([]);
+    // bob typing back, from node 1, reaches alice on both nodes
+    expect((await bob.request('typing', { app_user_ids: 'alice' })).code).toBe(200);
+    for (const c of [alice, aliceWeb]) expect(dataOf(await c.push('typing'))).toEqual({ app_user_id: 'bob', to_app_user_id: 'alice' });
+  });
+
+  it('a reaction made on one node reaches the participants on the other', async () => {
+    const alice = await node1.connect('alice');
+    const bob = await node2.connect('bob');
+    const sent = await alice.request('chat', { type: 1, content: 'react to me', app_user_ids: 'bob' });
+    expect((await bob.request('react', { msg_id: sent.msg_id, app_user_ids: 'alice', emoji: '👍', op: 'add' })).code).toBe(200);
+    expect(dataOf(await alice.push('reaction'))).toMatchObject({ msg_id: sent.msg_id, emoji: '👍', count: 1, app_user_id: 'bob' });
   });
 
   it('a user disabled through one node is disconnected on the other node', async () => {

@@ -317,6 +317,53 @@ describe('browser console (/console): two users in Chromium, over the real serve
     await alice.locator('.msg.mine .receipt.read', { hasText: 'read by 1' }).waitFor();
   });
 
+  it('replies, @mention autocomplete, edit and recall of own messages; edited and recalled states on the other side', async () => {
+    const bob = await signIn('bob');
+    const alice = await signIn('alice');
+    alice.on('dialog', (dialog) => void dialog.accept());
+    await alice.click('#new-group');
+    await alice.fill('#group-name', 'Team');
+    await alice.fill('#group-members', 'bob');
+    await alice.press('#group-members', 'Enter');
+    await alice.locator('#chat-title', { hasText: 'Team' }).waitFor();
+    const key = (await alice.locator('.conv.active').getAttribute('data-key'))!;
+
+    // @mention: typing "@bo" offers bob; picking him completes the text and the message mentions him
+    await alice.fill('#message-input', 'hello @bo');
+    await alice.locator('#message-input').dispatchEvent('input');
+    await alice.click('.mention-option[data-id="bob"]');
+    expect(await alice.inputValue('#message-input')).toBe('hello @bob ');
+    await alice.press('#message-input', 'Enter');
+    await alice.locator('.msg.mine', { hasText: 'hello @bob' }).waitFor();
+    const [stored] = await t.sql(`SELECT mention_ids FROM messages WHERE content = 'hello @bob '`);
+    expect(stored.mention_ids).toEqual([await userIdOf(t, 'bob')]);
+
+    // bob replies: the quote shows above his text, on both sides
+    await bob.click(`.conv[data-key="${key}"]`);
+    await bob.locator('.msg:not(.mine) .act-reply').click();
+    await bob.locator('#reply-bar', { hasText: 'Replying to' }).waitFor();
+    await send(bob, 'yes?');
+    await bob.locator('.msg.mine .quote', { hasText: 'hello @bob' }).waitFor();
+    await alice.locator('.msg:not(.mine) .quote', { hasText: 'hello @bob' }).waitFor();
+
+    // alice edits her message: bob sees the new text marked (edited)
+    await alice.locator('.msg.mine .act-edit').click();
+    await alice.fill('#message-input', 'hello bob, fixed');
+    await alice.press('#message-input', 'Enter');
+    await bob.locator('.msg:not(.mine)', { hasText: 'hello bob, fixed' }).locator('.edited').waitFor();
+
+    // alice recalls it: bob sees it recalled, and no action is offered on it any more
+    await alice.locator('.msg.mine .act-recall').click();
+    await alice.locator('.msg.mine', { hasText: 'message recalled' }).waitFor();
+    await bob.locator('.msg:not(.mine)', { hasText: 'message recalled' }).waitFor();
+    expect(await bob.locator('.msg:not(.mine)', { hasText: 'message recalled' }).locator('.actions').count()).toBe(0);
+    // read again through history, bob's quote of it reads [recalled]
+    await bob.reload();
+    await bob.locator('body[data-connection="open"]').waitFor();
+    await bob.click(`.conv[data-key="${key}"]`);
+    await bob.locator('.msg.mine .quote', { hasText: '[recalled]' }).waitFor();
+  });
+
   it('the conversation list: a pinned section, a mute toggle that hides the badge, both synced to another device and to a new one', async () => {
     const bob = await signIn('bob');
     const carol = await signIn('carol');

@@ -6,7 +6,8 @@ import { dataOf, Frame, WsClient } from './support/ws-client';
 
 /**
  * Every frame a real server sends in a scripted session (chat, groupChat, ack, history, search, blacklist,
- * every group action, presence, sync, ping, in-band auth, errors, system messages 10, 12-17, 19) must
+ * every group action, presence, sync, ping, in-band auth, errors, reactions, typing, clearHistory, system
+ * messages 10, 12-18, 22-24, 19) must
  * validate against the frame schema of its action (src/contract/frames.ts), its decoded `data` against
  * that schema's contentSchema, and a systemMessage's data against the schema of its type.
  */
@@ -133,8 +134,34 @@ describe('frame contract against a running server', () => {
     await alice2.push('systemMessage', (frame) => dataOf(frame).type === 24);
     ok(await alice.request('setConversation', { group_id: group.group_id, muted: true }));
     await alice2.push('systemMessage', (frame) => dataOf(frame).type === 24 && frame.group_id === group.group_id);
+    // reactions, typing, clearHistory (issue 13)
+    ok(await bob.request('react', { msg_id: gsent.msg_id, group_id: group.group_id, emoji: '👍', op: 'add' }));
+    await alice.push('reaction');
+    const reacted = ok(await alice.request('history', { group_id: group.group_id }));
+    expect(dataOf(reacted).messages.find((m: { msg_id: number }) => m.msg_id === gsent.msg_id).reactions).toHaveLength(1);
+    ok(await alice.request('typing', { app_user_ids: 'bob' }));
+    await bob.push('typing');
     ok(await alice.request('conversations', { limit: 5 }));
     ok(await alice.request('ping'));
+
+    // message lifecycle (issue 13): reply + mentions, edit, editHistory, recall (group and one-to-one), 20 and 21 of both kinds
+    const quoted = ok(await alice.request('groupChat', { group_id: group.group_id, type: 1, content: 'q', extra: { reply_to: gsent.msg_id, mentions: ['bob'], mention_all: true } }));
+    ok(await alice.request('edit', { group_id: group.group_id, msg_id: quoted.msg_id, content: 'q2' }));
+    await bob.push('systemMessage', (frame) => dataOf(frame).type === 21 && frame.group_id === group.group_id);
+    ok(await bob.request('editHistory', { group_id: group.group_id, msg_id: quoted.msg_id }));
+    ok(await alice.request('recall', { group_id: group.group_id, msg_id: quoted.msg_id }));
+    await bob.push('systemMessage', (frame) => dataOf(frame).type === 20 && frame.group_id === group.group_id);
+    ok(await alice.request('edit', { app_user_ids: 'bob', msg_id: sent.msg_id, content: 'hi!' }));
+    await bob.push('systemMessage', (frame) => dataOf(frame).type === 21 && frame.group_id === undefined);
+    ok(await alice.request('recall', { app_user_ids: 'bob', msg_id: sent.msg_id }));
+    await bob.push('systemMessage', (frame) => dataOf(frame).type === 20 && frame.group_id === undefined);
+    ok(await bob.request('history', { group_id: group.group_id }));
+
+    // clearHistory last: a cleared group cannot be quoted from any more
+    ok(await alice.request('clearHistory', { group_id: group.group_id }));
+    await alice2.push('systemMessage', (frame) => dataOf(frame).type === 23 && frame.group_id === group.group_id);
+    ok(await alice.request('clearHistory', { app_user_ids: 'carol' }));
+    await alice2.push('systemMessage', (frame) => dataOf(frame).type === 23 && frame.group_id === undefined);
 
     // type 10: a profile change reaches users who share a conversation
     await t.admin.putUser('bob', 'Bobby', 'https://cdn.example.com/b.jpg');

@@ -33,9 +33,9 @@ describe('request contract (src/contract)', () => {
     expect([...routed, ...ADAPTER_ACTIONS].sort()).toEqual(Object.keys(REQUEST_SCHEMAS).sort());
   });
 
-  it('has a frame schema for the reply of every request, and for the pushes (chat, groupChat, ack, systemMessage, error)', () => {
+  it('has a frame schema for the reply of every request, and for the pushes (chat, groupChat, ack, reaction, typing, systemMessage, error)', () => {
     const replies = new Set(Object.keys(REQUEST_SCHEMAS).map(replyActionOf));
-    expect([...PUSH_FRAME_ACTIONS].sort()).toEqual(['ack', 'chat', 'error', 'groupChat', 'systemMessage']);
+    expect([...PUSH_FRAME_ACTIONS].sort()).toEqual(['ack', 'chat', 'error', 'groupChat', 'reaction', 'systemMessage', 'typing']);
     expect([...new Set([...replies, ...PUSH_FRAME_ACTIONS])].sort()).toEqual(Object.keys(FRAME_SCHEMAS).sort());
   });
 

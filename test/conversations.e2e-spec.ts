@@ -52,6 +52,7 @@ describe('conversations and setConversation', () => {
       nickname: 'p2-nick',
       head: '',
       count: 0,
+      mention_count: 0,
       last_message: 'answer',
       last_msg_id: expect.any(Number),
       last_type: 1,

@@ -9,7 +9,7 @@ import { dataOf, Frame, newNonce, WsClient } from './support/ws-client';
  * and nothing in the database changed.
  */
 
-const REPLY_ACTION: Record<string, string> = { chat: 'sendResult', groupChat: 'sendResult', ack: 'ackResult', ping: 'pong' };
+const REPLY_ACTION: Record<string, string> = { chat: 'sendResult', groupChat: 'sendResult', ack: 'ackResult', ping: 'pong', typing: 'typingResult' };
 const replyAction = (action: string) => REPLY_ACTION[action] ?? action;
 
 /** `n` nested containers: nest(1) = {}, nest(2) = {"a":[]}, alternating objects and arrays. */
@@ -39,9 +39,12 @@ async function snapshot(t: TestServer): Promise<unknown> {
            (SELECT count(*) FROM system_messages)::int AS system_messages,
            (SELECT count(*) FROM conversations)::int AS conversations,
            (SELECT count(*) FROM blacklist)::int AS blacklist,
+           (SELECT json_agg(json_build_array(id, content, extra, recalled_at, edited_at) ORDER BY id) FROM messages) AS message_states,
+           (SELECT count(*) FROM message_edits)::int AS message_edits,
            (SELECT count(*) FROM users)::int AS users,
            (SELECT json_agg(g ORDER BY g.id) FROM groups g) AS groups,
-           (SELECT json_agg(json_build_array(conversation_id, user_id, read_seq) ORDER BY conversation_id, user_id) FROM conversation_members) AS members`);
+           (SELECT count(*) FROM message_reactions)::int AS reactions,
+           (SELECT json_agg(json_build_array(conversation_id, user_id, read_seq, cleared_seq) ORDER BY conversation_id, user_id) FROM conversation_members) AS members`);
   return row;
 }
 
@@ -284,7 +287,52 @@ const CASES: Case[] = [
     ],
   },
   { who: 'alice', action: 'setConversation', base: ({ gid }) => ({ group_id: gid, pinned: false }), fields: [{ path: 'group_id', kind: 'groupId' }] },
+  {
+    who: 'bob',
+    action: 'react',
+    base: ({ msgId }) => ({ msg_id: msgId, app_user_ids: 'alice', emoji: '👍', op: 'add' }),
+    fields: [
+      { path: 'msg_id', kind: 'int' },
+      { path: 'app_user_ids', kind: 'appUserId' },
+      { path: 'emoji', kind: 'string' },
+      { path: 'op', kind: 'string' },
+    ],
+  },
+  { who: 'bob', action: 'typing', base: () => ({ app_user_ids: 'alice' }), fields: [{ path: 'app_user_ids', kind: 'appUserId' }] },
+  { who: 'bob', action: 'typing', base: ({ gid }) => ({ group_id: gid }), fields: [{ path: 'group_id', kind: 'groupId' }] },
+  { who: 'bob', action: 'clearHistory', base: () => ({ app_user_ids: 'alice' }), fields: [{ path: 'app_user_ids', kind: 'appUserId' }] },
+  { who: 'bob', action: 'clearHistory', base: ({ gid }) => ({ group_id: gid }), fields: [{ path: 'group_id', kind: 'groupId' }] },
   { who: 'alice', action: 'ping', base: () => ({}), fields: [] },
+  {
+    who: 'alice',
+    action: 'recall',
+    base: ({ msgId }) => ({ msg_id: msgId, app_user_ids: 'bob' }),
+    fields: [
+      { path: 'msg_id', kind: 'int' },
+      { path: 'app_user_ids', kind: 'appUserId' },
+    ],
+  },
+  { who: 'alice', action: 'recall', base: ({ gid, msgId }) => ({ msg_id: msgId, group_id: gid }), fields: [{ path: 'group_id', kind: 'groupId' }] },
+  {
+    who: 'alice',
+    action: 'edit',
+    base: ({ msgId }) => ({ msg_id: msgId, app_user_ids: 'bob', content: 'edited', extra: { k: 1 } }),
+    fields: [
+      { path: 'msg_id', kind: 'int' },
+      { path: 'app_user_ids', kind: 'appUserId' },
+      { path: 'content', kind: 'string' },
+      { path: 'extra', kind: 'object', nullable: true },
+    ],
+  },
+  {
+    who: 'bob',
+    action: 'editHistory',
+    base: ({ msgId }) => ({ msg_id: msgId, app_user_ids: 'alice' }),
+    fields: [
+      { path: 'msg_id', kind: 'int' },
+      { path: 'app_user_ids', kind: 'appUserId' },
+    ],
+  },
 ];
 
 const ACTIONS = [...new Set(CASES.map((c) => c.action))];

@@ -107,6 +107,7 @@ describe('OpenAPI document (src/openapi)', () => {
         'GET /admin/users/{app_user_id}/conversations',
         'GET /admin/messages',
         'GET /admin/messages/search',
+        'POST /admin/messages/{msg_id}/recall',
         'GET /admin/conversations/{app_user_id}',
       ].sort(),
     );

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { ImClient, ImError } from '../packages/client/src';
+import { EditEvent, ImClient, ImError, Quote, RecallEvent } from '../packages/client/src';
 import { ConnectionRegistry } from '../src/realtime/connection-registry';
 import { startTestServer, TestServer } from './support/server';
 import { CuttableProxy, freePort, range, record, sdkClient, seqsOf, until } from './support/sdk';
@@ -204,6 +204,42 @@ describe('client SDK (packages/client) against the real server', () => {
     expect(pinned.has_more).toBe(false);
     expect((await alice.client.sync()).friendList.find((f) => f.app_user_id === 'carol')).toMatchObject({ muted: true, pinned: true, count: 1 });
     expect(await imErrorOf(alice.client.setConversation({ user: 'bob' }, {}))).toMatchObject({ code: 400, action: 'setConversation' });
+  });
+
+  it('replies, mentions, recall, edit and editHistory; recall and edit events from types 20 and 21', async () => {
+    const alice = track(await sdkClient(t, 'alice'));
+    const bob = track(await sdkClient(t, 'bob'));
+    const recalls: RecallEvent[] = [];
+    const edits: EditEvent[] = [];
+    bob.client.on('recall', (event) => recalls.push(event));
+    bob.client.on('edit', (event) => edits.push(event));
+    const group = await alice.client.createGroup({ group_name: 'G', app_user_ids: ['bob'] });
+    const first = await alice.client.sendText({ group: group.group_id }, 'hello');
+    const reply = await bob.client.send({ group: group.group_id }, { type: 1, content: '@alice yes', replyTo: first.msg_id, mentions: ['alice'] });
+    expect(reply.message.extra.reply_to).toEqual({ msg_id: first.msg_id, seq: 1, app_user_id: 'alice', nickname: 'alice-nick', type: 1, preview: 'hello' });
+    expect(reply.message.extra.mentions).toEqual(['alice']);
+    await alice.client.send({ group: group.group_id }, { type: 1, content: 'all of you', mentionAll: true });
+    expect((await bob.client.sync()).groupList[0]).toMatchObject({ count: 1, mention_count: 1 });
+    expect(await imErrorOf(bob.client.send({ group: group.group_id }, { type: 1, content: 'x', mentionAll: true }))).toMatchObject({ code: 403, action: 'groupChat' });
+
+    const edited = await alice.client.edit({ group: group.group_id }, first.msg_id, 'hello!');
+    expect(edited).toMatchObject({ msg_id: first.msg_id, seq: 1, content: 'hello!', extra: {} });
+    await until(() => edits.length === 1, 'edit event');
+    expect(edits[0]).toEqual({ ...edited, group_id: group.group_id });
+    const versions = await bob.client.editHistory({ group: group.group_id }, first.msg_id);
+    expect(versions.map((v) => v.content)).toEqual(['hello', 'hello!']);
+
+    const recalled = await alice.client.recall({ group: group.group_id }, first.msg_id);
+    expect(recalled).toEqual({ msg_id: first.msg_id, seq: 1, group_id: group.group_id, recalled_at: expect.any(Number) });
+    expect(await alice.client.recall({ group: group.group_id }, first.msg_id)).toEqual(recalled);
+    await until(() => recalls.length === 1, 'recall event');
+    expect(recalls[0]).toEqual({ msg_id: first.msg_id, seq: 1, group_id: group.group_id, by: { app_user_id: 'alice', nickname: 'alice-nick' } });
+    const page = await bob.client.history({ group: group.group_id });
+    const byId = new Map(page.messages.map((m) => [m.msg_id, m]));
+    expect(byId.get(first.msg_id)).toMatchObject({ recalled: true, content: '' });
+    expect((byId.get(reply.msg_id)?.extra.reply_to as Quote).preview).toBe('[recalled]');
+    expect(await imErrorOf(alice.client.edit({ group: group.group_id }, first.msg_id, 'again'))).toMatchObject({ code: 404, action: 'edit' });
+    expect(await imErrorOf(bob.client.recall({ group: group.group_id }, 999999))).toMatchObject({ code: 404, action: 'recall' });
   });
 
   it('rejects with ImError carrying the PROTOCOL code, msg and action', async () => {

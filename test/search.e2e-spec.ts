@@ -1,5 +1,5 @@
 import { ImError } from '../packages/client/src';
-import { addMember, createGroup, directConversation, userId } from './support/messaging-fixtures';
+import { addMember, createGroup, userId } from './support/messaging-fixtures';
 import { sdkClient } from './support/sdk';
 import { FIRST_WINDOW } from '../src/search/search-queries';
 import { searchTokensParam, searchTokensSql } from '../src/search/search-index';
@@ -15,25 +15,9 @@ const DATABASES: Array<[string, Record<string, string>]> = [
   ['the embedded database', { DATABASE_URL: '' }],
 ];
 
-/**
- * What the `recall` action does to a message (PROTOCOL §4 Recall): recalled_at set, content and extra
- * erased. The action is being built in parallel (h13a); switch to it once it is on main.
- */
-async function recallBySql(t: TestServer, msgId: number): Promise<void> {
-  await t.sql(`UPDATE messages SET recalled_at = $2, content = '', extra = '{}' WHERE id = $1`, [msgId, Date.now()]);
-}
-
-/**
- * What `clearHistory` does (PROTOCOL §4 Clear history): the user's cleared position (and read position)
- * moves to the conversation's last seq. Built in parallel (h13b); switch to the action once on main.
- */
-async function clearBySql(t: TestServer, appUserId: string, conversationId: number | string): Promise<void> {
-  const id = await userId(t, appUserId);
-  await t.sql(
-    `UPDATE conversation_members cm SET cleared_seq = c.last_seq, read_seq = GREATEST(cm.read_seq, c.last_seq)
-     FROM conversations c WHERE c.id = cm.conversation_id AND cm.conversation_id = $1 AND cm.user_id = $2`,
-    [Number(conversationId), id],
-  );
+/** Recalls a message through the admin API (PROTOCOL §4 Recall: any message). */
+async function recall(t: TestServer, msgId: number): Promise<void> {
+  expect((await t.admin.call('POST', `/admin/messages/${msgId}/recall`)).status).toBe(200);
 }
 
 describe.each(DATABASES)('search on %s', (_name, env) => {
@@ -130,6 +114,19 @@ describe.each(DATABASES)('search on %s', (_name, env) => {
     expect(await ids(alice, '  the  ')).toEqual([concat, meeting]);
   });
 
+  it('an edited message is found by its new text only', async () => {
+    const alice = await t.connect('alice');
+    await t.connect('bob');
+    const id = await say(alice, 'bob', 'the old wording 旧的说法');
+    expect(await ids(alice, 'wording')).toEqual([id]);
+    expect((await alice.request('edit', { msg_id: id, app_user_ids: 'bob', content: 'a brand new text 新的说法' })).code).toBe(200);
+    expect(await ids(alice, 'wording')).toEqual([]);
+    expect(await ids(alice, '旧的')).toEqual([]);
+    expect(await ids(alice, 'brand')).toEqual([id]);
+    expect(await ids(alice, '新的说法')).toEqual([id]);
+    expect((await search(alice, 'brand')).messages[0]).toMatchObject({ content: 'a brand new text 新的说法', edited_at: expect.any(Number) });
+  });
+
   it('finds file names (type 8), never other types', async () => {
     const alice = await t.connect('alice');
     await t.connect('bob');
@@ -165,16 +162,16 @@ describe.each(DATABASES)('search on %s', (_name, env) => {
     expect(await ids(bob, 'secret')).toEqual([direct, after, before]);
 
     // clearHistory hides what came before it, for that user only
-    await clearBySql(t, 'bob', group);
+    expect((await bob.request('clearHistory', { group_id: group })).code).toBe(200);
     expect(await ids(bob, 'secret')).toEqual([direct]);
     expect(await ids(alice, 'secret')).toEqual([direct, after, before]);
     const later = await sayInGroup(alice, group, 'secret plan after bob cleared');
     expect(await ids(bob, 'secret')).toEqual([later, direct]);
-    await clearBySql(t, 'alice', (await directConversation(t, 'alice', 'bob'))!);
+    expect((await alice.request('clearHistory', { app_user_ids: 'bob' })).code).toBe(200);
     expect(await ids(alice, 'secret')).toEqual([later, after, before]);
 
     // a recalled message is found by nobody
-    await recallBySql(t, after);
+    await recall(t, after);
     expect(await ids(alice, 'secret')).toEqual([later, before]);
     expect(await ids(carol, 'secret')).toEqual([later]);
 
@@ -255,9 +252,9 @@ describe.each(DATABASES)('search on %s', (_name, env) => {
     await t.sql(`SELECT setval('msg_id_seq', (SELECT max(id) FROM messages))`);
     await t.sql(`UPDATE conversations SET last_seq = $2 WHERE id = $1`, [Number(group), total]);
     const all = (await t.sql<{ id: number }>(`SELECT id FROM messages WHERE conversation_id = $1 ORDER BY seq DESC`, [Number(group)])).map((r) => Number(r.id));
-    // carol joined at seq 400 and cleared at 700; message seq 1250 is recalled
+    // carol joined at seq 400 (set in SQL, as the messages were) and cleared at 700; seq 1250 is recalled
     await t.sql(`UPDATE conversation_members SET joined_seq = 400, cleared_seq = 700 WHERE conversation_id = $1 AND user_id = $2`, [Number(group), await userId(t, 'carol')]);
-    await recallBySql(t, all[total - 1250]);
+    await recall(t, all[total - 1250]);
     const walk = async (client: WsClient) => {
       const seen: number[] = [];
       let before: number | undefined;
@@ -358,7 +355,7 @@ describe.each(DATABASES)('search on %s', (_name, env) => {
     const paged = await call('q=quarterly&limit=1');
     expect(paged.body).toMatchObject({ messages: [{ msg_id: second }], has_more: true });
     expect((await call(`q=quarterly&limit=1&before_msg_id=${second}`)).body).toMatchObject({ messages: [{ msg_id: first }], has_more: false });
-    await recallBySql(t, first);
+    await recall(t, first);
     expect((await call('q=quarterly')).body.messages.map((m: any) => m.msg_id)).toEqual([second]);
 
     for (const [query, field] of [

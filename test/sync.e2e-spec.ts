@@ -88,13 +88,13 @@ describe('sync: the unread friendList/groupList (type 19)', () => {
       const [posted] = await f.send(group, ids.carol, [{ type: 4, extra: { latitude: 1, longitude: 2 } }]);
       const { friendList, groupList } = listsOf(await syncNow('alice'));
       expect(friendList).toEqual([
-        { app_user_id: 'bob', nickname: 'bob-nick', head: 'https://cdn.example.com/bob.jpg', count: 1, last_message: 'hi alice', last_msg_id: sent.id, last_type: 1, time: sent.created_at, muted: false, pinned: false },
+        { app_user_id: 'bob', nickname: 'bob-nick', head: 'https://cdn.example.com/bob.jpg', count: 1, mention_count: 0, last_message: 'hi alice', last_msg_id: sent.id, last_type: 1, time: sent.created_at, muted: false, pinned: false },
       ]);
       expect(groupList).toEqual([
-        { group_id: String(group), group_name: 'Hikers', cover: 'https://cdn.example.com/g.jpg', count: 1, last_message: '[location]', last_msg_id: posted.id, last_type: 4, time: posted.created_at, muted: false, pinned: false },
+        { group_id: String(group), group_name: 'Hikers', cover: 'https://cdn.example.com/g.jpg', count: 1, mention_count: 0, last_message: '[location]', last_msg_id: posted.id, last_type: 4, time: posted.created_at, muted: false, pinned: false },
       ]);
-      expect(Object.keys(friendList[0])).toEqual(['app_user_id', 'nickname', 'head', 'count', 'last_message', 'last_msg_id', 'last_type', 'time', 'muted', 'pinned']);
-      expect(Object.keys(groupList[0])).toEqual(['group_id', 'group_name', 'cover', 'count', 'last_message', 'last_msg_id', 'last_type', 'time', 'muted', 'pinned']);
+      expect(Object.keys(friendList[0])).toEqual(['app_user_id', 'nickname', 'head', 'count', 'mention_count', 'last_message', 'last_msg_id', 'last_type', 'time', 'muted', 'pinned']);
+      expect(Object.keys(groupList[0])).toEqual(['group_id', 'group_name', 'cover', 'count', 'mention_count', 'last_message', 'last_msg_id', 'last_type', 'time', 'muted', 'pinned']);
     });
   });
 

@@ -1,7 +1,9 @@
 import { $, formatBytes, formatTime, h, safeUrl } from './dom';
 import { searchBox } from './search';
 // the client SDK (packages/client, `@im-server/client`), bundled from its source
-import { AckEvent, ChatMessage, Conversation, ConversationItem, GroupInfo, GroupMember, ImClient, ImError, SyncData, SystemMessage } from '../../packages/client/src';
+import { AckEvent, ChatMessage, Conversation, ConversationItem, EditEvent, GroupInfo, GroupMember, HistoryClearedEvent, ImClient, ImError, ReactionEvent, RecallEvent, SyncData, SystemMessage, TypingEvent } from '../../packages/client/src';
+import { applyReaction, reactionBar, TypingIndicator } from './interactions';
+import { applyEdit, applyRecall, editedMark, insertMention, mentionPrefix, mentionsIn, mentionSuggestions, messageActions, quoteOf } from './lifecycle';
 
 /** How often presence is asked for the contacts on screen. */
 const PRESENCE_POLL_MS = 15_000;
@@ -58,6 +60,10 @@ const state = {
   countFloor: 0,
   floorPending: undefined as ChatMessage[] | undefined,
   group: undefined as GroupInfo | undefined,
+  /** issue 13: the message the composer replies to or edits, and each open group's members (for @mentions). */
+  replyTo: undefined as ChatMessage | undefined,
+  editing: undefined as ChatMessage | undefined,
+  members: new Map<string, GroupMember[]>(),
   presenceTimer: undefined as ReturnType<typeof setInterval> | undefined,
 };
 
@@ -386,8 +392,10 @@ function renderMessages(keepOffsetFromBottom?: number): void {
         'div',
         { class: `msg${mine ? ' mine' : ''}`, 'data-msg-id': message.msg_id, 'data-seq': message.seq },
         !mine && message.group_id ? h('div', { class: 'sender muted' }, message.nickname || message.app_user_id) : null,
+        message.recalled ? null : quoteOf(message),
         messageBody(message),
-        h('div', { class: 'meta muted' }, h('span', {}, formatTime(message.time)), receiptOf(message)),
+        message.recalled ? null : reactionBar(message, (emoji, op) => void onReact(message, emoji, op)),
+        h('div', { class: 'meta muted' }, h('span', {}, formatTime(message.time)), editedMark(message), receiptOf(message), messageActions(message, canModerate(message), MESSAGE_HANDLERS)),
       ),
     );
   }
@@ -414,15 +422,19 @@ function renderChat(): void {
       h('h2', { id: 'chat-title' }, entry.title),
       h('span', { class: 'muted' }, entry.kind === 'direct' ? `@${entry.id}` : `group ${entry.id}`),
       entry.kind === 'group' ? h('button', { id: 'group-info', class: 'link', onclick: () => void showGroupPanel(entry.id) }, 'Group info') : null,
+      entry.gone ? null : h('button', { id: 'clear-history', class: 'link', title: 'Hide every message so far, on all your devices', onclick: () => void onClearHistory() }, 'Clear history'),
     ),
     h('div', { id: 'messages', class: 'messages' }),
+    h('div', { id: 'typing-line', class: 'typing-line muted', 'aria-live': 'polite' }, typingIndicator.line(view.key)),
     entry.gone
       ? h('div', { class: 'composer muted' }, 'You are no longer a member of this group.')
       : h(
           'form',
           { id: 'composer', class: 'composer', onsubmit: onSend },
           h('button', { type: 'button', id: 'attach', class: 'icon', title: 'Image or file by URL', onclick: () => ($('#attach-form').hidden = !$('#attach-form').hidden) }, '+'),
-          h('textarea', { id: 'message-input', rows: 1, placeholder: 'Message', onkeydown: onComposerKey }),
+          h('div', { id: 'reply-bar', class: 'reply-bar muted', hidden: true }),
+          h('div', { id: 'mention-box', class: 'mention-box', hidden: true }),
+          h('textarea', { id: 'message-input', rows: 1, placeholder: 'Message', onkeydown: onComposerKey, oninput: onComposerInput }),
           h('button', { type: 'submit', id: 'send' }, 'Send'),
         ),
     h(
@@ -448,6 +460,8 @@ function renderChat(): void {
     input.value = draft;
     input.focus();
   }
+  // and what it replies to or edits
+  if (state.replyTo || state.editing) setComposerTarget(state.replyTo, state.editing);
 }
 
 /** The read-by list of one of my group messages, in the side panel. */
@@ -596,6 +610,8 @@ async function openConversation(key: string): Promise<void> {
   if (!state.convs.has(key)) upsertConv(key, {});
   const view: ViewState = { key, messages: [], hasMore: false, loadingOlder: false, notes: [] };
   state.view = view;
+  state.replyTo = state.editing = undefined;
+  if (key.startsWith('g:')) void loadMembers(key.slice(2));
   const panel = document.getElementById('group-panel');
   if (panel) panel.hidden = true;
   renderList();
@@ -690,8 +706,131 @@ async function onSend(event: Event): Promise<void> {
   const text = input.value;
   if (!text.trim()) return;
   input.value = '';
-  if (!(await sendMessage({ type: 1, content: text, extra: {} }))) input.value = text;
+  const view = state.view;
+  const groupId = view?.key.startsWith('g:') ? view.key.slice(2) : undefined;
+  const { mentions, mentionAll } = groupId ? mentionsIn(text, state.members.get(groupId) ?? [], state.me) : { mentions: [], mentionAll: false };
+  const refs = groupId ? { ...(mentions.length > 0 ? { mentions } : {}), ...(mentionAll ? { mention_all: true } : {}) } : {};
+  let done: boolean;
+  if (state.editing && view) {
+    const editing = state.editing;
+    const extra = { ...refs, ...(editing.extra?.reply_to ? { reply_to: editing.extra.reply_to } : {}) };
+    done = await client()
+      .edit(convOf(view.key), editing.msg_id, text, extra)
+      .then((result) => {
+        applyEdit(view.messages, { ...result });
+        renderMessages();
+        return true;
+      })
+      .catch((error) => {
+        toast(`not edited: ${errorText(error)}`);
+        return false;
+      });
+  } else {
+    const extra: Record<string, unknown> = { ...refs };
+    if (state.replyTo) extra.reply_to = state.replyTo.msg_id;
+    done = await sendMessage({ type: 1, content: text, extra });
+  }
+  if (done) setComposerTarget(undefined, undefined);
+  else input.value = text;
   input.focus();
+}
+
+// ---------- replies, mentions, edit, recall (issue 13) ----------
+
+const MESSAGE_HANDLERS = {
+  reply: (message: ChatMessage) => setComposerTarget(message, undefined),
+  edit: (message: ChatMessage) => {
+    setComposerTarget(undefined, message);
+    const input = $<HTMLTextAreaElement>('#message-input');
+    input.value = message.content;
+    input.focus();
+  },
+  recall: (message: ChatMessage) => {
+    if (!confirm('Recall this message for everyone?')) return;
+    client()
+      .recall(message.conversation, message.msg_id)
+      .then(() => {
+        if (state.view && applyRecall(state.view.messages, { msg_id: message.msg_id, seq: message.seq, by: { app_user_id: state.me, nickname: '' } })) renderMessages();
+      })
+      .catch((error) => toast(`not recalled: ${errorText(error)}`));
+  },
+  versions: (message: ChatMessage) => {
+    client()
+      .editHistory(message.conversation, message.msg_id)
+      .then((versions) => toast(versions.map((v) => `${formatTime(v.edited_at)}: ${v.content}`).join('  →  ')))
+      .catch((error) => toast(`versions: ${errorText(error)}`));
+  },
+};
+
+/** Owners and admins of a group may recall anyone's message there. */
+function canModerate(message: ChatMessage): boolean {
+  if (!message.group_id) return false;
+  const me = state.members.get(message.group_id)?.find((m) => m.app_user_id === state.me);
+  return me?.role === 'owner' || me?.role === 'admin';
+}
+
+/** Shows what the composer will do: reply to a message, edit one, or send a new one. */
+function setComposerTarget(replyTo: ChatMessage | undefined, editing: ChatMessage | undefined): void {
+  state.replyTo = replyTo;
+  state.editing = editing;
+  const bar = document.getElementById('reply-bar');
+  if (!bar) return;
+  const target = replyTo ?? editing;
+  bar.hidden = !target;
+  bar.replaceChildren(
+    ...(target
+      ? [
+          h('span', {}, `${replyTo ? 'Replying to' : 'Editing'} ${target.nickname || target.app_user_id}: ${preview(target)}`),
+          h('button', { type: 'button', class: 'link', id: 'reply-cancel', onclick: () => setComposerTarget(undefined, undefined) }, 'cancel'),
+        ]
+      : []),
+  );
+}
+
+/** Typing: the typing hint (throttled) and, in groups, @mention autocomplete. */
+function onComposerInput(): void {
+  sendTypingHint();
+  showMentionSuggestions();
+}
+
+/** @mention autocomplete in groups: members matching what follows the `@` before the caret. */
+function showMentionSuggestions(): void {
+  const box = document.getElementById('mention-box');
+  const view = state.view;
+  if (!box || !view?.key.startsWith('g:')) return;
+  const input = $<HTMLTextAreaElement>('#message-input');
+  const prefix = mentionPrefix(input);
+  const members = state.members.get(view.key.slice(2)) ?? [];
+  const me = members.find((m) => m.app_user_id === state.me);
+  const found = prefix === undefined ? [] : mentionSuggestions(prefix, members, state.me, me?.role === 'owner' || me?.role === 'admin');
+  box.hidden = found.length === 0;
+  box.replaceChildren(
+    ...found.map((item) =>
+      h('button', { type: 'button', class: 'mention-option', 'data-id': item.id, onclick: () => { insertMention(input, item.id); box.hidden = true; } }, item.label),
+    ),
+  );
+}
+
+async function loadMembers(groupId: string): Promise<void> {
+  try {
+    state.members.set(groupId, (await client().groupInfo(groupId)).member_list);
+    if (state.view?.key === `g:${groupId}`) renderMessages();
+  } catch {
+    // no autocomplete for this group
+  }
+}
+
+function onRecall(event: RecallEvent): void {
+  if (state.view && applyRecall(state.view.messages, event)) {
+    renderMessages();
+    const newest = state.view.messages[state.view.messages.length - 1];
+    if (newest?.msg_id === event.msg_id) upsertConv(state.view.key, { preview: '[recalled]' });
+    renderList();
+  }
+}
+
+function onEdit(event: EditEvent): void {
+  if (state.view && applyEdit(state.view.messages, event)) renderMessages();
 }
 
 function onAttachKind(): void {
@@ -831,6 +970,76 @@ async function onLeave(): Promise<void> {
 
 // ---------- pushes ----------
 
+// ---------- reactions, typing, clear history ----------
+
+const typingIndicator = new TypingIndicator((key) => {
+  if (state.view?.key === key) renderTypingLine();
+});
+
+function renderTypingLine(): void {
+  const line = document.getElementById('typing-line');
+  if (line && state.view) line.textContent = typingIndicator.line(state.view.key);
+}
+
+/** Adds or removes my reaction; the reply carries the new count (my other devices get the push). */
+async function onReact(message: ChatMessage, emoji: string, op: 'add' | 'remove'): Promise<void> {
+  try {
+    const result = await client().react(message.conversation, message.msg_id, emoji, op);
+    onReaction(result);
+  } catch (error) {
+    toast(`reaction: ${errorText(error)}`);
+  }
+}
+
+function onReaction(change: ReactionEvent): void {
+  const message = state.view?.messages.find((m) => m.msg_id === change.msg_id);
+  if (!message) return;
+  applyReaction(message, change, state.me);
+  renderMessages();
+}
+
+function onTyping(event: TypingEvent): void {
+  const key = keyOf(event.conversation);
+  const entry = state.convs.get(key);
+  const name = entry?.kind === 'direct' ? entry.title : event.app_user_id;
+  typingIndicator.onTyping(key, event, name || event.app_user_id);
+}
+
+function sendTypingHint(): void {
+  const view = state.view;
+  if (!view || !typingIndicator.shouldSend(view.key)) return;
+  client()
+    .typing(convOf(view.key))
+    .catch(() => undefined); // a lost typing hint is not worth a toast
+}
+
+async function onClearHistory(): Promise<void> {
+  const view = state.view;
+  if (!view || !window.confirm('Clear the history of this conversation on all your devices? Others keep theirs.')) return;
+  try {
+    const seq = await client().clearHistory(convOf(view.key));
+    historyCleared({ seq, conversation: convOf(view.key) });
+  } catch (error) {
+    toast(`clear history: ${errorText(error)}`);
+  }
+}
+
+/** Cleared here or on another device of mine (type 23): messages up to seq go, the badge clears. */
+function historyCleared(cleared: HistoryClearedEvent): void {
+  const key = keyOf(cleared.conversation);
+  const entry = state.convs.get(key);
+  if (entry) entry.unread = 0;
+  const view = state.view;
+  if (view?.key === key) {
+    view.messages = view.messages.filter((message) => message.seq > cleared.seq);
+    view.notes = [];
+    view.hasMore = false;
+    renderMessages();
+  }
+  renderList();
+  save();
+}
+
 function errorText(error: unknown): string {
   return error instanceof ImError ? `${error.msg} (${error.code})` : (error as Error).message;
 }
@@ -848,6 +1057,7 @@ function onChatMessage(message: ChatMessage): void {
     else if (message.time > state.countFloor) fields.unread = (entry?.unread ?? 0) + 1;
   }
   upsertConv(key, fields);
+  if (!mine) typingIndicator.stopped(key, message.app_user_id);
   if (!entry && message.group_id !== undefined) void fetchGroupTitle(message.group_id);
   if (open) {
     const title = document.getElementById('chat-title');
@@ -1023,6 +1233,7 @@ async function signIn(token: string): Promise<void> {
   state.countFloor = 0;
   state.floorPending = undefined;
   state.acked.clear();
+  typingIndicator.clear();
   renderShell();
   imClient.on('state', (value, detail) => {
     renderState();
@@ -1037,6 +1248,11 @@ async function signIn(token: string): Promise<void> {
   imClient.on('message', onChatMessage);
   imClient.on('ack', onAck);
   imClient.on('systemMessage', onSystemMessage);
+  imClient.on('recall', onRecall);
+  imClient.on('edit', onEdit);
+  imClient.on('reaction', onReaction);
+  imClient.on('typing', onTyping);
+  imClient.on('historyCleared', historyCleared);
   try {
     await imClient.connect();
     sessionStorage.setItem(TOKEN_KEY, token);

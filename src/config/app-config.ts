@@ -77,9 +77,25 @@ export class AppConfig {
   @Type(() => Number) @IsInt() @Min(2)
   MAX_GROUP_MEMBERS = 2000;
 
+  /** How long a sender may recall their message (PROTOCOL §4 Recall); 0 = no limit. Owners, admins and the admin API: always. */
+  @Type(() => Number) @IsInt() @Min(0)
+  RECALL_WINDOW_SECONDS = 120;
+
+  /** How long a sender may edit their text message (PROTOCOL §4 Edit); 0 = no limit. */
+  @Type(() => Number) @IsInt() @Min(0)
+  EDIT_WINDOW_SECONDS = 86400;
+
   /** Admins per group (PROTOCOL §7: 20). */
   @Type(() => Number) @IsInt() @Min(1)
   MAX_GROUP_ADMINS = 20;
+
+  /** At most one typing push per (user, conversation) per this many ms (PROTOCOL §7: 3 s); 0 = no limit. */
+  @Type(() => Number) @IsInt() @Min(0)
+  TYPING_INTERVAL_MS = 3000;
+
+  /** Groups with more members than this get the typing reply and no push (PROTOCOL §4 Typing: 200). */
+  @Type(() => Number) @IsInt() @Min(0)
+  TYPING_MAX_GROUP_MEMBERS = 200;
 
   @Type(() => Number) @IsInt() @Min(10)
   HEARTBEAT_INTERVAL_MS = 30_000;

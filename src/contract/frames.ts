@@ -7,9 +7,8 @@ import { Schema } from './common';
  * application/json` + `contentSchema` on the string (validators treat both as annotations: the frame
  * test decodes `data` and validates it against `contentSchema` itself).
  *
- * Only what the server sends today. PROTOCOL v2 features not built yet (recall, edit, reactions,
- * typing, clearHistory, search, media; mention_count in sync items) are
- * added here when their issues land.
+ * Only what the server sends today. PROTOCOL v2 features not built yet (search, media) are added
+ * here when their issues land.
  *
  * Data objects are closed (`additionalProperties: false`) where the server decides every key, so a
  * new field the server starts sending fails the frame test until it is described here.
@@ -87,10 +86,52 @@ const historyItem = (): Schema =>
       to_app_user_id: str('the recipient (one-to-one)'),
       group_id: gid(),
       read_count: int("on the reader's own group messages: members (not the sender) whose read position reached it"),
+      edited_at: int('on an edited message: ms of the latest edit (content and extra are the latest version)'),
+      recalled: { type: 'boolean', const: true, description: 'on a recalled message (content "", extra {})' },
+      reactions: {
+        type: 'array',
+        minItems: 1,
+        description: 'absent when none: per emoji (in the order first used) its count, the first reactors and whether the reader is one',
+        items: closed('one emoji on the message', {
+          emoji: str('the emoji'),
+          count: int('reactors with this emoji', 1),
+          app_user_ids: { type: 'array', maxItems: 10, description: 'the first 10 reactors, earliest first', items: str('app_user_id') },
+          me: { type: 'boolean', description: 'the reader reacted with this emoji' },
+        }),
+      },
     },
     ['msg_id', 'seq', 'time', 'user_id', 'type', 'content', 'extra', 'app_user_id', 'nickname', 'head'],
     { allOf: [oneTarget()] },
   );
+
+/** `data` of the react reply and the reaction push (PROTOCOL §4 Reactions). */
+export const REACTION_DATA: Schema = closed('a reaction change', {
+  msg_id: int('the message', 1),
+  seq: int("the message's seq", 1),
+  emoji: str('the emoji'),
+  op: { type: 'string', enum: ['add', 'remove'], description: 'add or remove' },
+  app_user_id: str('who reacted'),
+  count: int("reactors with this emoji after the change"),
+});
+
+/** `data` of the typing push (PROTOCOL §4 Typing). */
+export const TYPING_DATA: Schema = closed(
+  'someone is typing',
+  { app_user_id: str('who is typing'), to_app_user_id: str('the recipient (one-to-one)'), group_id: gid() },
+  ['app_user_id'],
+  { allOf: [oneTarget()] },
+);
+
+/** `data` of the clearHistory reply (PROTOCOL §4 Clear history). */
+export const CLEAR_HISTORY_DATA: Schema = closed('where the history was cleared', { seq: int('messages with seq up to this are hidden from the caller') });
+
+/** `extra` of type 23. */
+const HISTORY_CLEARED_EXTRA: Schema = closed(
+  'history cleared on another connection of this user',
+  { seq: int('messages with seq up to this are hidden'), group_id: gid(), to_app_user_id: str('the other participant (one-to-one)') },
+  ['seq'],
+  { oneOf: [{ required: ['group_id'] }, { required: ['to_app_user_id'] }] },
+);
 
 /** `data` of the history reply (PROTOCOL §4 History). */
 export const HISTORY_DATA: Schema = closed('one page of a conversation', {
@@ -165,7 +206,8 @@ const syncItemProperties = (kind: 'friend' | 'group', minCount: number): Record<
       : { group_id: gid(), group_name: str("the group's name"), cover: str("the group's cover URL or \"\"") };
   return {
     ...who,
-    count: int('unread chat messages', minCount),
+    count: int('unread chat messages (not recalled)', minCount),
+    mention_count: int('unread messages that mention the user or all (0 for one-to-one)'),
     last_message: str('preview of the last message (PROTOCOL §6)'),
     last_msg_id: int('msg_id of the last message', 1),
     last_type: int('type of the last message', 1),
@@ -202,6 +244,40 @@ const settingsProperties = (): Record<string, Schema> => ({
 export const CONVERSATION_SETTINGS_DATA: Schema = closed('the settings of one conversation', settingsProperties(), ['muted', 'pinned'], {
   oneOf: [{ required: ['group_id'] }, { required: ['to_app_user_id'] }],
 });
+
+const messageTargetProperties = (): Record<string, Schema> => ({
+  group_id: gid(),
+  to_app_user_id: str('one-to-one: the participant who did not send the message'),
+});
+
+/** `data` of the recall reply (WebSocket; the admin route answers the same object). */
+export const RECALL_DATA: Schema = closed(
+  'the recalled message',
+  { msg_id: int('the message', 1), seq: int('its seq (kept)', 1), ...messageTargetProperties(), recalled_at: int('ms when it was recalled (the first time)') },
+  ['msg_id', 'seq', 'recalled_at'],
+  { oneOf: [{ required: ['group_id'] }, { required: ['to_app_user_id'] }] },
+);
+
+const editProperties = (): Record<string, Schema> => ({
+  msg_id: int('the message', 1),
+  seq: int('its seq (unchanged)', 1),
+  content: str('the new text'),
+  extra: chatExtra(),
+  edited_at: int('ms of this edit'),
+});
+/** `data` of the edit reply. */
+export const EDIT_DATA: Schema = closed('the edited message', editProperties());
+
+/** `data` of the editHistory reply. */
+export const EDIT_HISTORY_DATA: Schema = closed('every version of a text', {
+  versions: {
+    type: 'array',
+    description: 'oldest first: the original (edited_at = when it was sent), the later versions, the current one last',
+    items: closed('one version', { content: str('the text'), extra: chatExtra(), edited_at: int('ms when this version was written') }),
+  },
+});
+
+const recaller = (): Schema => person('who recalled it ({app_user_id: "", nickname: "admin"} for the admin API)');
 
 const systemData = (type: number, subType: 'personal' | 'group', extra: Schema, target: 'group' | 'to' | 'none'): Schema => {
   const properties: Record<string, Schema> = {};
@@ -281,6 +357,32 @@ export const SYSTEM_MESSAGE_DATA: Readonly<Record<number, Schema>> = Object.free
     }),
     'group',
   ),
+  20: {
+    title: 'systemMessage type 20',
+    description: 'message recalled: sub_type group (group_id) for a group message, personal (extra.to_app_user_id) for a one-to-one one',
+    oneOf: [
+      systemData(
+        20,
+        'group',
+        closed('message recalled (group message)', { msg_id: int('the recalled message', 1), seq: int('its seq', 1), group_id: gid(), by: recaller() }),
+        'group',
+      ),
+      systemData(
+        20,
+        'personal',
+        closed('message recalled (one-to-one message)', { msg_id: int('the recalled message', 1), seq: int('its seq', 1), to_app_user_id: str('the participant who did not send it'), by: recaller() }),
+        'none',
+      ),
+    ],
+  },
+  21: {
+    title: 'systemMessage type 21',
+    description: 'message edited: the edit reply data + group_id (sub_type group) or to_app_user_id (personal)',
+    oneOf: [
+      systemData(21, 'group', closed('message edited (group message)', { ...editProperties(), group_id: gid() }), 'group'),
+      systemData(21, 'personal', closed('message edited (one-to-one message)', { ...editProperties(), to_app_user_id: str('the participant who did not send it') }), 'none'),
+    ],
+  },
   22: systemData(
     22,
     'group',
@@ -301,6 +403,20 @@ export const SYSTEM_MESSAGE_DATA: Readonly<Record<number, Schema>> = Object.free
         type: { type: 'integer', const: 24, description: 'system message type' },
         sub_type: { type: 'string', const: 'personal', description: 'personal' },
         extra: CONVERSATION_SETTINGS_DATA,
+      },
+      ['content', 'type', 'sub_type', 'extra'],
+    ),
+  },
+  23: {
+    title: 'systemMessage type 23',
+    ...closed(
+      'history cleared on another connection of this user (pushed only)',
+      {
+        group_id: gid(),
+        content: { type: 'string', const: '', description: 'always ""' },
+        type: { type: 'integer', const: 23, description: 'system message type' },
+        sub_type: { type: 'string', const: 'personal', description: 'personal' },
+        extra: HISTORY_CLEARED_EXTRA,
       },
       ['content', 'type', 'sub_type', 'extra'],
     ),
@@ -428,10 +544,29 @@ const FRAME_SPECS: Record<string, FrameSpec> = {
   groupInfo: { kind: 'reply', summary: "Reply to groupInfo: the group's fields and member_list (invite_code for the owner and admins).", data: GROUP_DATA, success: ['data', 'nonce', 'time', 'group_id'] },
   presence: { kind: 'reply', summary: 'Reply to presence.', data: PRESENCE_DATA, success: ['data', 'nonce', 'time'] },
   sync: { kind: 'reply', summary: 'Reply to sync: the same data as the type-19 push; user_id = the caller, msg_id 0.', data: SYNC_DATA, success: ['data', 'nonce', 'time', 'user_id', 'msg_id'] },
+  recall: {
+    kind: 'reply',
+    summary: 'Reply to recall (200 also when it was already recalled): the message and when it was recalled; group_id at the top level for a group.',
+    data: RECALL_DATA,
+    success: ['data', 'nonce', 'time'],
+  },
+  edit: { kind: 'reply', summary: 'Reply to edit: the new version (seq unchanged); group_id at the top level for a group.', data: EDIT_DATA, success: ['data', 'nonce', 'time'] },
+  editHistory: { kind: 'reply', summary: 'Reply to editHistory: every version, oldest first.', data: EDIT_HISTORY_DATA, success: ['data', 'nonce', 'time'] },
+  react: { kind: 'reply', summary: "Reply to react: the emoji's count after the change.", data: REACTION_DATA, success: ['data', 'nonce', 'time', 'user_id', 'msg_id'] },
+  reaction: {
+    kind: 'push',
+    summary: "A reaction added or removed: to every participant who can read the message (the reactor's other connections included); user_id = the reactor.",
+    data: REACTION_DATA,
+    success: ['data', 'time', 'user_id', 'msg_id'],
+    codes: [200],
+  },
+  typingResult: { kind: 'reply', summary: 'Reply to typing.', success: ['nonce', 'time'] },
+  typing: { kind: 'push', summary: "Someone is typing: to the other participants' connections; user_id = the typist.", data: TYPING_DATA, success: ['data', 'time', 'user_id'], codes: [200] },
+  clearHistory: { kind: 'reply', summary: 'Reply to clearHistory: data {seq} (group_id at the top level for a group).', data: CLEAR_HISTORY_DATA, success: ['data', 'nonce', 'time'] },
   auth: { kind: 'reply', summary: 'Reply to in-band auth: 200 with user_id, then the connect sequence; 401 (then close 4401) or 400.', success: ['nonce', 'time', 'user_id'] },
   systemMessage: {
     kind: 'push',
-    summary: 'A system message (types 10, 12-18, 22, 24) or the sync frame (type 19, msg_id 0, pushed first on every connection).',
+    summary: 'A system message (types 10, 12-18, 20-24) or the sync frame (type 19, msg_id 0, pushed first on every connection).',
     data: { description: 'one of the system message types, by `type`', oneOf: Object.values(SYSTEM_MESSAGE_DATA) },
     success: ['data', 'nonce', 'time', 'user_id', 'msg_id'],
     codes: [200],

@@ -3,6 +3,8 @@ import type { ReplyBody } from '../realtime/frames';
 import { EXPECTED, Schema } from './common';
 import { findGenericProblem, nonceProblem } from './generic';
 import * as groups from './groups';
+import * as lifecycle from './lifecycle';
+import * as interactions from './interactions';
 import * as messaging from './messaging';
 import * as presence from './presence';
 import * as realtime from './realtime';
@@ -42,6 +44,12 @@ export const REQUEST_SCHEMAS: Readonly<Record<string, Schema>> = Object.freeze({
   sync: sync.sync,
   conversations: sync.conversations,
   setConversation: sync.setConversation,
+  recall: lifecycle.recall,
+  edit: lifecycle.edit,
+  editHistory: lifecycle.editHistory,
+  react: interactions.react,
+  typing: interactions.typing,
+  clearHistory: interactions.clearHistory,
   ping: realtime.ping,
   auth: realtime.auth,
   search: search.search,

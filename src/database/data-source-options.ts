@@ -4,10 +4,21 @@ import { GroupInviteCodes1764200000000 } from './migrations/1764200000000-GroupI
 import { GroupRolesAndMutes1764300000000 } from './migrations/1764300000000-GroupRolesAndMutes';
 import { ConversationSettings1764300000001 } from './migrations/1764300000001-ConversationSettings';
 import { MessageLifecycle1764400000000 } from './migrations/1764400000000-MessageLifecycle';
+import { LifecycleCounts1764400000001 } from './migrations/1764400000001-LifecycleCounts';
+import { ReactionOrder1764400000002 } from './migrations/1764400000002-ReactionOrder';
 import { MessageSearch1764500000002 } from './migrations/1764500000002-MessageSearch';
 
 /** Migrations in the order they run; the schema comes only from these (synchronize is off). */
-export const MIGRATIONS = [InitialSchema1764100000000, GroupInviteCodes1764200000000, GroupRolesAndMutes1764300000000, ConversationSettings1764300000001, MessageLifecycle1764400000000, MessageSearch1764500000002];
+export const MIGRATIONS = [
+  InitialSchema1764100000000,
+  GroupInviteCodes1764200000000,
+  GroupRolesAndMutes1764300000000,
+  ConversationSettings1764300000001,
+  MessageLifecycle1764400000000,
+  LifecycleCounts1764400000001,
+  ReactionOrder1764400000002,
+  MessageSearch1764500000002,
+];
 
 /**
  * How long a query may wait for a pool connection, including opening a new one (ms). When the

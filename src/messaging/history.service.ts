@@ -3,8 +3,10 @@ import { ImError } from '../common/im-error';
 import { Db } from '../database/db';
 import { ReplyBody } from '../realtime/frames';
 import { UsersService } from '../users/users.service';
+import { maskRecalledQuotes } from './message-refs';
 import { conversationTarget } from './message-rules';
 import { Sender } from './messaging.service';
+import { ReactionsService, ReactionSummary } from './reactions.service';
 import { ReadByService } from './read-by.service';
 
 /** One message as `history` lists it (PROTOCOL §4 History). */
@@ -21,8 +23,14 @@ export interface HistoryMessage {
   head: string;
   to_app_user_id?: string;
   group_id?: string;
+  /** issue 13: the latest edit's time; present only on edited messages. */
+  edited_at?: number;
+  /** issue 13: true on a recalled message (content "", extra {}). */
+  recalled?: boolean;
   /** issue 12: on the reader's own group messages, the members (not the sender) whose read position reached it. */
   read_count?: number;
+  /** issue 13: per emoji, the count, the first reactors and whether the reader is one; absent when none. */
+  reactions?: ReactionSummary[];
 }
 
 export interface HistoryPage {
@@ -47,6 +55,7 @@ export class HistoryService {
     private readonly db: Db,
     private readonly users: UsersService,
     private readonly readBy: ReadByService,
+    private readonly reactions: ReactionsService,
   ) {}
 
   /** `history` over WebSocket: the reader's conversation with `app_user_ids` or in `group_id`. */
@@ -65,28 +74,32 @@ export class HistoryService {
     let conversationId: number | undefined;
     let fromSeq = 0;
     if (query.groupId !== undefined) {
-      const [group] = await this.db.query<{ dissolved: boolean; joined_seq: number | null }>(
-        `SELECT g.dissolved_at IS NOT NULL AS dissolved,
-                (SELECT joined_seq FROM conversation_members WHERE conversation_id = g.id AND user_id = $2) AS joined_seq
-         FROM groups g WHERE g.id = $1`,
+      const [group] = await this.db.query<{ dissolved: boolean; joined_seq: number | null; cleared_seq: number | null }>(
+        `SELECT g.dissolved_at IS NOT NULL AS dissolved, m.joined_seq, m.cleared_seq
+         FROM groups g LEFT JOIN conversation_members m ON m.conversation_id = g.id AND m.user_id = $2
+         WHERE g.id = $1`,
         [query.groupId, query.userId ?? 0],
       );
       if (!group || group.dissolved) throw ImError.notFound(`no such group: ${query.groupId}`);
       if (query.userId !== undefined) {
         if (group.joined_seq === null) throw ImError.forbidden('you are not a member of this group');
-        fromSeq = group.joined_seq;
+        // from joining, and after the reader's clearHistory position
+        fromSeq = Math.max(group.joined_seq, group.cleared_seq ?? 0);
       }
       conversationId = query.groupId;
     } else {
       if (query.userId === undefined || query.peerAppUserId === undefined) throw ImError.badRequest('app_user_ids is required');
       const other = await this.users.profile(query.peerAppUserId);
       if (other.user_id === query.userId) throw ImError.badRequest('app_user_ids must name the other participant');
-      const [conversation] = await this.db.query<{ id: number }>(
-        `SELECT id FROM conversations WHERE kind = 1 AND user_low = $1 AND user_high = $2`,
-        [Math.min(other.user_id, query.userId), Math.max(other.user_id, query.userId)],
+      const [conversation] = await this.db.query<{ id: number; cleared_seq: number | null }>(
+        `SELECT c.id, m.cleared_seq FROM conversations c
+           LEFT JOIN conversation_members m ON m.conversation_id = c.id AND m.user_id = $3
+          WHERE c.kind = 1 AND c.user_low = $1 AND c.user_high = $2`,
+        [Math.min(other.user_id, query.userId), Math.max(other.user_id, query.userId), query.userId],
       );
       if (!conversation) return { messages: [], has_more: false };
       conversationId = conversation.id;
+      fromSeq = conversation.cleared_seq ?? 0;
     }
 
     const params: unknown[] = [conversationId, fromSeq, query.limit + 1];
@@ -100,8 +113,9 @@ export class HistoryService {
       where += ' AND m.seq > $4';
       order = 'ASC';
     }
-    const rows = await this.db.query<HistoryMessage & { kind: number }>(
+    const rows = await this.db.query<HistoryMessage & { kind: number; edited_at: number | null; recalled: boolean }>(
       `SELECT m.id AS msg_id, m.seq, m.created_at AS time, m.sender_id AS user_id, m.type, m.content, m.extra,
+              m.edited_at, m.recalled_at IS NOT NULL AS recalled,
               s.app_user_id, s.nickname, s.head, c.kind, r.app_user_id AS to_app_user_id
        FROM messages m
        JOIN conversations c ON c.id = m.conversation_id
@@ -128,10 +142,15 @@ export class HistoryService {
       };
       if (row.kind === 2) item.group_id = String(conversationId);
       else item.to_app_user_id = row.to_app_user_id ?? '';
+      if (row.edited_at !== null) item.edited_at = row.edited_at;
+      if (row.recalled) item.recalled = true;
       return item;
     });
+    await maskRecalledQuotes(this.db, messages);
     // issue 12: read_count on the reader's own group messages (one grouped statement per page)
     if (query.groupId !== undefined && query.userId !== undefined) await this.readBy.fillReadCounts(query.groupId, query.userId, messages);
+    // issue 13: reactions of the page (one grouped statement per page)
+    await this.reactions.fillReactions(query.userId, messages);
     return { messages, has_more: hasMore };
   }
 }

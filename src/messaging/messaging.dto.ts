@@ -30,6 +30,13 @@ export class AdminHistoryQuery {
   limit?: string;
 }
 
+export class ReactionDto {
+  @ApiProperty({ description: 'the emoji (1-8 code points)' }) emoji: string;
+  @ApiProperty({ type: 'integer', minimum: 1, description: 'reactors with this emoji' }) count: number;
+  @ApiProperty({ type: [String], maxItems: 10, description: 'the first 10 reactors, earliest first' }) app_user_ids: string[];
+  @ApiProperty({ description: 'the reader (app_user_id) reacted with this emoji; false without app_user_id' }) me: boolean;
+}
+
 export class HistoryMessageDto {
   @ApiProperty({ type: 'integer' }) msg_id: number;
   @ApiProperty({ type: 'integer', description: 'position in the conversation, 1, 2, 3 … without gaps' }) seq: number;
@@ -43,6 +50,17 @@ export class HistoryMessageDto {
   @ApiProperty({ description: "the sender's head" }) head: string;
   @ApiPropertyOptional({ description: 'one-to-one: the recipient' }) to_app_user_id?: string;
   @ApiPropertyOptional({ description: 'group messages: the group' }) group_id?: string;
+  @ApiPropertyOptional({ type: [ReactionDto], description: 'per emoji, in the order first used; absent when none' }) reactions?: ReactionDto[];
+  @ApiPropertyOptional({ type: 'integer', description: 'ms since the epoch of the latest edit; content and extra are the latest version' }) edited_at?: number;
+  @ApiPropertyOptional({ description: 'true on a recalled message (content "", extra {})' }) recalled?: boolean;
+}
+
+export class RecallResultDto {
+  @ApiProperty({ type: 'integer' }) msg_id: number;
+  @ApiProperty({ type: 'integer', description: 'its position in the conversation (kept)' }) seq: number;
+  @ApiPropertyOptional({ description: 'group messages: the group' }) group_id?: string;
+  @ApiPropertyOptional({ description: 'one-to-one messages: the participant who did not send it' }) to_app_user_id?: string;
+  @ApiProperty({ type: 'integer', description: 'ms since the epoch when it was recalled (the first time)' }) recalled_at: number;
 }
 
 export class HistoryPageDto {

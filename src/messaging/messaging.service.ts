@@ -7,6 +7,7 @@ import { MetricsService } from '../metrics/metrics.service';
 import { Delivery } from '../realtime/delivery';
 import { encodePush, ReplyBody } from '../realtime/frames';
 import { UsersService } from '../users/users.service';
+import { groupRefusal, hasRefs, MessageRefs, Mentions, refRequestOf } from './message-refs';
 import { SendStore, StoreItem } from './send-store';
 import { groupIdOf, MessageLimits, recipientOf, validateMessage, ValidatedMessage } from './message-rules';
 
@@ -85,6 +86,7 @@ export class MessagingService implements SendDedupe {
     private readonly users: UsersService,
     private readonly delivery: Delivery,
     private readonly metrics: MetricsService,
+    private readonly refs: MessageRefs,
     config: AppConfig,
   ) {
     this.limits = {
@@ -154,7 +156,9 @@ export class MessagingService implements SendDedupe {
     try {
       to = recipientOf(request);
       message = validateMessage(request, this.limits);
+      const refs = refRequestOf(message.extra, false);
       await this.fillCard(message);
+      if (hasRefs(refs) && to !== sender.appUserId) await this.refs.resolve(await this.refs.directView(sender.userId, to), refs, message.extra);
     } catch (error) {
       return this.duplicateOr(sender.userId, nonce, error);
     }
@@ -187,6 +191,7 @@ export class MessagingService implements SendDedupe {
     const nonce = request.nonce as string;
     let groupId: number;
     let message: ValidatedMessage;
+    let mentions: Mentions | undefined;
     try {
       // A well-formed group_id too large to exist is a 404, which comes after every 400 (§4 step 2 then 3).
       let missing: ImError | undefined;
@@ -198,24 +203,30 @@ export class MessagingService implements SendDedupe {
         groupId = 0;
       }
       message = validateMessage(request, this.limits);
+      const refs = refRequestOf(message.extra, true);
       if (missing) throw missing;
       await this.fillCard(message);
+      if (hasRefs(refs)) mentions = await this.refs.resolve(await this.refs.groupView(sender.userId, groupId, Date.now()), refs, message.extra);
     } catch (error) {
       return this.duplicateOr(sender.userId, nonce, error);
     }
     const now = Date.now();
-    const item: StoreItem<number> = { senderId: sender.userId, target: groupId, time: now, nonce, type: message.type, content: message.content, extra: JSON.stringify(message.extra) };
+    const item: StoreItem<number> = {
+      senderId: sender.userId,
+      target: groupId,
+      time: now,
+      nonce,
+      type: message.type,
+      content: message.content,
+      extra: JSON.stringify(message.extra),
+      mentionIds: mentions?.mentionIds,
+      mentionAll: mentions?.mentionAll,
+    };
     const row = await this.stored(item, () => this.sends.storeGroup(item));
     if (row.duplicate) return this.duplicateOr(sender.userId, nonce);
     if (row.msg_id === null || row.seq === null) {
-      let error: ImError;
-      if (!row.found || row.dissolved) error = ImError.notFound(`no such group: ${groupId}`);
-      else if (!row.member) error = ImError.forbidden('you are not a member of this group');
-      else if (row.muted_until !== null && row.muted_until > now) error = ImError.forbidden(`you are muted in this group until ${row.muted_until}`);
-      else if (row.banned_to_post === 1 && row.owner_id !== sender.userId && row.role !== 1) {
-        error = ImError.forbidden('the group is muted (banned_to_post): only the owner and admins may post');
-      }
-      else throw new Error('group message not stored');
+      const error = groupRefusal(row.found ? row : undefined, sender.userId, groupId, now);
+      if (!error) throw new Error('group message not stored');
       return this.duplicateOr(sender.userId, nonce, error);
     }
     this.metrics.messagesStored.inc({ kind: 'group' });

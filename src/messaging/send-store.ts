@@ -14,6 +14,9 @@ export interface StoreItem<Target> {
   content: string;
   /** `extra` as JSON text */
   extra: string;
+  /** Group messages: the members it mentions (user ids) and @all (PROTOCOL §4 "Replies and mentions"). */
+  mentionIds?: number[] | null;
+  mentionAll?: boolean;
 }
 
 interface StoredRow {
@@ -77,8 +80,8 @@ const STORE_SET_TAIL = `
     WHERE conversations.id = x.conversation_id
   ),
   m AS (
-    INSERT INTO messages (id, conversation_id, seq, sender_id, nonce, type, content, extra, created_at, search_tokens)
-    SELECT id, conversation_id, seq, sender_id, nonce, type, content, extra::jsonb, created_at, ${searchTokensSql('tokens')} FROM n
+    INSERT INTO messages (id, conversation_id, seq, sender_id, nonce, type, content, extra, created_at, mention_ids, mention_all, search_tokens)
+    SELECT id, conversation_id, seq, sender_id, nonce, type, content, extra::jsonb, created_at, mention_ids, mention_all, ${searchTokensSql('tokens')} FROM n
   ),
   rs AS (
     UPDATE conversation_members cm SET read_seq = GREATEST(cm.read_seq, x.seq)
@@ -91,7 +94,8 @@ const STORE_SET_TAIL = `
 // may hash the whole messages table instead, a cost that grows with every message stored.
 const STORE_DIRECT_SET = `
   WITH i AS (
-    SELECT * FROM unnest($1::int[], $2::text[], $3::bigint[], $4::text[], $5::int[], $6::text[], $7::text[], $8::text[])
+    SELECT i.*, NULL::int[] AS mention_ids, false AS mention_all
+      FROM unnest($1::int[], $2::text[], $3::bigint[], $4::text[], $5::int[], $6::text[], $7::text[], $8::text[])
       WITH ORDINALITY AS i(sender_id, to_id, created_at, nonce, type, content, extra, tokens, ord)
   ),
   r AS (
@@ -114,8 +118,10 @@ const STORE_DIRECT_SET = `
 /** Group messages of a whole batch: one statement, one row per item (by `ord`). */
 const STORE_GROUP_SET = `
   WITH i AS (
-    SELECT * FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::text[], $5::int[], $6::text[], $7::text[], $8::text[])
-      WITH ORDINALITY AS i(sender_id, group_id, created_at, nonce, type, content, extra, tokens, ord)
+    -- mention ids travel as array literals ('{3,7}', or NULL): unnest cannot take an array of arrays
+    SELECT i.*, i.mention_text::int[] AS mention_ids
+      FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::text[], $5::int[], $6::text[], $7::text[], $8::text[], $9::bool[], $10::text[])
+      WITH ORDINALITY AS i(sender_id, group_id, created_at, nonce, type, content, extra, mention_text, mention_all, tokens, ord)
   ),
   r AS (
     SELECT i.*, g.owner_id, g.banned_to_post, g.dissolved_at IS NOT NULL AS dissolved,
@@ -137,10 +143,10 @@ const STORE_GROUP_SET = `
   FROM r JOIN users s ON s.id = r.sender_id LEFT JOIN n ON n.ord = r.ord`;
 
 /** One message alone (a batch that failed as a whole, or a first message): the row, or a unique violation. */
-const STORE_TAIL = `
+const storeTail = (mentions: string, tokens: string) => `
   m AS (
-    INSERT INTO messages (id, conversation_id, seq, sender_id, nonce, type, content, extra, created_at, search_tokens)
-    SELECT c.last_msg_id, c.id, c.last_seq, $1, $4, $5, $6, $7::jsonb, $3, ${searchTokensSql('$8')} FROM c
+    INSERT INTO messages (id, conversation_id, seq, sender_id, nonce, type, content, extra, created_at, mention_ids, mention_all, search_tokens)
+    SELECT c.last_msg_id, c.id, c.last_seq, $1, $4, $5, $6, $7::jsonb, $3, ${mentions}, ${searchTokensSql(tokens)} FROM c
     RETURNING id, seq, conversation_id
   ),
   rs AS (
@@ -159,7 +165,7 @@ const STORE_DIRECT = `
     WHERE NOT r.blocked AND r.id <> $1 AND conversations.user_low = LEAST($1::int, r.id) AND conversations.user_high = GREATEST($1::int, r.id)
       AND conversations.kind = 1
     RETURNING conversations.id, conversations.last_seq, conversations.last_msg_id
-  ),${STORE_TAIL}
+  ),${storeTail('NULL, false', '$8')}
   SELECT 1 AS ord, false AS duplicate, r.id AS recipient_id, r.blocked, m.id AS msg_id, m.seq, s.app_user_id, s.nickname, s.head
   FROM users s LEFT JOIN r ON true LEFT JOIN m ON true WHERE s.id = $1`;
 
@@ -176,22 +182,33 @@ const STORE_GROUP = `
     WHERE conversations.id = $2 AND NOT g.dissolved AND g.member AND g.muted_until <= $3
       AND (g.banned_to_post = 0 OR g.owner_id = $1 OR g.role = 1)
     RETURNING conversations.id, conversations.last_seq, conversations.last_msg_id
-  ),${STORE_TAIL}
+  ),${storeTail('$8::int[], $9::boolean', '$10')}
   SELECT 1 AS ord, false AS duplicate, g.owner_id IS NOT NULL AS found, g.dissolved, g.member, g.banned_to_post, g.owner_id, g.role, g.muted_until,
          m.id AS msg_id, m.seq, s.app_user_id, s.nickname, s.head,
          CASE WHEN m.id IS NOT NULL THEN ARRAY(SELECT user_id FROM conversation_members WHERE conversation_id = $2) END AS member_ids
   FROM users s LEFT JOIN g ON true LEFT JOIN m ON true WHERE s.id = $1`;
 
-/** The search lexemes of a message (src/search/search-index.ts), stored in the same statement; null without SEARCH_INDEX. */
-function tokensOf(item: StoreItem<unknown>, index: boolean): string | null {
-  return searchTokensParam(item.type, item.content, item.extra, index);
+function singleParams<T>(item: StoreItem<T>): unknown[] {
+  return [item.senderId, item.target, item.time, item.nonce, item.type, item.content, item.extra];
 }
 
-function singleParams<T>(item: StoreItem<T>, index: boolean): unknown[] {
-  return [item.senderId, item.target, item.time, item.nonce, item.type, item.content, item.extra, tokensOf(item, index)];
+function singleGroupParams(item: StoreItem<number>): unknown[] {
+  return [...singleParams(item), item.mentionIds ?? null, item.mentionAll ?? false];
 }
 
-function setParams<T>(items: StoreItem<T>[], index: boolean): unknown[] {
+/** setParams plus the mention arrays of group messages. */
+function groupSetParams(items: StoreItem<number>[]): unknown[] {
+  const mentionTexts = new Array<string | null>(items.length);
+  const mentionAll = new Array<boolean>(items.length);
+  for (let i = 0; i < items.length; i++) {
+    const ids = items[i].mentionIds;
+    mentionTexts[i] = ids && ids.length > 0 ? `{${ids.join(',')}}` : null;
+    mentionAll[i] = items[i].mentionAll ?? false;
+  }
+  return [...setParams(items), mentionTexts, mentionAll];
+}
+
+function setParams<T>(items: StoreItem<T>[]): unknown[] {
   const n = items.length;
   const senders = new Array<number>(n);
   const targets = new Array<T>(n);
@@ -200,7 +217,6 @@ function setParams<T>(items: StoreItem<T>[], index: boolean): unknown[] {
   const types = new Array<number>(n);
   const contents = new Array<string>(n);
   const extras = new Array<string>(n);
-  const tokens = new Array<string | null>(n);
   for (let i = 0; i < n; i++) {
     const item = items[i];
     senders[i] = item.senderId;
@@ -210,9 +226,8 @@ function setParams<T>(items: StoreItem<T>[], index: boolean): unknown[] {
     types[i] = item.type;
     contents[i] = item.content;
     extras[i] = item.extra;
-    tokens[i] = tokensOf(item, index);
   }
-  return [senders, targets, times, nonces, types, contents, extras, tokens];
+  return [senders, targets, times, nonces, types, contents, extras];
 }
 
 /**
@@ -228,6 +243,7 @@ export class SendStore {
   private readonly direct: SetStatement<StoreItem<string>, DirectRow>;
   private readonly group: SetStatement<StoreItem<number>, GroupRow>;
 
+  /** SEARCH_INDEX: the search lexemes (src/search/search-index.ts) go in as the last parameter of every statement. */
   private readonly indexSearch: boolean;
 
   constructor(
@@ -236,13 +252,17 @@ export class SendStore {
     config: AppConfig,
   ) {
     this.indexSearch = config.SEARCH_INDEX;
-    const params = <T>(items: StoreItem<T>[]) => setParams(items, this.indexSearch);
-    this.direct = { name: 'store_direct_set', sql: STORE_DIRECT_SET, params, alone: (item) => this.alone<DirectRow>('store_direct', STORE_DIRECT, item) };
+    this.direct = {
+      name: 'store_direct_set',
+      sql: STORE_DIRECT_SET,
+      params: (items) => [...setParams(items), items.map((item) => this.tokensOf(item))],
+      alone: (item) => this.alone<DirectRow, string>('store_direct', STORE_DIRECT, item, (one) => [...singleParams(one), this.tokensOf(one)]),
+    };
     this.group = {
       name: 'store_group_set',
       sql: STORE_GROUP_SET,
-      params,
-      alone: (item) => this.alone<GroupRow>('store_group', STORE_GROUP, item),
+      params: (items) => [...groupSetParams(items), items.map((item) => this.tokensOf(item))],
+      alone: (item) => this.alone<GroupRow, number>('store_group', STORE_GROUP, item, (one) => [...singleGroupParams(one), this.tokensOf(one)]),
       // the members are read once per group and batch (on its first message): the others share them
       complete: (rows) => {
         const members = new Map<number, number[]>();
@@ -275,13 +295,17 @@ export class SendStore {
            SELECT c.id, u, 0, 0, $3 FROM c, unnest(ARRAY[$1::int, $2::int]) AS u`,
           [low, high, item.time],
         );
-        return (await tx.query<DirectRow>(STORE_DIRECT, singleParams(item, this.indexSearch)))[0];
+        return (await tx.query<DirectRow>(STORE_DIRECT, [...singleParams(item), this.tokensOf(item)]))[0];
       }),
     );
   }
 
-  private alone<R extends StoredRow>(name: string, sql: string, item: StoreItem<unknown>): Promise<R> {
-    return this.orDuplicate(async () => (await this.db.queryPrepared<R>(name, sql, singleParams(item, this.indexSearch)))[0]);
+  private tokensOf(item: StoreItem<unknown>): string | null {
+    return searchTokensParam(item.type, item.content, item.extra, this.indexSearch);
+  }
+
+  private alone<R extends StoredRow, T>(name: string, sql: string, item: StoreItem<T>, params: (item: StoreItem<T>) => unknown[]): Promise<R> {
+    return this.orDuplicate(async () => (await this.db.queryPrepared<R>(name, sql, params(item)))[0]);
   }
 
   /** A unique violation of (sender, nonce) is the answer "already stored", not an error. */

@@ -27,7 +27,7 @@ export interface Frame {
   group_id?: string;
 }
 
-const REPLY_ACTIONS: Record<string, string> = { chat: 'sendResult', groupChat: 'sendResult', ack: 'ackResult', ping: 'pong' };
+const REPLY_ACTIONS: Record<string, string> = { chat: 'sendResult', groupChat: 'sendResult', ack: 'ackResult', ping: 'pong', typing: 'typingResult' };
 
 /** A request's reply action: sendResult/ackResult/pong where the name is also used for pushes. */
 export function replyActionOf(action: string): string {

@@ -29,6 +29,8 @@ interface PendingAuth {
 }
 
 const ROUTES = Symbol('routes');
+/** Per socket: the disconnect callbacks of every gateway (one `close` listener calls them all). */
+const DISCONNECTS = Symbol('disconnects');
 /** The metrics label of frames that name no routed action. */
 const INVALID_ACTION = 'invalid';
 /** What a request came to: its action label and reply code (-1: no reply was written). */
@@ -39,6 +41,12 @@ interface Outcome {
 const round = (ms: number) => Math.round(ms * 100) / 100;
 /** After SIGTERM, how long sockets get to answer the 1012 close before they are destroyed. */
 const CLOSE_GRACE_MS = 2000;
+/**
+ * Nest binds one 'connection' listener on the server and one 'close' listener on every socket per
+ * gateway; with more than a handful of gateways Node's default of 10 printed a leak warning to stderr
+ * (breaking JSON-only logs). The count is fixed by the number of gateways, not by traffic.
+ */
+const MAX_LISTENERS = 64;
 
 /**
  * The WebSocket transport: the upgrade gate (origins, tokens, in-band `auth`), frame size limit,
@@ -90,6 +98,7 @@ export class ImWsAdapter extends WsAdapter {
       },
     });
     this.servers.add(server);
+    server.setMaxListeners(MAX_LISTENERS);
     server.on('connection', (socket: ImSocket, request: UpgradeRequest) => this.onConnection(socket, request));
     return server;
   }
@@ -150,6 +159,7 @@ export class ImWsAdapter extends WsAdapter {
   }
 
   private onConnection(socket: ImSocket, request: UpgradeRequest): void {
+    socket.setMaxListeners(MAX_LISTENERS); // before the gateways' own listeners (bound after this one)
     if (request.imPendingAuth) return this.awaitAuth(socket, request);
     this.admit(socket, request.imUser!, addressOf(request));
   }
@@ -206,6 +216,23 @@ export class ImWsAdapter extends WsAdapter {
     socket.pendingAuth = undefined;
     clearTimeout(pending.timer);
     this.gate.release(pending.address);
+  }
+
+  /**
+   * Nest binds one `close` listener per gateway and socket; past 10 gateways Node warns of a listener leak
+   * (a line on stderr that is not JSON). One listener per socket calls every gateway's callback, in order.
+   */
+  bindClientDisconnect(client: ImSocket, callback: () => void): void {
+    const holder = client as ImSocket & { [DISCONNECTS]?: Array<() => void> };
+    let callbacks = holder[DISCONNECTS];
+    if (!callbacks) {
+      const list: Array<() => void> = [];
+      holder[DISCONNECTS] = callbacks = list;
+      client.on('close', () => {
+        for (const each of list) each();
+      });
+    }
+    callbacks.push(callback);
   }
 
   /** Called once per gateway for each socket: all gateways' handlers share one router. */

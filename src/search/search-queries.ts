@@ -40,7 +40,7 @@ export function windowStatement(scope: SearchScope, lo: number, hi: number, limi
 }
 
 const ROWS_SQL = `
-  SELECT m.id AS msg_id, m.seq, m.created_at AS time, m.sender_id AS user_id, m.type, m.content, m.extra,
+  SELECT m.id AS msg_id, m.seq, m.created_at AS time, m.sender_id AS user_id, m.type, m.content, m.extra, m.edited_at,
          s.app_user_id, s.nickname, s.head, c.kind, c.id AS conversation_id, r.app_user_id AS to_app_user_id
   FROM messages m
   JOIN conversations c ON c.id = m.conversation_id

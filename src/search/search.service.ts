@@ -129,6 +129,7 @@ function toItem(row: Row): HistoryMessage {
     nickname: row.nickname,
     head: row.head,
   };
+  if (row.edited_at !== null && row.edited_at !== undefined) item.edited_at = row.edited_at;
   if (row.kind === 2) item.group_id = String(row.conversation_id);
   else item.to_app_user_id = row.to_app_user_id ?? '';
   return item;

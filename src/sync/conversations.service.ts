@@ -4,21 +4,23 @@ import { Db } from '../database/db';
 import { SystemMessageService, SystemMessageType } from '../system-messages/system-messages.service';
 import { UsersService } from '../users/users.service';
 import { TEXT_PREVIEW_CHARS } from './preview';
-import { syncItem, UnreadRow } from './sync.service';
+import { COUNTED_LATERAL, syncItem, UnreadRow } from './sync.service';
 import { ConversationItem, ConversationPage } from './sync.types';
 
 /** The columns of one conversation-list item (as UNREAD_SQL's), over member row m. */
 const ITEM_COLUMNS = `
-  c.kind, c.id, c.last_seq - m.read_seq AS count, c.last_msg_id, c.last_time, msg.type,
+  c.kind, c.id, c.last_seq - m.read_seq - k.recalled AS count, k.mentions AS mention_count, c.last_msg_id, c.last_time, msg.type,
   CASE WHEN msg.type = 1 THEN left(msg.content, ${TEXT_PREVIEW_CHARS}) END AS preview,
   CASE WHEN msg.type = 8 THEN msg.extra->>'file_name' END AS file_name,
+  msg.recalled_at IS NOT NULL AS recalled,
   u.app_user_id, u.nickname, u.head, g.group_name, g.cover, m.muted, m.pinned`;
 const ITEM_JOINS = `
   FROM conversation_members m
   JOIN conversations c ON c.id = m.conversation_id
   JOIN messages msg ON msg.id = c.last_msg_id
   LEFT JOIN users u ON c.kind = 1 AND u.id = CASE WHEN c.user_low = m.user_id THEN c.user_high ELSE c.user_low END
-  LEFT JOIN groups g ON c.kind = 2 AND g.id = c.id`;
+  LEFT JOIN groups g ON c.kind = 2 AND g.id = c.id
+  ${COUNTED_LATERAL}`;
 const LISTED = `((c.kind = 1 AND u.id IS NOT NULL) OR (c.kind = 2 AND g.id IS NOT NULL AND g.dissolved_at IS NULL))`;
 
 /**

@@ -1,5 +1,7 @@
 /** Longest text preview, in Unicode code points (PROTOCOL §6). */
 export const TEXT_PREVIEW_CHARS = 100;
+/** Preview of a recalled message (PROTOCOL §6), also in quotes of it. */
+export const RECALLED_PREVIEW = '[recalled]';
 
 const PLACEHOLDERS: Record<number, string> = {
   2: '[voice]',
@@ -15,7 +17,8 @@ const PLACEHOLDERS: Record<number, string> = {
  * for the other types, `[file] name` for files. `content` is expected already cut to 100 characters
  * by the query (PostgreSQL's left() counts characters); it is cut again here so the rule holds on its own.
  */
-export function lastMessagePreview(type: number, content: string | null, fileName: string | null): string {
+export function lastMessagePreview(type: number, content: string | null, fileName: string | null, recalled = false): string {
+  if (recalled) return RECALLED_PREVIEW;
   if (type === 1) return cutCodePoints(content ?? '', TEXT_PREVIEW_CHARS);
   if (type === 8) return fileName ? `[file] ${fileName}` : '[file]';
   return PLACEHOLDERS[type] ?? '[message]';

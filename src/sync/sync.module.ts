@@ -3,6 +3,8 @@ import { MetricsService } from '../metrics/metrics.service';
 import { ConnectionLifecycle } from '../realtime/connection-lifecycle';
 import { SystemMessagesModule } from '../system-messages/system-messages.module';
 import { UsersModule } from '../users/users.module';
+import { ClearHistoryGateway } from './clear-history.gateway';
+import { ClearHistoryService } from './clear-history.service';
 import { ConversationsGateway } from './conversations.gateway';
 import { ConversationsService } from './conversations.service';
 import { ConversationsAdminController, SyncAdminController } from './sync.admin.controller';
@@ -16,7 +18,7 @@ export const SYNC_CONNECT_STEP_ORDER = 10;
 @Module({
   imports: [UsersModule, SystemMessagesModule],
   controllers: [SyncAdminController, ConversationsAdminController],
-  providers: [SyncService, SyncGateway, ConversationsService, ConversationsGateway],
+  providers: [SyncService, SyncGateway, ConversationsService, ConversationsGateway, ClearHistoryService, ClearHistoryGateway],
   exports: [SyncService],
 })
 export class SyncModule implements OnModuleInit {

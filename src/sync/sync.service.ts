@@ -14,11 +14,13 @@ export interface UnreadRow {
   kind: number;
   id: number;
   count: number;
+  mention_count: number;
   last_msg_id: number;
   last_time: number;
   type: number;
   preview: string | null;
   file_name: string | null;
+  recalled: boolean;
   app_user_id: string | null;
   nickname: string | null;
   head: string | null;
@@ -29,26 +31,45 @@ export interface UnreadRow {
 }
 
 /**
+ * Per member row m of conversation c: the recalled messages after m's read position (not m's own) and
+ * the unread ones that mention m or all. Only the partial index `messages_counted` is read (recalled
+ * and mentioning messages, a few percent), from m's read position on: a read conversation costs one
+ * empty index probe.
+ */
+export const COUNTED_LATERAL = `
+  CROSS JOIN LATERAL (
+    SELECT count(*) FILTER (WHERE x.recalled_at IS NOT NULL)::int AS recalled,
+           count(*) FILTER (WHERE x.recalled_at IS NULL AND (x.mention_all OR m.user_id = ANY (x.mention_ids)))::int AS mentions
+      FROM messages x
+     WHERE x.conversation_id = c.id AND x.seq > m.read_seq AND x.sender_id <> m.user_id
+       AND (x.recalled_at IS NOT NULL OR x.mention_all OR x.mention_ids IS NOT NULL)
+  ) k`;
+
+/**
  * Every conversation of one user with unread messages, in ONE query whatever their number:
- * unread = last_seq - read_seq (sending moves the sender's read_seq to its own seq, ack status 2
- * moves it forward, system messages live outside `messages`), so neither rows nor counters are
- * counted. The last message comes from conversations.last_msg_id (primary key lookup); the text
- * preview is cut in SQL so a 5,000-character text never leaves the database.
+ * unread = last_seq - read_seq - the recalled ones after read_seq (sending moves the sender's
+ * read_seq to its own seq, ack status 2 moves it forward, system messages live outside `messages`,
+ * COUNTED_LATERAL counts the recalled and the mentions), so unread rows are never counted one by one.
+ * The last message comes from conversations.last_msg_id (primary key lookup); the text preview is cut
+ * in SQL so a 5,000-character text never leaves the database.
  * A group appears only while the user has a member row and the group is not dissolved.
  */
 export const UNREAD_SQL = `
-  SELECT c.kind, c.id, c.last_seq - m.read_seq AS count, c.last_msg_id, c.last_time,
+  SELECT c.kind, c.id, c.last_seq - m.read_seq - k.recalled AS count, k.mentions AS mention_count, c.last_msg_id, c.last_time,
          msg.type,
          CASE WHEN msg.type = 1 THEN left(msg.content, ${TEXT_PREVIEW_CHARS}) END AS preview,
          CASE WHEN msg.type = 8 THEN msg.extra->>'file_name' END AS file_name,
+         msg.recalled_at IS NOT NULL AS recalled,
          u.app_user_id, u.nickname, u.head, g.group_name, g.cover, m.muted, m.pinned
     FROM conversation_members m
     JOIN conversations c ON c.id = m.conversation_id
     JOIN messages msg ON msg.id = c.last_msg_id
     LEFT JOIN users u ON c.kind = 1 AND u.id = CASE WHEN c.user_low = m.user_id THEN c.user_high ELSE c.user_low END
     LEFT JOIN groups g ON c.kind = 2 AND g.id = c.id
+    ${COUNTED_LATERAL}
    WHERE m.user_id = $1
      AND c.last_seq > m.read_seq
+     AND c.last_seq - m.read_seq > k.recalled
      AND ((c.kind = 1 AND u.id IS NOT NULL) OR (c.kind = 2 AND g.id IS NOT NULL AND g.dissolved_at IS NULL))
    ORDER BY c.last_time DESC, c.last_msg_id DESC`;
 
@@ -131,7 +152,8 @@ export class SyncService {
 export function syncItem(row: UnreadRow): FriendItem | GroupItem {
   const last = {
     count: row.count,
-    last_message: lastMessagePreview(row.type, row.preview, row.file_name),
+    mention_count: row.kind === 1 ? 0 : row.mention_count,
+    last_message: lastMessagePreview(row.type, row.preview, row.file_name, row.recalled),
     last_msg_id: row.last_msg_id,
     last_type: row.type,
     time: row.last_time,

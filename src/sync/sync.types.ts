@@ -4,6 +4,8 @@ export interface FriendItem {
   nickname: string;
   head: string;
   count: number;
+  /** unread messages that mention the user or all (0 for one-to-one) */
+  mention_count: number;
   last_message: string;
   last_msg_id: number;
   last_type: number;
@@ -19,6 +21,8 @@ export interface GroupItem {
   group_name: string;
   cover: string;
   count: number;
+  /** unread messages that mention the user or all (0 for one-to-one) */
+  mention_count: number;
   last_message: string;
   last_msg_id: number;
   last_type: number;

@@ -17,7 +17,10 @@ export enum SystemMessageType {
   MembersJoined = 16,
   InvitedIntoGroup = 17,
   MemberRoleChanged = 18,
+  MessageRecalled = 20,
+  MessageEdited = 21,
   MemberMuted = 22,
+  HistoryCleared = 23,
   ConversationSettings = 24,
 }
 

@@ -4,6 +4,7 @@ import { join } from 'path';
 import { Client } from 'pg';
 import { loadConfig } from '../../src/config/app-config';
 import { Db } from '../../src/database/db';
+import { TypingThrottle } from '../../src/messaging/typing-throttle';
 import { RunningServer, startServer } from '../../src/server';
 import { AdminClient } from './admin';
 import { WsClient } from './ws-client';
@@ -69,6 +70,8 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
         }
       }
       await sql(`ALTER SEQUENCE msg_id_seq RESTART WITH 1`);
+      // ids start again: a typing key of the last test must not throttle this one
+      server.app.get(TypingThrottle).forget();
     },
     async connect(appUserId, options = {}) {
       const { token } = await admin.ensureUserToken(appUserId);

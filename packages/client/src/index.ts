@@ -77,6 +77,68 @@ export interface OutgoingMessage {
   type: MessageType;
   content?: string;
   extra?: Record<string, unknown>;
+  /** reply to this msg_id of the same conversation (sent as extra.reply_to; the server puts a Quote there) */
+  replyTo?: number;
+  /** groups: app_user_ids of members to mention (extra.mentions, at most 50) */
+  mentions?: string[];
+  /** groups, owner and admins only: mention everyone (extra.mention_all) */
+  mentionAll?: boolean;
+}
+
+/** What the server puts in `extra.reply_to` of a reply (PROTOCOL §4 "Replies and mentions"). */
+export interface Quote {
+  msg_id: number;
+  seq: number;
+  app_user_id: string;
+  nickname: string;
+  type: number;
+  /** as in the conversation list; "[recalled]" once the quoted message was recalled (read through history) */
+  preview: string;
+}
+
+/** The answer to `recall` (also when the message was already recalled). */
+export interface RecallResult {
+  msg_id: number;
+  seq: number;
+  group_id?: string;
+  to_app_user_id?: string;
+  /** ms since the epoch, when it was recalled (the first time) */
+  recalled_at: number;
+}
+
+/** The answer to `edit`, and what an `edit` event carries. */
+export interface EditResult {
+  msg_id: number;
+  seq: number;
+  content: string;
+  extra: Record<string, unknown>;
+  edited_at: number;
+}
+
+/** One version of an edited text; `editHistory` lists them oldest first (the original, then each edit). */
+export interface EditVersion {
+  content: string;
+  extra: Record<string, unknown>;
+  /** when this version was written (the original: when it was sent) */
+  edited_at: number;
+}
+
+/** A message was recalled (system message 20): drop its content where it is shown. */
+export interface RecallEvent {
+  msg_id: number;
+  seq: number;
+  group_id?: string;
+  /** one-to-one: the participant who did not send it */
+  to_app_user_id?: string;
+  /** who recalled it ({app_user_id: "", nickname: "admin"} for the admin API) */
+  by: { app_user_id: string; nickname: string };
+}
+
+/** A message was edited (system message 21): replace its content and extra. */
+export interface EditEvent extends EditResult {
+  group_id?: string;
+  /** one-to-one: the participant who did not send it */
+  to_app_user_id?: string;
 }
 
 /** A chat message, whether it came as a push, from a gap fill, or from this client's own send. */
@@ -102,6 +164,8 @@ export interface ChatMessage {
   recalled?: boolean;
   /** history only, on your own group messages: members (not you) whose read position reached it */
   read_count?: number;
+  /** history only: per emoji, absent when none */
+  reactions?: Reaction[];
   /** the conversation, from this client's point of view ({user: the other person} or {group}) */
   conversation: Conversation;
   /** true when this user sent it (from this client or another device) */
@@ -150,9 +214,10 @@ export interface FriendItem {
   app_user_id: string;
   nickname: string;
   head: string;
-  /** unread messages */
+  /** unread messages (recalled ones are not counted) */
   count: number;
-  mention_count?: number;
+  /** unread messages that mention you or all (always 0 one-to-one) */
+  mention_count: number;
   last_message: string;
   last_msg_id: number;
   last_type: number;
@@ -166,7 +231,8 @@ export interface GroupItem {
   group_name: string;
   cover: string;
   count: number;
-  mention_count?: number;
+  /** unread messages that mention you or all */
+  mention_count: number;
   last_message: string;
   last_msg_id: number;
   last_type: number;
@@ -252,6 +318,53 @@ export interface GroupChanges {
   app_user_id?: string;
 }
 
+/** One emoji's state on a message, as history lists it (PROTOCOL §4 History). */
+export interface Reaction {
+  emoji: string;
+  count: number;
+  /** the first 10 reactors, earliest first */
+  app_user_ids: string[];
+  /** you reacted with this emoji */
+  me: boolean;
+}
+
+/** A reaction added or removed (push `reaction`, and what `react` resolves with). */
+export interface ReactionEvent {
+  msg_id: number;
+  seq: number;
+  emoji: string;
+  op: 'add' | 'remove';
+  /** who reacted */
+  app_user_id: string;
+  /** reactors with this emoji after the change */
+  count: number;
+  /** group messages */
+  group_id?: string;
+  /** the reactor's numeric id */
+  user_id: number;
+  time: number;
+}
+
+/** Someone is typing (push `typing`). */
+export interface TypingEvent {
+  /** who is typing */
+  app_user_id: string;
+  /** one-to-one: you */
+  to_app_user_id?: string;
+  group_id?: string;
+  /** the conversation from your point of view: {user: the typist} or {group} */
+  conversation: Conversation;
+  user_id: number;
+  time: number;
+}
+
+/** You cleared a conversation's history on another device (system message 23). */
+export interface HistoryClearedEvent {
+  /** messages with seq up to this are hidden */
+  seq: number;
+  conversation: Conversation;
+}
+
 export interface HistoryOptions {
   before_seq?: number;
   after_seq?: number;
@@ -320,9 +433,19 @@ export interface ImClientEvents {
   state: (state: ConnectionState, detail: StateDetail) => void;
   message: (message: ChatMessage) => void;
   systemMessage: (message: SystemMessage) => void;
+  /** system message 20, also emitted as `systemMessage` */
+  recall: (event: RecallEvent) => void;
+  /** system message 21, also emitted as `systemMessage` */
+  edit: (event: EditEvent) => void;
   ack: (ack: AckEvent) => void;
   sync: (sync: SyncData) => void;
-  /** pushes this SDK does not interpret (e.g. typing, reaction): the raw envelope with data parsed */
+  /** a reaction was added or removed on a message you can read (also on your other devices) */
+  reaction: (reaction: ReactionEvent) => void;
+  /** someone else is typing (at most one event per person and conversation per 3 s) */
+  typing: (typing: TypingEvent) => void;
+  /** you cleared a conversation on another device (system message 23, also emitted as `systemMessage`) */
+  historyCleared: (cleared: HistoryClearedEvent) => void;
+  /** pushes this SDK does not interpret: the raw envelope with data parsed */
   push: (frame: Record<string, any>) => void;
 }
 
@@ -407,7 +530,7 @@ interface ConvState {
   refill: boolean;
 }
 
-const REPLY_ACTIONS: Record<string, string> = { chat: 'sendResult', groupChat: 'sendResult', ack: 'ackResult', ping: 'pong' };
+const REPLY_ACTIONS: Record<string, string> = { chat: 'sendResult', groupChat: 'sendResult', ack: 'ackResult', ping: 'pong', typing: 'typingResult' };
 const PUSH_ACTIONS = new Set(['chat', 'groupChat', 'ack', 'systemMessage', 'typing', 'reaction', 'error']);
 const OPEN = 1;
 const HISTORY_PAGE = 100;
@@ -779,6 +902,23 @@ export class ImClient {
         };
         if (message.group_id === undefined && frame.group_id !== undefined) message.group_id = frame.group_id;
         this.emit('systemMessage', message);
+        if (message.type === 20 || message.type === 21) this.emitLifecycle(message);
+        if (message.type === 23) {
+          const extra = message.extra;
+          const conversation: Conversation = extra.group_id !== undefined ? { group: String(extra.group_id) } : { user: String(extra.to_app_user_id) };
+          this.emit('historyCleared', { seq: Number(extra.seq) || 0, conversation });
+        }
+        return;
+      }
+      case 'reaction':
+        if (frame.code === 200) this.emit('reaction', reactionOf(frame));
+        return;
+      case 'typing': {
+        if (frame.code !== 200) return;
+        const data = parseData(frame) ?? {};
+        const group = data.group_id ?? frame.group_id;
+        const conversation: Conversation = group !== undefined ? { group: String(group) } : { user: String(data.app_user_id) };
+        this.emit('typing', { ...data, conversation, user_id: frame.user_id ?? 0, time: frame.time ?? Date.now() } as TypingEvent);
         return;
       }
       case 'error':
@@ -790,6 +930,12 @@ export class ImClient {
       default:
         this.emit('push', { ...frame, data: parseData(frame) ?? frame.data });
     }
+  }
+
+  /** `recall` / `edit` events from system messages 20 / 21 (msg_id is global: it finds the message). */
+  private emitLifecycle(message: SystemMessage): void {
+    if (message.type === 20) this.emit('recall', { ...message.extra } as RecallEvent);
+    else this.emit('edit', { ...message.extra } as EditEvent);
   }
 
   private onSyncFrame(socket: SocketLike, frame: Envelope, data: any): void {
@@ -951,6 +1097,13 @@ export class ImClient {
     const fields: Record<string, unknown> = { ...this.target(conversation), type: message.type };
     if (message.content !== undefined) fields.content = message.content;
     if (message.extra !== undefined) fields.extra = message.extra;
+    if (message.replyTo !== undefined || message.mentions !== undefined || message.mentionAll !== undefined) {
+      const extra: Record<string, unknown> = { ...(message.extra ?? {}) };
+      if (message.replyTo !== undefined) extra.reply_to = message.replyTo;
+      if (message.mentions !== undefined) extra.mentions = message.mentions;
+      if (message.mentionAll !== undefined) extra.mention_all = message.mentionAll;
+      fields.extra = extra;
+    }
     const reply = await this.enqueue(action, fields, 'resend', true);
     const chat = this.messageFromPush(reply);
     this.ingest(chat);
@@ -980,6 +1133,31 @@ export class ImClient {
   }
   sendFile(conversation: Conversation, extra: FileExtra, content?: string): Promise<SendResult> {
     return this.send(conversation, { type: 8, content, extra });
+  }
+
+  /**
+   * Recalls a message for everyone: your own within the server's recall window, any message of a group
+   * you own or administer. Idempotent (a repeat answers the same); every participant gets a `recall` event.
+   */
+  async recall(conversation: Conversation, msgId: number): Promise<RecallResult> {
+    return parseData(await this.request('recall', { ...this.target(conversation), msg_id: msgId })) as RecallResult;
+  }
+
+  /**
+   * Edits your own text message within the server's edit window. `extra` replaces the old one (mentions
+   * and reply_to checked again); left out, the old extra stays. Not resent after a lost connection
+   * (a repeat would add a version): the promise rejects with code 0 and the outcome is unknown.
+   */
+  async edit(conversation: Conversation, msgId: number, content: string, extra?: Record<string, unknown>): Promise<EditResult> {
+    const fields: Record<string, unknown> = { ...this.target(conversation), msg_id: msgId, content };
+    if (extra !== undefined) fields.extra = extra;
+    return parseData(await this.request('edit', fields, 'reject')) as EditResult;
+  }
+
+  /** Every version of a text, oldest first: the original, each edit, the current one last. */
+  async editHistory(conversation: Conversation, msgId: number): Promise<EditVersion[]> {
+    const data = parseData(await this.request('editHistory', { ...this.target(conversation), msg_id: msgId }));
+    return Array.isArray(data?.versions) ? data.versions : [];
   }
 
   /** Read receipt: 1 delivered, 2 read (moves this user's read position, clears unread). */
@@ -1229,6 +1407,29 @@ export class ImClient {
     return parseData(reply) as ConversationSettings;
   }
 
+  /**
+   * Adds (default) or removes your reaction on a message; idempotent per (you, message, emoji). Resolves
+   * with the emoji's count after the change. 400 beyond 20 distinct emoji, 404 for a recalled message.
+   */
+  async react(conversation: Conversation, msgId: number, emoji: string, op: 'add' | 'remove' = 'add'): Promise<ReactionEvent> {
+    const reply = await this.request('react', { ...this.target(conversation), msg_id: msgId, emoji, op });
+    return reactionOf(reply);
+  }
+
+  /** Tells the other participants you are typing (call it as often as you like: the server throttles the pushes). */
+  async typing(conversation: Conversation): Promise<void> {
+    await this.request('typing', { ...this.target(conversation) }, 'reject');
+  }
+
+  /**
+   * Hides every message so far from your history, on all your devices, and marks them read; others keep
+   * theirs. Resolves with the seq up to which messages are hidden. Your other devices get `historyCleared`.
+   */
+  async clearHistory(conversation: Conversation): Promise<number> {
+    const reply = await this.request('clearHistory', { ...this.target(conversation) });
+    return Number(parseData(reply)?.seq ?? 0);
+  }
+
   /** Asks for the unread lists again (also emitted as a `sync` event). */
   async sync(): Promise<SyncData> {
     const reply = await this.request('sync');
@@ -1249,6 +1450,13 @@ export class ImClient {
     const reply = await this.request('ping');
     return reply.time ?? Date.now();
   }
+}
+
+function reactionOf(frame: Envelope): ReactionEvent {
+  const data = parseData(frame) ?? {};
+  const event: ReactionEvent = { ...data, user_id: frame.user_id ?? 0, time: frame.time ?? Date.now() };
+  if (frame.group_id !== undefined) event.group_id = frame.group_id;
+  return event;
 }
 
 function toSyncData(extra: any): SyncData {

@@ -1,0 +1,31 @@
+import { ConnectedSocket, MessageBody, SubscribeMessage } from '@nestjs/websockets';
+import { ReplyBody } from '../realtime/frames';
+import { ImGateway } from '../realtime/im-gateway.decorator';
+import { ImSocket } from '../realtime/im-ws-adapter';
+import { Sender } from './messaging.service';
+import { ReactionsService } from './reactions.service';
+import { TypingService } from './typing.service';
+
+/** react and typing (PROTOCOL §4 Reactions, Typing); requests arrive validated against their schemas. */
+@ImGateway()
+export class InteractionsGateway {
+  constructor(
+    private readonly reactions: ReactionsService,
+    private readonly typingService: TypingService,
+  ) {}
+
+  @SubscribeMessage('react')
+  react(@ConnectedSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
+    return this.reactions.react(senderOf(socket), request);
+  }
+
+  @SubscribeMessage('typing')
+  typing(@ConnectedSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
+    return this.typingService.typing(senderOf(socket), request);
+  }
+}
+
+function senderOf(socket: ImSocket): Sender {
+  const connection = socket.connection!;
+  return { userId: connection.userId, appUserId: connection.user.appUserId, connectionId: connection.id };
+}
