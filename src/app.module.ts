@@ -11,6 +11,7 @@ import { MessagingModule } from './messaging/messaging.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { PresenceModule } from './presence/presence.module';
 import { RealtimeModule } from './realtime/realtime.module';
+import { SearchModule } from './search/search.module';
 import { SyncModule } from './sync/sync.module';
 import { SystemMessagesModule } from './system-messages/system-messages.module';
 import { UsersModule } from './users/users.module';
@@ -32,6 +33,7 @@ export class AppModule {
         GroupsModule,
         SystemMessagesModule,
         SyncModule,
+        SearchModule,
         PresenceModule.forRoot(config),
         HealthModule,
         MetricsModule,

@@ -108,6 +108,7 @@ describe('OpenAPI document (src/openapi)', () => {
         'PUT /admin/groups/{group_id}/mutes/{app_user_id}',
         'GET /admin/users/{app_user_id}/conversations',
         'GET /admin/messages',
+        'GET /admin/messages/search',
         'POST /admin/messages/{msg_id}/recall',
         'GET /admin/conversations/{app_user_id}',
         'PUT /media/{key}',

@@ -1,4 +1,5 @@
 import { $, formatBytes, formatTime, h, safeUrl } from './dom';
+import { searchBox } from './search';
 // the client SDK (packages/client, `@im-server/client`), bundled from its source
 import { AckEvent, ChatMessage, Conversation, ConversationItem, EditEvent, GroupInfo, GroupMember, HistoryClearedEvent, ImClient, ImError, moderationReason, ReactionEvent, RecallEvent, SyncData, SystemMessage, TypingEvent } from '../../packages/client/src';
 import { applyReaction, reactionBar, TypingIndicator } from './interactions';
@@ -194,6 +195,12 @@ function renderShell(): void {
           h('input', { id: 'join-code', placeholder: 'invite code', required: true }),
           h('button', { type: 'submit' }, 'Join'),
         ),
+        searchBox({
+          client,
+          open: (conversation) => void openConversation(keyOf(conversation)),
+          titleOf: (conversation) => state.convs.get(keyOf(conversation))?.title ?? ('group' in conversation ? `#${conversation.group}` : conversation.user),
+          errorText,
+        }),
         h('ul', { id: 'conv-list', class: 'conv-list' }),
       ),
       h('section', { id: 'chat', class: 'chat' }, h('div', { class: 'empty muted' }, 'Pick a conversation, or start one.')),

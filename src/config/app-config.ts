@@ -243,6 +243,13 @@ export class AppConfig {
   /** Where the console is served; must not overlap /admin, /docs, /health, /metrics, /media or WS_PATH. */
   @IsString() @Matches(CONSOLE_PATH_FORMAT, { message: 'CONSOLE_PATH must be a path like /console (letters, digits, . _ ~ -; no trailing slash)' })
   CONSOLE_PATH = '/console';
+
+  /**
+   * Store search lexemes with every text message and file (docs/search.md). false: messages stored
+   * meanwhile are not found by `search`; meant for measuring what indexing costs the send path.
+   */
+  @Transform(({ value }) => parseBoolean(value)) @IsBoolean({ message: 'SEARCH_INDEX must be true or false' })
+  SEARCH_INDEX = true;
 }
 
 /** First path segments served by something else. */

@@ -8,6 +8,7 @@ import { LifecycleAccess, messageTarget, MessageScope, windowPassed } from './li
 import { hasRefs, MessageRefs, Mentions, ReaderView, refRequestOf } from './message-refs';
 import { MessageLimits, validateMessage } from './message-rules';
 import { Sender } from './messaging.service';
+import { searchTokensParam, searchTokensSql } from '../search/search-index';
 
 /** The edit reply `data` (and, with group_id / to_app_user_id, the `extra` of type 21). */
 export interface EditResult {
@@ -87,9 +88,20 @@ export class EditService {
       await tx.query(
         `UPDATE messages SET content = $2, extra = $3::jsonb, edited_at = $4,
                 mention_ids = CASE WHEN $5::boolean THEN $6::int[] ELSE mention_ids END,
-                mention_all = CASE WHEN $5::boolean THEN $7::boolean ELSE mention_all END
+                mention_all = CASE WHEN $5::boolean THEN $7::boolean ELSE mention_all END,
+                search_tokens = ${searchTokensSql('$8')}
           WHERE id = $1`,
-        [msgId, text.content, JSON.stringify(extra), editedAt, mentions !== undefined, mentions?.mentionIds ?? null, mentions?.mentionAll ?? false],
+        [
+          msgId,
+          text.content,
+          JSON.stringify(extra),
+          editedAt,
+          mentions !== undefined,
+          mentions?.mentionIds ?? null,
+          mentions?.mentionAll ?? false,
+          // search finds the new text, not the old (docs/search.md "Index maintenance")
+          searchTokensParam(1, text.content, extra),
+        ],
       );
       const result: EditResult = { msg_id: msgId, seq: message.seq, content: text.content, extra, edited_at: editedAt };
       prepared = await this.systemMessages.prepare(tx, {

@@ -64,7 +64,7 @@ export class RecallService {
       if (message.recalled_at !== null) return { msg_id: msgId, seq: message.seq, ...target, recalled_at: message.recalled_at };
 
       await tx.query(
-        `UPDATE messages SET recalled_at = $2, content = '', extra = '{}', edited_at = NULL, mention_ids = NULL, mention_all = false WHERE id = $1`,
+        `UPDATE messages SET recalled_at = $2, content = '', extra = '{}', edited_at = NULL, mention_ids = NULL, mention_all = false, search_tokens = NULL WHERE id = $1`,
         [msgId, now],
       );
       await tx.query(`DELETE FROM message_edits WHERE msg_id = $1`, [msgId]);

@@ -382,6 +382,23 @@ export interface HistoryPage {
   has_more: boolean;
 }
 
+/** `search` (PROTOCOL §12): where to search and which page. */
+export interface SearchOptions {
+  /** narrow to one conversation; absent = every conversation of this user */
+  conversation?: Conversation;
+  /** 1–50, default 20 */
+  limit?: number;
+  /** the next page: the `msg_id` of the last message of the previous page */
+  before_msg_id?: number;
+}
+
+export interface SearchPage {
+  /** matches, newest first (by msg_id) */
+  messages: ChatMessage[];
+  /** older matches exist: ask again with `before_msg_id` = the last `msg_id` of this page */
+  has_more: boolean;
+}
+
 /** Anything with the browser WebSocket's shape: globalThis.WebSocket, or the `ws` package's class. */
 export type WebSocketClass = new (url: string, ...rest: any[]) => any;
 
@@ -1214,6 +1231,20 @@ export class ImClient {
   /** Read receipt: 1 delivered, 2 read (moves this user's read position, clears unread). */
   async ack(conversation: Conversation, msgId: number, status: 1 | 2): Promise<void> {
     await this.request('ack', { ...this.target(conversation), msg_id: msgId, status });
+  }
+
+  /**
+   * Searches the text messages and file names this user may read (PROTOCOL §12): every word of `query`
+   * must occur; CJK text matches as a substring. Newest first; does not emit `message` events.
+   */
+  async search(query: string, options: SearchOptions = {}): Promise<SearchPage> {
+    const fields: Record<string, unknown> = { query };
+    if (options.conversation) Object.assign(fields, this.target(options.conversation));
+    if (options.limit !== undefined) fields.limit = options.limit;
+    if (options.before_msg_id !== undefined) fields.before_msg_id = options.before_msg_id;
+    const data = parseData(await this.request('search', fields)) ?? {};
+    const messages = Array.isArray(data.messages) ? data.messages.map((item: any) => this.messageFromHistory(item)) : [];
+    return { messages, has_more: Boolean(data.has_more) };
   }
 
   /** One page of a conversation's history (does not emit `message` events). */
