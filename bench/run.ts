@@ -212,7 +212,7 @@ async function main(): Promise<void> {
   mkdirSync(join(OUT, 'bench', 'results'), { recursive: true });
   writeFileSync(join(OUT, 'bench', 'results', 'latest.json'), JSON.stringify(report, null, 1));
   const markdown = summarize(report);
-  writeFileSync(join(OUT, 'BENCHMARKS.md'), markdown);
+  writeFileSync(join(OUT, 'BENCHMARKS.md'), markdown + keptSections(join(ROOT, 'BENCHMARKS.md')));
   execFileSync(process.execPath, [join(ROOT, 'bench', 'plot.mjs'), join(OUT, 'bench', 'results', 'latest.json'), join(OUT, 'bench', 'plots')], { stdio: 'inherit' });
   console.log(markdown);
   if (SMOKE) console.log(`smoke output in ${OUT}`);
@@ -275,3 +275,16 @@ void main().catch((error) => {
   console.error(error);
   process.exit(1);
 });
+
+/** The hand-written sections of BENCHMARKS.md (other benches' numbers), from KEEP_MARKER on: a rerun keeps them. */
+const KEEP_MARKER = '<!-- kept by npm run bench: the sections below come from the other bench scripts -->';
+function keptSections(path: string): string {
+  let text = '';
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+  const at = text.indexOf(KEEP_MARKER);
+  return at < 0 ? '' : `\n${text.slice(at)}`;
+}

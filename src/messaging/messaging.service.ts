@@ -10,7 +10,7 @@ import { UsersService } from '../users/users.service';
 import { BeforeSendHook } from '../webhooks/before-send';
 import { SendTarget } from '../webhooks/send-access';
 import { groupRefusal, hasRefs, MessageRefs, Mentions, refRequestOf } from './message-refs';
-import { SendStore, StoreItem } from './send-store';
+import { DirectRow, SendStore, StoreItem } from './send-store';
 import { localThumbUrl } from '../media/media-types';
 import { groupIdOf, MessageLimits, recipientOf, validateMessage, ValidatedMessage } from './message-rules';
 
@@ -64,6 +64,8 @@ export class MessagingService implements SendDedupe {
   private readonly limits: MessageLimits;
   /** Sends in flight by `sender:nonce`: a repeat waits for the first and then finds it stored (831). */
   private readonly inFlight = new Map<string, Promise<unknown>>();
+  /** One-to-one conversations being created by a first message, by `low:high` user ids (see firstDirect). */
+  private readonly creatingConversation = new Map<string, Promise<void>>();
   /**
    * The exact `data` string of recent sendResults by `sender:nonce`, so an 831 repeats it byte for byte
    * (rebuilt from jsonb, `extra`'s key order could differ). Bounded; a miss rebuilds from the database.
@@ -183,8 +185,7 @@ export class MessagingService implements SendDedupe {
     if (row.duplicate) return this.duplicateOr(sender.userId, nonce);
     if (row.msg_id === null && row.recipient_id !== null && row.recipient_id !== sender.userId && !row.blocked) {
       // First message between these two: create the conversation and its members with the message.
-      const recipientId = row.recipient_id;
-      row = await this.stored(item, () => this.sends.storeFirstDirect(item, recipientId));
+      row = await this.firstDirect(item, row.recipient_id);
       if (row.duplicate) return this.duplicateOr(sender.userId, nonce);
     }
     if (row.msg_id === null || row.seq === null) {
@@ -262,6 +263,34 @@ export class MessagingService implements SendDedupe {
    * may have committed (the connection died before its reply): a retry with this nonce answers 831
    * with it (dedupe first), and pushes it then (pushIfNeverPushed).
    */
+  /**
+   * The first messages between two users: one send creates the conversation in a transaction; the
+   * sends racing it wait for that and then store the usual way (the batched statement). Each racing
+   * send running its own transaction would hold a pool connection while it waits on the first one's
+   * locks: a burst of first messages then starved the pool (code 0 after the connect timeout).
+   */
+  private async firstDirect(item: StoreItem<string>, recipientId: number): Promise<DirectRow> {
+    const pair = `${Math.min(item.senderId, recipientId)}:${Math.max(item.senderId, recipientId)}`;
+    const creating = this.creatingConversation.get(pair);
+    if (creating) {
+      await creating;
+      const row = await this.stored(item, () => this.sends.storeDirect(item));
+      // stored, refused, or a duplicate; a conversation still missing means the creator failed: create it here
+      if (row.duplicate || row.msg_id !== null || row.recipient_id === null || row.blocked) return row;
+    }
+    const run = this.stored(item, () => this.sends.storeFirstDirect(item, recipientId));
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.creatingConversation.set(pair, settled);
+    try {
+      return await run;
+    } finally {
+      if (this.creatingConversation.get(pair) === settled) this.creatingConversation.delete(pair);
+    }
+  }
+
   private async stored<R>(item: StoreItem<unknown>, store: () => Promise<R>): Promise<R> {
     try {
       return await store();
