@@ -25,7 +25,7 @@ describe('@im-server/client as a package', () => {
         console.log(JSON.stringify({ cjs: names(cjs), esm: names(esm), iife: names(sandbox.ImSdk) }));
       });`;
     const exported = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }));
-    const api = ['ImClient', 'ImError', 'MessageTypes', 'conversationKey', 'makeNonce'];
+    const api = ['ImClient', 'ImCode', 'ImError', 'MessageTypes', 'conversationKey', 'makeNonce', 'moderationReason'];
     expect(exported).toEqual({ cjs: api, esm: api, iife: api });
     const declarations = readFileSync(join(PACKAGE, 'dist/index.d.ts'), 'utf8');
     for (const name of ['ImClientOptions', 'ChatMessage', 'SendResult', 'SystemMessage', 'AckEvent', 'SyncData', 'GroupInfo', 'ImClientEvents']) {
