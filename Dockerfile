@@ -15,6 +15,8 @@ COPY console ./console
 RUN npx nest build && npm run build:console
 
 # --- production dependencies only ---
+# same base as the runtime: npm ci picks sharp's prebuilt libvips for this platform (glibc, x64 or arm64)
+# from its optional dependencies; nothing is compiled and no build tools are needed
 FROM node:24-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -25,15 +27,17 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 FROM node:24-bookworm-slim
 ENV NODE_ENV=production \
     PORT=3000 \
-    DATA_DIR=/data
+    DATA_DIR=/data \
+    MEDIA_DIR=/media
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/dist-console ./dist-console
 COPY package.json ./
-RUN mkdir -p /data && chown node:node /data
+RUN mkdir -p /data /media && chown node:node /data /media
 USER node
-VOLUME ["/data"]
+# the embedded database (when DATABASE_URL is unset) and uploaded media (when S3_BUCKET is unset)
+VOLUME ["/data", "/media"]
 EXPOSE 3000
 # liveness, not /health: a Redis or database outage must not get every container restarted at once
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \

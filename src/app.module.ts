@@ -6,10 +6,12 @@ import { ContractModule } from './contract/contract.module';
 import { DatabaseModule } from './database/database.module';
 import { GroupsModule } from './groups/groups.module';
 import { HealthModule } from './health/health.module';
+import { MediaModule } from './media/media.module';
 import { MessagingModule } from './messaging/messaging.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { PresenceModule } from './presence/presence.module';
 import { RealtimeModule } from './realtime/realtime.module';
+import { SearchModule } from './search/search.module';
 import { SyncModule } from './sync/sync.module';
 import { SystemMessagesModule } from './system-messages/system-messages.module';
 import { UsersModule } from './users/users.module';
@@ -31,10 +33,12 @@ export class AppModule {
         GroupsModule,
         SystemMessagesModule,
         SyncModule,
+        SearchModule,
         PresenceModule.forRoot(config),
         HealthModule,
         MetricsModule,
         ContractModule,
+        MediaModule,
         WebhooksModule,
       ],
     };

@@ -6,6 +6,7 @@ import { SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module';
 import { HttpErrorFilter } from './common/http-error.filter';
 import { jsonBodyMiddleware } from './common/json-body';
+import { isMediaUpload, mediaCors } from './media/media-http';
 import { mountConsole } from './console/console-static';
 import { imValidationPipe } from './common/validation';
 import { AppConfig } from './config/app-config';
@@ -58,13 +59,17 @@ export async function startServer(config: AppConfig, options: { logDestination?:
     const metrics = app.get(MetricsService);
     app.use(httpObserver(metrics, config.LOG_LEVEL, config.CONSOLE_PATH));
     mountConsole(app as NestExpressApplication, config);
-    app.use(...jsonBodyMiddleware({ maxBytes: config.ADMIN_BODY_MAX_BYTES, maxDepth: config.MAX_NESTING_DEPTH }));
+    app.use(mediaCors(config));
+    // the signed media PUT is raw bytes streamed to storage, not JSON (src/media)
+    app.use(...jsonBodyMiddleware({ maxBytes: config.ADMIN_BODY_MAX_BYTES, maxDepth: config.MAX_NESTING_DEPTH, skip: isMediaUpload }));
     adapter = new ImWsAdapter(app);
     app.useWebSocketAdapter(adapter);
     app.useGlobalPipes(imValidationPipe());
     app.useGlobalFilters(new HttpErrorFilter());
     SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app!), { jsonDocumentUrl: 'docs-json' });
     await app.listen(config.PORT);
+    // PORT=0 (tests): the default MEDIA_BASE_URL can only name the port once it is known
+    if (config.PORT === 0 && config.MEDIA_BASE_URL === undefined) config.MEDIA_BASE_URL = `http://localhost:${(app.getHttpServer().address() as { port: number }).port}/media`;
     if (config.METRICS_PORT !== undefined) metricsServer = await serveMetrics(metrics, config.METRICS_PORT);
   } catch (error) {
     metricsServer?.close();

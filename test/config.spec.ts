@@ -48,6 +48,18 @@ describe('configuration', () => {
     expect((error as Error).message).not.toContain('\n');
   });
 
+  it('media: local storage in ./data/media up to 100 MiB by default; S3 when S3_BUCKET is set, its key pair both or neither', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({ MEDIA_DIR: './data/media', MEDIA_MAX_BYTES: 104857600, S3_REGION: 'us-east-1' });
+    expect(config.S3_BUCKET).toBeUndefined();
+    const s3 = loadConfig({ S3_BUCKET: 'im-media', S3_ENDPOINT: 'http://minio:9000', S3_ACCESS_KEY_ID: 'k', S3_SECRET_ACCESS_KEY: 's', MEDIA_MAX_BYTES: '1048576' });
+    expect(s3).toMatchObject({ S3_BUCKET: 'im-media', S3_ENDPOINT: 'http://minio:9000', S3_ACCESS_KEY_ID: 'k', S3_SECRET_ACCESS_KEY: 's', MEDIA_MAX_BYTES: 1048576 });
+    expect(() => loadConfig({ S3_BUCKET: 'Bad_Bucket' })).toThrow(/^Invalid configuration: S3_BUCKET="Bad_Bucket": S3_BUCKET must be a bucket name/);
+    expect(() => loadConfig({ S3_ENDPOINT: 'minio:9000' })).toThrow(/S3_ENDPOINT/);
+    expect(() => loadConfig({ MEDIA_MAX_BYTES: '0' })).toThrow(/MEDIA_MAX_BYTES/);
+    expect(() => loadConfig({ S3_BUCKET: 'b-1', S3_ACCESS_KEY_ID: 'k' })).toThrow('Invalid configuration: S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set together');
+  });
+
   it('presence refresh and TTL: 10 s and 30 s by default; the TTL must exceed the refresh period', () => {
     expect(loadConfig({})).toMatchObject({ PRESENCE_REFRESH_MS: 10_000, PRESENCE_TTL_MS: 30_000 });
     expect(loadConfig({ PRESENCE_REFRESH_MS: '500', PRESENCE_TTL_MS: '2000' })).toMatchObject({ PRESENCE_REFRESH_MS: 500, PRESENCE_TTL_MS: 2000 });

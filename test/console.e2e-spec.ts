@@ -1,6 +1,7 @@
 import { execFileSync } from 'child_process';
 import { join } from 'path';
 import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
+import sharp from 'sharp';
 import { ConnectionRegistry } from '../src/realtime/connection-registry';
 import { userIdOf } from './support/groups-fixtures';
 import { directConversation, readSeq } from './support/messaging-fixtures';
@@ -152,7 +153,8 @@ describe('browser console (/console): two users in Chromium, over the real serve
     await alice.locator('.msg.mine .file', { hasText: 'console.css' }).waitFor();
     const image = bob.locator('.msg:not(.mine) .image img');
     await image.waitFor();
-    expect(await image.getAttribute('src')).toBe(`${t.baseUrl}/console/icon.svg`);
+    // the thumbnail: THUMB_URL_TEMPLATE over a URL that is not the server's own media
+    expect(await image.getAttribute('src')).toBe(`${t.baseUrl}/console/icon.svg?imageView2/2/w/200/h/200`);
     const file = bob.locator('.msg:not(.mine) .file a');
     await file.waitFor();
     expect(await file.textContent()).toContain('console.css');
@@ -172,6 +174,34 @@ describe('browser console (/console): two users in Chromium, over the real serve
       await alice.locator('.msg:not(.mine)', { hasText: 'hi alice!' }).waitFor();
       await alice.screenshot({ path: join(ROOT, SCREENSHOT) });
     }
+  });
+
+  it('uploads an image and a file from the composer; the recipient sees the server-made thumbnail and a download link', async () => {
+    const bob = await signIn('bob');
+    const alice = await signIn('alice');
+    await openChatWith(alice, 'bob');
+    const png = await sharp({ create: { width: 900, height: 300, channels: 3, background: '#2266cc' } }).png().toBuffer();
+    await alice.setInputFiles('#upload-file', { name: 'banner.png', mimeType: 'image/png', buffer: png });
+    await alice.locator('.msg.mine .image img').waitFor();
+    await alice.setInputFiles('#upload-file', { name: 'notes.txt.gz', mimeType: 'application/gzip', buffer: Buffer.alloc(1500, 1) });
+    await alice.locator('.msg.mine .file', { hasText: 'notes.txt.gz' }).waitFor();
+
+    await bob.click('.conv[data-key="u:alice"]');
+    const image = bob.locator('.msg:not(.mine) .image img');
+    await image.waitFor();
+    const [stored] = await t.sql<{ extra: any }>(`SELECT extra FROM messages WHERE type = 3`);
+    expect(stored.extra).toMatchObject({ width: 900, height: 300, is_original: 1, thumbWidth: 200, thumbHeight: 67, thumb_url: `${stored.extra.url}?thumb=200` });
+    expect(await image.getAttribute('src')).toBe(stored.extra.thumb_url);
+    // the browser really loaded the thumbnail (200×67 WebP made by the server)
+    await bob.waitForFunction(() => (document.querySelector('.msg:not(.mine) .image img') as HTMLImageElement | null)?.naturalWidth === 200);
+    expect(await image.evaluate((img: HTMLImageElement) => [img.naturalWidth, img.naturalHeight])).toEqual([200, 67]);
+
+    const link = bob.locator('.msg:not(.mine) .file a');
+    const [file] = await t.sql<{ extra: any }>(`SELECT extra FROM messages WHERE type = 8`);
+    expect(file.extra).toMatchObject({ file_name: 'notes.txt.gz', file_size: 1500, download_url: expect.stringContaining(`/media/${file.extra.etag}?attname=notes.txt.gz`) });
+    expect(await link.getAttribute('href')).toBe(file.extra.download_url);
+    const download = await fetch(file.extra.download_url);
+    expect([download.status, (await download.arrayBuffer()).byteLength]).toEqual([200, 1500]);
   });
 
   it('after a dropped connection, the badge counts each missed message once (the sync counts, then the SDK catching up)', async () => {

@@ -5,7 +5,7 @@ import { startTestServer, TestServer } from './support/server';
 import { dataOf, Frame, WsClient } from './support/ws-client';
 
 /**
- * Every frame a real server sends in a scripted session (chat, groupChat, ack, history, blacklist,
+ * Every frame a real server sends in a scripted session (chat, groupChat, ack, history, search, blacklist,
  * every group action, presence, sync, ping, in-band auth, errors, reactions, typing, clearHistory, system
  * messages 10, 12-18, 22-24, 19) must
  * validate against the frame schema of its action (src/contract/frames.ts), its decoded `data` against
@@ -97,6 +97,10 @@ describe('frame contract against a running server', () => {
     ok(await bob.request('ack', { msg_id: gsent.msg_id, status: 2, group_id: group.group_id }));
     await alice.push('ack', (frame) => frame.group_id === group.group_id);
     ok(await bob.request('history', { group_id: group.group_id }));
+    // search (PROTOCOL §12): results from a group and a one-to-one conversation
+    const found = ok(await bob.request('search', { query: 'h', limit: 5 }));
+    expect(dataOf(found).messages.map((m: { content: string }) => m.content)).toEqual(['hello group', 'hi']);
+    ok(await bob.request('search', { query: 'hello', group_id: group.group_id }));
     ok(await alice.request('editGroup', { extra: { group_id: group.group_id, group_name: 'G2', notice: 'n' } }));
     await bob.push('systemMessage', (frame) => dataOf(frame).type === 12);
     ok(await carol.request('joinGroup', { extra: { group_id: group.group_id, invite_code: group.invite_code } }));

@@ -333,6 +333,18 @@ const CASES: Case[] = [
       { path: 'app_user_ids', kind: 'appUserId' },
     ],
   },
+  {
+    who: 'bob',
+    action: 'search',
+    base: () => ({ query: 'hello', app_user_ids: 'alice', limit: 10, before_msg_id: 1000 }),
+    fields: [
+      { path: 'query', kind: 'string' },
+      { path: 'app_user_ids', kind: 'appUserId' },
+      { path: 'limit', kind: 'int', nullable: true },
+      { path: 'before_msg_id', kind: 'int', nullable: true },
+    ],
+  },
+  { who: 'bob', action: 'search', base: ({ gid }) => ({ query: '鈴虫', group_id: gid }), fields: [{ path: 'group_id', kind: 'groupId' }] },
 ];
 
 const ACTIONS = [...new Set(CASES.map((c) => c.action))];

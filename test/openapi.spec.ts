@@ -77,6 +77,8 @@ describe('OpenAPI document (src/openapi)', () => {
       if (path.startsWith('/admin/')) {
         expect({ where, security: op.security }).toEqual({ where, security: [{ bearer: [] }] });
         expect({ where, errors: ['400', '401', '500'].filter((s) => !statuses.includes(s)) }).toEqual({ where, errors: [] });
+      } else if (path === '/media/uploads') {
+        expect({ where, security: op.security }).toEqual({ where, security: [{ client: [] }] });
       } else {
         expect({ where, security: op.security }).toEqual({ where, security: [] });
       }
@@ -106,8 +108,11 @@ describe('OpenAPI document (src/openapi)', () => {
         'PUT /admin/groups/{group_id}/mutes/{app_user_id}',
         'GET /admin/users/{app_user_id}/conversations',
         'GET /admin/messages',
+        'GET /admin/messages/search',
         'POST /admin/messages/{msg_id}/recall',
         'GET /admin/conversations/{app_user_id}',
+        'PUT /media/{key}',
+        'GET /media/{key}',
       ].sort(),
     );
     expect(Object.keys(doc.paths['/health'].get.responses)).toEqual(expect.arrayContaining(['200', '503']));

@@ -2,15 +2,6 @@ import { connectAll, createGroup, inviteCode } from './support/groups-fixtures';
 import { startTestServer, TestServer } from './support/server';
 import { dataOf, WsClient } from './support/ws-client';
 
-/**
- * Until `recall` (issue 13, h13a) is on this branch, a message is marked recalled the way recall marks
- * it: `recalled_at` set and its reactions erased. The integrator switches this to the real action.
- */
-async function recallBySqlUntilRecallLands(t: TestServer, msgId: number): Promise<void> {
-  await t.sql(`UPDATE messages SET recalled_at = $2, content = '', extra = '{}' WHERE id = $1`, [msgId, Date.now()]);
-  await t.sql(`DELETE FROM message_reactions WHERE msg_id = $1`, [msgId]);
-}
-
 /** Reactions (PROTOCOL §4 Reactions) and their state in history. */
 describe('reactions', () => {
   let t: TestServer;
@@ -163,11 +154,28 @@ describe('reactions', () => {
     expect((await add(alice, { msg_id: after, group_id: gid })).code).toBe(200); // others unaffected
 
     // recalled: 404, and its reactions are gone from history
-    await recallBySqlUntilRecallLands(t, after);
+    expect((await alice.request('recall', { msg_id: after, group_id: gid })).code).toBe(200);
     expect((await add(alice, { msg_id: after, group_id: gid, emoji: '🎉' })).code).toBe(404);
     expect((await react(carol, { msg_id: after, group_id: gid, emoji: '👍', op: 'remove' })).code).toBe(404);
     expect(await reactionsOn(alice, { group_id: gid }, after)).toBeUndefined();
     expect(await t.sql(`SELECT count(*)::int AS n FROM message_reactions`)).toEqual([{ n: 0 }]);
+  });
+
+  it('reactions racing a recall: each is 200 or 404, and none survives the recall', async () => {
+    const users = Array.from({ length: 6 }, (_, i) => `v${i}`);
+    const clients = await connectAll(t, ['owner', ...users]);
+    const gid = await createGroup(clients.owner, users);
+    for (let round = 0; round < 3; round++) {
+      const msgId = (await clients.owner.request('groupChat', { group_id: gid, type: 1, content: `round ${round}` })).msg_id!;
+      const reacts = users.map((u, i) =>
+        clients[u as keyof typeof clients].request('react', { msg_id: msgId, group_id: gid, emoji: String.fromCodePoint(0x1f600 + i), op: 'add' }),
+      );
+      const recall = clients.owner.request('recall', { msg_id: msgId, group_id: gid });
+      const replies = await Promise.all(reacts);
+      expect((await recall).code).toBe(200);
+      for (const reply of replies) expect([200, 404]).toContain(reply.code);
+      expect(await t.sql(`SELECT count(*)::int AS n FROM message_reactions WHERE msg_id = $1`, [msgId])).toEqual([{ n: 0 }]);
+    }
   });
 
   it('a muted member may not react (403) until the mute is lifted; banned_to_post does not stop reactions', async () => {

@@ -3,6 +3,7 @@ import { createServer, Server } from 'http';
 import { AddressInfo } from 'net';
 import { join } from 'path';
 import { Browser, chromium, Page } from 'playwright-core';
+import sharp from 'sharp';
 import { ConnectionRegistry } from '../src/realtime/connection-registry';
 import { range, until } from './support/sdk';
 import { startTestServer, TestServer } from './support/server';
@@ -132,5 +133,24 @@ describe('client SDK in headless Chromium (native WebSocket, in-band auth, bundl
     expect(bob.messages.map((m) => m.seq)).toEqual(range(1, total));
     expect(bob.messages.map((m) => m.content)).toEqual(range(1, total).map((i) => `b${i}`));
     expect(bob.states.filter((s) => s === 'reconnecting').length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('uploads a File from the page (another origin: CORS) with sendImage; the thumbnail loads in the page', async () => {
+    await connectInPage('alice', (await t.admin.ensureUserToken('alice')).token);
+    await t.admin.ensureUserToken('bob');
+    const png = await sharp({ create: { width: 300, height: 600, channels: 3, background: '#aa3300' } }).png().toBuffer();
+    const result = await page.evaluate(
+      async ({ bytes }) => {
+        const file = new File([new Uint8Array(bytes)], 'tall.png', { type: 'image/png' });
+        const sent = await (window as any).im.alice.client.sendImage({ user: 'bob' }, file);
+        const extra = sent.message.extra;
+        const thumb = await createImageBitmap(await (await fetch(extra.thumb_url)).blob());
+        const original = await fetch(extra.url);
+        return { extra, thumb: [thumb.width, thumb.height], type: original.headers.get('content-type'), size: (await original.arrayBuffer()).byteLength };
+      },
+      { bytes: [...png] },
+    );
+    expect(result.extra).toMatchObject({ width: 300, height: 600, is_original: 1, thumbWidth: 100, thumbHeight: 200, thumb_url: `${result.extra.url}?thumb=200` });
+    expect(result).toMatchObject({ thumb: [100, 200], type: 'image/png', size: png.length });
   });
 });

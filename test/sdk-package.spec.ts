@@ -1,15 +1,17 @@
 import { execFileSync } from 'child_process';
-import { existsSync, readFileSync } from 'fs';
+import { existsSync, readdirSync, readFileSync } from 'fs';
 import { join } from 'path';
 
 const PACKAGE = join(__dirname, '../packages/client');
 
 describe('@im-server/client as a package', () => {
-  it('has no Node built-ins (nor any import) in its source, so browsers can load it as is', () => {
-    const source = readFileSync(join(PACKAGE, 'src/index.ts'), 'utf8');
-    expect(source).not.toMatch(/^\s*import\s/m);
-    expect(source).not.toMatch(/\brequire\(\s*['"]/);
-    expect(source).not.toMatch(/\bBuffer\b|\bprocess\.|from ['"]node:|['"](crypto|events|net|http|fs)['"]/);
+  it('has no Node built-ins (nor any import but its own files) in its source, so browsers can load it as is', () => {
+    for (const file of readdirSync(join(PACKAGE, 'src'))) {
+      const source = readFileSync(join(PACKAGE, 'src', file), 'utf8');
+      for (const from of source.matchAll(/^\s*(?:import|export)\s[^;]*?\sfrom\s+['"]([^'"]+)['"]/gm)) expect({ file, from: from[1] }).toEqual({ file, from: expect.stringMatching(/^\.\/[a-z-]+$/) });
+      expect(source).not.toMatch(/\brequire\(\s*['"]/);
+      expect(source).not.toMatch(/\bBuffer\b|\bprocess\.|from ['"]node:|['"](crypto|events|net|http|fs)['"]/);
+    }
   });
 
   it('builds to ESM, CJS, a browser IIFE and type declarations that load and export the API', async () => {
@@ -25,7 +27,7 @@ describe('@im-server/client as a package', () => {
         console.log(JSON.stringify({ cjs: names(cjs), esm: names(esm), iife: names(sandbox.ImSdk) }));
       });`;
     const exported = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }));
-    const api = ['ImClient', 'ImCode', 'ImError', 'MessageTypes', 'conversationKey', 'makeNonce', 'moderationReason'];
+    const api = ['ImClient', 'ImCode', 'ImError', 'MediaUploadError', 'MessageTypes', 'conversationKey', 'imageSize', 'makeNonce', 'moderationReason'];
     expect(exported).toEqual({ cjs: api, esm: api, iife: api });
     const declarations = readFileSync(join(PACKAGE, 'dist/index.d.ts'), 'utf8');
     for (const name of ['ImClientOptions', 'ChatMessage', 'SendResult', 'SystemMessage', 'AckEvent', 'SyncData', 'GroupInfo', 'ImClientEvents']) {

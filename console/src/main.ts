@@ -1,4 +1,5 @@
 import { $, formatBytes, formatTime, h, safeUrl } from './dom';
+import { searchBox } from './search';
 // the client SDK (packages/client, `@im-server/client`), bundled from its source
 import { AckEvent, ChatMessage, Conversation, ConversationItem, EditEvent, GroupInfo, GroupMember, HistoryClearedEvent, ImClient, ImError, moderationReason, ReactionEvent, RecallEvent, SyncData, SystemMessage, TypingEvent } from '../../packages/client/src';
 import { applyReaction, reactionBar, TypingIndicator } from './interactions';
@@ -194,6 +195,12 @@ function renderShell(): void {
           h('input', { id: 'join-code', placeholder: 'invite code', required: true }),
           h('button', { type: 'submit' }, 'Join'),
         ),
+        searchBox({
+          client,
+          open: (conversation) => void openConversation(keyOf(conversation)),
+          titleOf: (conversation) => state.convs.get(keyOf(conversation))?.title ?? ('group' in conversation ? `#${conversation.group}` : conversation.user),
+          errorText,
+        }),
         h('ul', { id: 'conv-list', class: 'conv-list' }),
       ),
       h('section', { id: 'chat', class: 'chat' }, h('div', { class: 'empty muted' }, 'Pick a conversation, or start one.')),
@@ -342,13 +349,13 @@ function messageBody(message: ChatMessage): HTMLElement {
   if (message.type === 1) return h('div', { class: 'body text' }, message.content);
   if (message.type === 3) {
     const url = safeUrl(extra.url);
+    // the thumbnail (the server's own for uploaded images); the original when there is none or it fails
+    const thumb = safeUrl(extra.thumb_url) ?? url;
     const width = Number(extra.thumbWidth) || 200;
     const height = Number(extra.thumbHeight) || 200;
-    return h(
-      'div',
-      { class: 'body image' },
-      url ? h('a', { href: url, target: '_blank', rel: 'noopener noreferrer' }, h('img', { src: url, width, height, alt: 'image', loading: 'lazy' })) : '[image]',
-    );
+    const img = thumb ? h('img', { src: thumb, width, height, alt: 'image', loading: 'lazy', class: 'thumb' }) : undefined;
+    if (img && url && thumb !== url) (img as HTMLImageElement).onerror = () => ((img as HTMLImageElement).onerror = null, ((img as HTMLImageElement).src = url));
+    return h('div', { class: 'body image' }, url && img ? h('a', { href: url, target: '_blank', rel: 'noopener noreferrer' }, img) : '[image]');
   }
   if (message.type === 8) {
     const url = safeUrl(extra.download_url);
@@ -425,6 +432,8 @@ function renderChat(): void {
           'form',
           { id: 'composer', class: 'composer', onsubmit: onSend },
           h('button', { type: 'button', id: 'attach', class: 'icon', title: 'Image or file by URL', onclick: () => ($('#attach-form').hidden = !$('#attach-form').hidden) }, '+'),
+          h('button', { type: 'button', id: 'upload', class: 'icon', title: 'Upload an image or a file', onclick: () => $<HTMLInputElement>('#upload-file').click() }, '⇪'),
+          h('input', { id: 'upload-file', type: 'file', hidden: true, onchange: onUploadFile }),
           h('div', { id: 'reply-bar', class: 'reply-bar muted', hidden: true }),
           h('div', { id: 'mention-box', class: 'mention-box', hidden: true }),
           h('textarea', { id: 'message-input', rows: 1, placeholder: 'Message', onkeydown: onComposerKey, oninput: onComposerInput }),
@@ -691,6 +700,32 @@ async function sendMessage(message: { type: 1 | 3 | 8; content?: string; extra?:
     const reason = moderationReason(error);
     toast(reason !== undefined ? `not sent: rejected by moderation: ${reason}` : `not sent: ${errorText(error)}`);
     return false;
+  }
+}
+
+/** A file picked with the upload button: uploaded (POST /media/uploads, then PUT), then sent as an image (type 3) or a file (type 8). */
+async function onUploadFile(event: Event): Promise<void> {
+  const input = event.target as HTMLInputElement;
+  const file = input.files?.[0];
+  input.value = '';
+  const view = state.view;
+  if (!file || !view) return;
+  const button = $<HTMLButtonElement>('#upload');
+  button.disabled = true;
+  toast(`uploading ${file.name}…`);
+  try {
+    if (file.type.startsWith('image/')) {
+      // the SDK reads PNG/GIF/JPEG/WebP sizes itself; other images are decoded by the browser
+      const size = await createImageBitmap(file).then((bitmap) => ({ width: bitmap.width, height: bitmap.height }), () => undefined);
+      await client().sendImage(convOf(view.key), file, { ...size, isOriginal: 1 });
+    } else {
+      await client().sendFile(convOf(view.key), file);
+    }
+    toast(`sent ${file.name}`);
+  } catch (error) {
+    toast(`not sent: ${errorText(error)}`);
+  } finally {
+    button.disabled = false;
   }
 }
 

@@ -11,11 +11,11 @@ import { bodyErrorOf } from './http-error.filter';
  *   or key, nesting at most `maxDepth` deep: 400 naming the field.
  * Every refusal is `{code, msg}` with the HTTP status as `code`. A request without a body gets `{}`.
  */
-export function jsonBodyMiddleware(options: { maxBytes: number; maxDepth: number }): RequestHandler[] {
+export function jsonBodyMiddleware(options: { maxBytes: number; maxDepth: number; skip?: (req: Request) => boolean }): RequestHandler[] {
   const parse = express.json({ limit: options.maxBytes, strict: true, type: () => true, inflate: true });
 
   const contentType: RequestHandler = (req, res, next) => {
-    if (!hasBody(req)) return next();
+    if (options.skip?.(req) || !hasBody(req)) return next();
     const media = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
     if (media !== 'application/json') {
       return refuse(res, 415, `request body must be application/json (got ${media ? JSON.stringify(media) : 'no Content-Type'})`);
@@ -24,6 +24,7 @@ export function jsonBodyMiddleware(options: { maxBytes: number; maxDepth: number
   };
 
   const parseJson: RequestHandler = (req, res, next) => {
+    if (options.skip?.(req)) return next();
     parse(req, res, (error?: unknown) => {
       if (error) {
         const { status, msg } = bodyErrorOf(error, options.maxBytes);
@@ -34,6 +35,7 @@ export function jsonBodyMiddleware(options: { maxBytes: number; maxDepth: number
   };
 
   const check: RequestHandler = (req: Request, res: Response, next: NextFunction) => {
+    if (options.skip?.(req)) return next();
     if (!hasBody(req)) {
       if (req.body === undefined) req.body = {};
       return next();

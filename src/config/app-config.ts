@@ -156,6 +156,32 @@ export class AppConfig {
   @Type(() => Number) @IsInt() @Min(20) @Validate(Exceeds, ['PRESENCE_REFRESH_MS'])
   PRESENCE_TTL_MS = 30_000;
 
+  /** Local media storage (PROTOCOL §10), used when S3_BUCKET is unset. */
+  @IsString() @MinLength(1)
+  MEDIA_DIR = './data/media';
+
+  /** Largest upload in bytes (PROTOCOL §10: larger → 413). */
+  @Type(() => Number) @IsInt() @Min(1)
+  MEDIA_MAX_BYTES = 104_857_600;
+
+  /** S3-compatible media storage: set S3_BUCKET to use it instead of MEDIA_DIR (docs/media.md). */
+  @IsOptional() @Matches(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { message: 'S3_BUCKET must be a bucket name (3-63 of a-z 0-9 . -)' })
+  S3_BUCKET?: string;
+
+  /** Endpoint of an S3-compatible service (MinIO, Ceph, R2…); unset = AWS. Objects are addressed path-style under it. */
+  @IsOptional() @Matches(HTTP_URL, { message: 'S3_ENDPOINT must be an http or https URL' })
+  S3_ENDPOINT?: string;
+
+  @IsString() @MinLength(1)
+  S3_REGION = 'us-east-1';
+
+  /** Unset: the AWS SDK's default credential chain (environment, instance role…). */
+  @IsOptional() @IsString()
+  S3_ACCESS_KEY_ID?: string;
+
+  @IsOptional() @IsString()
+  S3_SECRET_ACCESS_KEY?: string;
+
   /** Event webhooks (PROTOCOL §11): where events are POSTed; unset = no events (and no outbox rows). */
   @IsOptional() @Matches(HTTP_URL, { message: 'WEBHOOK_URL must be an http or https URL' })
   WEBHOOK_URL?: string;
@@ -217,6 +243,13 @@ export class AppConfig {
   /** Where the console is served; must not overlap /admin, /docs, /health, /metrics, /media or WS_PATH. */
   @IsString() @Matches(CONSOLE_PATH_FORMAT, { message: 'CONSOLE_PATH must be a path like /console (letters, digits, . _ ~ -; no trailing slash)' })
   CONSOLE_PATH = '/console';
+
+  /**
+   * Store search lexemes with every text message and file (docs/search.md). false: messages stored
+   * meanwhile are not found by `search`; meant for measuring what indexing costs the send path.
+   */
+  @Transform(({ value }) => parseBoolean(value)) @IsBoolean({ message: 'SEARCH_INDEX must be true or false' })
+  SEARCH_INDEX = true;
 }
 
 /** First path segments served by something else. */
@@ -245,7 +278,7 @@ export class ConfigError extends Error {}
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const known = Object.keys(new AppConfig());
   const raw: Record<string, string> = {};
-  for (const key of [...known, 'DATABASE_URL', 'REDIS_URL', 'ADMIN_TOKEN', 'TOKEN_SECRET', 'MEDIA_BASE_URL', 'ALLOWED_ORIGINS', 'LOG_FORMAT', 'METRICS_PORT', 'WEBHOOK_URL', 'WEBHOOK_SECRET', 'PUSH_WEBHOOK_URL', 'BEFORE_SEND_WEBHOOK_URL']) {
+  for (const key of [...known, 'DATABASE_URL', 'REDIS_URL', 'ADMIN_TOKEN', 'TOKEN_SECRET', 'MEDIA_BASE_URL', 'ALLOWED_ORIGINS', 'LOG_FORMAT', 'METRICS_PORT', 'S3_BUCKET', 'S3_ENDPOINT', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY', 'WEBHOOK_URL', 'WEBHOOK_SECRET', 'PUSH_WEBHOOK_URL', 'BEFORE_SEND_WEBHOOK_URL']) {
     const value = env[key];
     if (value !== undefined && value !== '') raw[key] = value;
   }
@@ -262,5 +295,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (hook && !config.WEBHOOK_SECRET) throw new ConfigError(`Invalid configuration: WEBHOOK_SECRET is required when ${hook} is set (it signs every call)`);
   const clash = config.CONSOLE_ENABLED ? consolePathClash(config) : undefined;
   if (clash) throw new ConfigError(`Invalid configuration: CONSOLE_PATH=${JSON.stringify(config.CONSOLE_PATH)}: ${clash}`);
+  if ((config.S3_ACCESS_KEY_ID === undefined) !== (config.S3_SECRET_ACCESS_KEY === undefined)) {
+    throw new ConfigError('Invalid configuration: S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set together');
+  }
   return config;
 }

@@ -41,9 +41,16 @@ export function mountConsole(app: NestExpressApplication, config: AppConfig, dir
       res.setHeader('cache-control', 'no-cache');
       res.setHeader('x-content-type-options', 'nosniff');
       if (path.endsWith('.html')) {
-        res.setHeader('content-security-policy', "default-src 'self'; img-src * data:; connect-src 'self' ws: wss:; style-src 'self'; script-src 'self'; frame-ancestors 'none'");
+        res.setHeader('content-security-policy', `default-src 'self'; img-src * data:; connect-src 'self' ws: wss: ${uploadOrigins(config).join(' ')}; style-src 'self'; script-src 'self'; frame-ancestors 'none'`);
         res.setHeader('x-frame-options', 'DENY');
       }
     },
   });
+}
+
+/** Where the console's uploads go (PROTOCOL §10): MEDIA_BASE_URL's origin, and the S3 endpoint or bucket when S3 is configured. */
+function uploadOrigins(config: AppConfig): string[] {
+  const origins = [new URL(config.mediaBaseUrl).origin];
+  if (config.S3_BUCKET) origins.push(config.S3_ENDPOINT ? new URL(config.S3_ENDPOINT).origin : `https://${config.S3_BUCKET}.s3.${config.S3_REGION}.amazonaws.com`);
+  return origins;
 }

@@ -139,6 +139,12 @@ export const HISTORY_DATA: Schema = closed('one page of a conversation', {
   has_more: { type: 'boolean', description: 'more messages exist beyond this page in its direction' },
 });
 
+/** `data` of the search reply (PROTOCOL §12). */
+export const SEARCH_DATA: Schema = closed('one page of search results', {
+  messages: { type: 'array', description: 'newest first (by msg_id)', items: historyItem() },
+  has_more: { type: 'boolean', description: 'older matches exist: ask again with before_msg_id = the last msg_id of this page' },
+});
+
 const person = (description: string): Schema =>
   closed(description, { app_user_id: str('app_user_id'), nickname: str('nickname') });
 const personWithHead = (description: string): Schema =>
@@ -511,6 +517,7 @@ const FRAME_SPECS: Record<string, FrameSpec> = {
   },
   pong: { kind: 'reply', summary: 'Reply to ping.', success: ['nonce', 'time'] },
   history: { kind: 'reply', summary: 'Reply to history: one page.', data: HISTORY_DATA, success: ['data', 'nonce', 'time'] },
+  search: { kind: 'reply', summary: 'Reply to search: one page of matching messages, newest first.', data: SEARCH_DATA, success: ['data', 'nonce', 'time'] },
   block: { kind: 'reply', summary: 'Reply to block.', success: ['nonce', 'time'] },
   unblock: { kind: 'reply', summary: 'Reply to unblock.', success: ['nonce', 'time'] },
   createGroup: { kind: 'reply', summary: 'Reply to createGroup: the new group (with invite_code: the caller is its owner).', data: GROUP_DATA, success: ['data', 'nonce', 'time', 'group_id'] },

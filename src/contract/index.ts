@@ -8,6 +8,7 @@ import * as interactions from './interactions';
 import * as messaging from './messaging';
 import * as presence from './presence';
 import * as realtime from './realtime';
+import * as search from './search';
 import * as sync from './sync';
 
 export { EXPECTED } from './common';
@@ -51,6 +52,7 @@ export const REQUEST_SCHEMAS: Readonly<Record<string, Schema>> = Object.freeze({
   clearHistory: interactions.clearHistory,
   ping: realtime.ping,
   auth: realtime.auth,
+  search: search.search,
 });
 
 /** Actions the adapter answers itself, without a @SubscribeMessage handler. */

@@ -7,6 +7,7 @@ import { MessageLifecycle1764400000000 } from './migrations/1764400000000-Messag
 import { LifecycleCounts1764400000001 } from './migrations/1764400000001-LifecycleCounts';
 import { ReactionOrder1764400000002 } from './migrations/1764400000002-ReactionOrder';
 import { WebhookOutbox1764500000000 } from './migrations/1764500000000-WebhookOutbox';
+import { MessageSearch1764500000002 } from './migrations/1764500000002-MessageSearch';
 
 /** Migrations in the order they run; the schema comes only from these (synchronize is off). */
 export const MIGRATIONS = [
@@ -18,6 +19,7 @@ export const MIGRATIONS = [
   LifecycleCounts1764400000001,
   ReactionOrder1764400000002,
   WebhookOutbox1764500000000,
+  MessageSearch1764500000002,
 ];
 
 /**

@@ -4,10 +4,11 @@ import { ImCode, ImError } from '../common/im-error';
 import { AppConfig } from '../config/app-config';
 import { Db, Queryable } from '../database/db';
 import { PreparedSystemMessage, SystemMessageService, SystemMessageType } from '../system-messages/system-messages.service';
-import { LifecycleAccess, messageTarget, Participation, windowPassed } from './lifecycle-access';
+import { LifecycleAccess, messageTarget, MessageScope, windowPassed } from './lifecycle-access';
 import { hasRefs, MessageRefs, Mentions, ReaderView, refRequestOf } from './message-refs';
 import { MessageLimits, validateMessage } from './message-rules';
 import { Sender } from './messaging.service';
+import { searchTokensParam, searchTokensSql } from '../search/search-index';
 
 /** The edit reply `data` (and, with group_id / to_app_user_id, the `extra` of type 21). */
 export interface EditResult {
@@ -53,8 +54,9 @@ export class EditService {
     const msgId = this.access.msgIdOf(request);
     const hasExtra = request.extra !== undefined && request.extra !== null;
     const text = validateMessage({ type: 1, content: request.content, extra: request.extra }, this.limits);
-    const participation = await this.access.participation(sender.userId, request, msgId);
-    const refRequest = hasExtra ? refRequestOf(text.extra, participation.groupId !== undefined, true) : undefined;
+    const inGroup = request.group_id !== undefined && request.group_id !== null;
+    const refRequest = hasExtra ? refRequestOf(text.extra, inGroup, true) : undefined;
+    const participation = await this.access.scope(sender.userId, request, msgId);
     const now = Date.now();
     let prepared: PreparedSystemMessage | undefined;
     const data = await this.db.transaction(async (tx) => {
@@ -86,9 +88,20 @@ export class EditService {
       await tx.query(
         `UPDATE messages SET content = $2, extra = $3::jsonb, edited_at = $4,
                 mention_ids = CASE WHEN $5::boolean THEN $6::int[] ELSE mention_ids END,
-                mention_all = CASE WHEN $5::boolean THEN $7::boolean ELSE mention_all END
+                mention_all = CASE WHEN $5::boolean THEN $7::boolean ELSE mention_all END,
+                search_tokens = ${searchTokensSql('$8')}
           WHERE id = $1`,
-        [msgId, text.content, JSON.stringify(extra), editedAt, mentions !== undefined, mentions?.mentionIds ?? null, mentions?.mentionAll ?? false],
+        [
+          msgId,
+          text.content,
+          JSON.stringify(extra),
+          editedAt,
+          mentions !== undefined,
+          mentions?.mentionIds ?? null,
+          mentions?.mentionAll ?? false,
+          // search finds the new text, not the old (docs/search.md "Index maintenance")
+          searchTokensParam(1, text.content, extra),
+        ],
       );
       const result: EditResult = { msg_id: msgId, seq: message.seq, content: text.content, extra, edited_at: editedAt };
       prepared = await this.systemMessages.prepare(tx, {
@@ -110,7 +123,7 @@ export class EditService {
     return { data, group_id: participation.groupId !== undefined ? String(participation.groupId) : undefined };
   }
 
-  private async directView(tx: Queryable, senderId: number, participation: Participation): Promise<ReaderView> {
+  private async directView(tx: Queryable, senderId: number, participation: MessageScope): Promise<ReaderView> {
     const [row] = await tx.query<{ blocked: boolean }>(
       `SELECT EXISTS (SELECT 1 FROM conversation_members cm JOIN blacklist b ON b.user_id = cm.user_id AND b.blocked_user_id = $2
                        WHERE cm.conversation_id = $1 AND cm.user_id <> $2) AS blocked`,
@@ -127,7 +140,7 @@ export class EditService {
    */
   async editHistory(reader: Sender, request: Record<string, unknown>): Promise<{ data: { versions: EditVersion[] }; group_id?: string }> {
     const msgId = this.access.msgIdOf(request);
-    const participation = await this.access.participation(reader.userId, request, msgId);
+    const participation = await this.access.scope(reader.userId, request, msgId);
     const message = await this.access.messageIn(this.db, participation, msgId, false);
     if (message.recalled_at !== null || message.seq <= participation.fromSeq) throw ImError.notFound(`no such message: ${msgId}`);
     // one statement, one snapshot: an edit committing meanwhile is either wholly in it or not at all

@@ -3,6 +3,7 @@ import { ImError } from '../common/im-error';
 import { Db, Queryable } from '../database/db';
 import { UsersService } from '../users/users.service';
 import { conversationTarget } from './message-rules';
+import { participationOf } from './participation';
 
 /** A stored message with what recall, edit and editHistory need to decide. */
 export interface LockedMessage {
@@ -24,7 +25,7 @@ export interface LockedMessage {
 }
 
 /** A user's membership of the conversation a request names. */
-export interface Participation {
+export interface MessageScope {
   conversationId: number;
   groupId?: number;
   role: number;
@@ -57,33 +58,14 @@ export class LifecycleAccess {
   }
 
   /**
-   * The conversation named by `app_user_ids` / `group_id` and the user's part in it: a group must exist
-   * (404) and the user be a member (403); a one-to-one peer must exist (404) and their conversation
-   * too (else the message cannot be in it: 404).
+   * The conversation named by `app_user_ids` / `group_id` and the user's part in it (participationOf:
+   * group gone 404, not a member 403, unknown peer 404); a one-to-one pair without a conversation cannot
+   * hold the message: 404.
    */
-  async participation(userId: number, request: Record<string, unknown>, msgId: number, q: Queryable = this.db): Promise<Participation> {
-    const { peer, groupId } = conversationTarget(request);
-    if (groupId !== undefined) {
-      const [row] = await q.query<{ dissolved: boolean; role: number | null; joined_seq: number | null; cleared_seq: number | null }>(
-        `SELECT g.dissolved_at IS NOT NULL AS dissolved, cm.role, cm.joined_seq, cm.cleared_seq
-           FROM groups g LEFT JOIN conversation_members cm ON cm.conversation_id = g.id AND cm.user_id = $2
-          WHERE g.id = $1`,
-        [groupId, userId],
-      );
-      if (!row || row.dissolved) throw ImError.notFound(`no such group: ${groupId}`);
-      if (row.joined_seq === null) throw ImError.forbidden('you are not a member of this group');
-      return { conversationId: groupId, groupId, role: row.role ?? 0, fromSeq: Math.max(row.joined_seq, row.cleared_seq ?? 0) };
-    }
-    const other = await this.users.profile(peer!);
-    if (other.user_id === userId) throw ImError.badRequest('app_user_ids must name the other participant');
-    const [row] = await q.query<{ id: number; cleared_seq: number | null }>(
-      `SELECT c.id, cm.cleared_seq FROM conversations c
-         LEFT JOIN conversation_members cm ON cm.conversation_id = c.id AND cm.user_id = $3
-        WHERE c.kind = 1 AND c.user_low = $1 AND c.user_high = $2`,
-      [Math.min(other.user_id, userId), Math.max(other.user_id, userId), userId],
-    );
-    if (!row) throw ImError.notFound(`no such message: ${msgId}`);
-    return { conversationId: row.id, role: 0, fromSeq: row.cleared_seq ?? 0 };
+  async scope(userId: number, request: Record<string, unknown>, msgId: number, q: Queryable = this.db): Promise<MessageScope> {
+    const place = await participationOf(q, this.users, userId, conversationTarget(request));
+    if (place.conversationId === undefined) throw ImError.notFound(`no such message: ${msgId}`);
+    return { conversationId: place.conversationId, groupId: place.groupId, role: place.role, fromSeq: place.hiddenUpTo };
   }
 
   /** The message, locked for the rest of the transaction (`lock`), or undefined. */
@@ -93,7 +75,7 @@ export class LifecycleAccess {
   }
 
   /** The message of this conversation (404 when it is not one of it). */
-  async messageIn(q: Queryable, participation: Participation, msgId: number, lock: boolean): Promise<LockedMessage> {
+  async messageIn(q: Queryable, participation: MessageScope, msgId: number, lock: boolean): Promise<LockedMessage> {
     const message = await this.message(q, msgId, lock);
     if (!message || message.conversation_id !== participation.conversationId) throw ImError.notFound(`no such message in this conversation: ${msgId}`);
     return message;

@@ -14,6 +14,8 @@ export interface MessageLimits {
   maxExtraBytes: number;
   thumbUrlTemplate: string;
   mediaBaseUrl: string;
+  /** The thumbnail URL this server serves for an image URL it serves itself (local media), else undefined. */
+  localThumbUrl?: (url: string) => string | undefined;
 }
 
 /** A message body after validation: content and extra as they will be stored (server fields filled later). */
@@ -169,7 +171,7 @@ export function validateMessage(request: Record<string, unknown>, limits: Messag
       const width = positiveInt(extra, 'width');
       const height = positiveInt(extra, 'height');
       if (extra.is_original !== 1 && extra.is_original !== 2) throw ImError.badRequest('extra.is_original must be 1 or 2');
-      if (!optionalUrl(extra, 'thumb_url')) extra.thumb_url = limits.thumbUrlTemplate.split('{url}').join(imageUrl);
+      if (!optionalUrl(extra, 'thumb_url')) extra.thumb_url = limits.localThumbUrl?.(imageUrl) ?? limits.thumbUrlTemplate.split('{url}').join(imageUrl);
       Object.assign(extra, thumbSize(width, height));
       break;
     }

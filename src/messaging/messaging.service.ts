@@ -11,6 +11,7 @@ import { BeforeSendHook } from '../webhooks/before-send';
 import { SendTarget } from '../webhooks/send-access';
 import { groupRefusal, hasRefs, MessageRefs, Mentions, refRequestOf } from './message-refs';
 import { SendStore, StoreItem } from './send-store';
+import { localThumbUrl } from '../media/media-types';
 import { groupIdOf, MessageLimits, recipientOf, validateMessage, ValidatedMessage } from './message-rules';
 
 /** Who sends: the user and the connection the request came on (its push is skipped: it gets the reply). */
@@ -96,7 +97,11 @@ export class MessagingService implements SendDedupe {
       maxTextChars: config.MAX_TEXT_CHARS,
       maxExtraBytes: config.MAX_EXTRA_BYTES,
       thumbUrlTemplate: config.THUMB_URL_TEMPLATE,
-      mediaBaseUrl: config.mediaBaseUrl,
+      // read when used: with PORT=0 the default base is only known once the server listens
+      get mediaBaseUrl() {
+        return config.mediaBaseUrl;
+      },
+      localThumbUrl: (url) => (config.S3_BUCKET ? undefined : localThumbUrl(config.mediaBaseUrl, url)),
     };
   }
 

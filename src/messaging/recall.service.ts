@@ -4,7 +4,7 @@ import { ImError } from '../common/im-error';
 import { AppConfig } from '../config/app-config';
 import { Db, Queryable } from '../database/db';
 import { PreparedSystemMessage, SystemMessageService, SystemMessageType } from '../system-messages/system-messages.service';
-import { LifecycleAccess, LockedMessage, messageTarget, Participation, windowPassed } from './lifecycle-access';
+import { LifecycleAccess, LockedMessage, messageTarget, MessageScope, windowPassed } from './lifecycle-access';
 import { Sender } from './messaging.service';
 
 /** The recall reply (WebSocket and admin API): the message and when it was recalled. */
@@ -17,7 +17,7 @@ export interface RecallResult {
 }
 
 /** Who recalls: a participant, or the admin API. */
-type Recaller = { kind: 'user'; sender: Sender; participation: Participation } | { kind: 'admin' };
+type Recaller = { kind: 'user'; sender: Sender; participation: MessageScope } | { kind: 'admin' };
 
 /** Recall (delete for everyone), PROTOCOL §4 "Recall". */
 @Injectable()
@@ -37,7 +37,7 @@ export class RecallService {
   /** `recall` over WebSocket: the sender within the window, the group's owner and admins any time. */
   async recallRequest(sender: Sender, request: Record<string, unknown>): Promise<{ data: RecallResult; group_id?: string }> {
     const msgId = this.access.msgIdOf(request);
-    const participation = await this.access.participation(sender.userId, request, msgId);
+    const participation = await this.access.scope(sender.userId, request, msgId);
     const data = await this.recall({ kind: 'user', sender, participation }, msgId);
     return { data, group_id: data.group_id };
   }
@@ -64,7 +64,7 @@ export class RecallService {
       if (message.recalled_at !== null) return { msg_id: msgId, seq: message.seq, ...target, recalled_at: message.recalled_at };
 
       await tx.query(
-        `UPDATE messages SET recalled_at = $2, content = '', extra = '{}', edited_at = NULL, mention_ids = NULL, mention_all = false WHERE id = $1`,
+        `UPDATE messages SET recalled_at = $2, content = '', extra = '{}', edited_at = NULL, mention_ids = NULL, mention_all = false, search_tokens = NULL WHERE id = $1`,
         [msgId, now],
       );
       await tx.query(`DELETE FROM message_edits WHERE msg_id = $1`, [msgId]);
@@ -90,7 +90,7 @@ export class RecallService {
   }
 
   /** 403 unless the user sent it within the window or owns / administers its group. */
-  private checkAllowed(userId: number, participation: Participation, message: LockedMessage, now: number): void {
+  private checkAllowed(userId: number, participation: MessageScope, message: LockedMessage, now: number): void {
     const privileged = message.kind === 2 && (message.owner_id === userId || participation.role === 1);
     if (privileged) return;
     if (message.sender_id !== userId) throw ImError.forbidden('only the sender, or the owner and admins of the group, may recall this message');

@@ -1,7 +1,9 @@
 import { Injectable } from '@nestjs/common';
+import { AppConfig } from '../config/app-config';
 import { Db, Queryable } from '../database/db';
 import { SetStatement, WriteBatcher } from '../database/write-batcher';
 import { MessageColumns, WebhookOutbox } from '../webhooks/outbox';
+import { searchTokensParam, searchTokensSql } from '../search/search-index';
 
 /** One message to store: who sends, to whom (app_user_id or group id), and what. */
 export interface StoreItem<Target> {
@@ -79,8 +81,8 @@ const STORE_SET_TAIL = `
     WHERE conversations.id = x.conversation_id
   ),
   m AS (
-    INSERT INTO messages (id, conversation_id, seq, sender_id, nonce, type, content, extra, created_at, mention_ids, mention_all)
-    SELECT id, conversation_id, seq, sender_id, nonce, type, content, extra::jsonb, created_at, mention_ids, mention_all FROM n
+    INSERT INTO messages (id, conversation_id, seq, sender_id, nonce, type, content, extra, created_at, mention_ids, mention_all, search_tokens)
+    SELECT id, conversation_id, seq, sender_id, nonce, type, content, extra::jsonb, created_at, mention_ids, mention_all, ${searchTokensSql('tokens')} FROM n
   ),
   rs AS (
     UPDATE conversation_members cm SET read_seq = GREATEST(cm.read_seq, x.seq)
@@ -94,8 +96,8 @@ const STORE_SET_TAIL = `
 const storeDirectSet = (hooks: string) => `
   WITH i AS (
     SELECT i.*, NULL::int[] AS mention_ids, false AS mention_all
-      FROM unnest($1::int[], $2::text[], $3::bigint[], $4::text[], $5::int[], $6::text[], $7::text[])
-      WITH ORDINALITY AS i(sender_id, to_id, created_at, nonce, type, content, extra, ord)
+      FROM unnest($1::int[], $2::text[], $3::bigint[], $4::text[], $5::int[], $6::text[], $7::text[], $8::text[])
+      WITH ORDINALITY AS i(sender_id, to_id, created_at, nonce, type, content, extra, tokens, ord)
   ),
   r AS (
     SELECT i.*, u.id AS recipient_id,
@@ -119,8 +121,8 @@ const storeGroupSet = (hooks: string) => `
   WITH i AS (
     -- mention ids travel as array literals ('{3,7}', or NULL): unnest cannot take an array of arrays
     SELECT i.*, i.mention_text::int[] AS mention_ids
-      FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::text[], $5::int[], $6::text[], $7::text[], $8::text[], $9::bool[])
-      WITH ORDINALITY AS i(sender_id, group_id, created_at, nonce, type, content, extra, mention_text, mention_all, ord)
+      FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::text[], $5::int[], $6::text[], $7::text[], $8::text[], $9::bool[], $10::text[])
+      WITH ORDINALITY AS i(sender_id, group_id, created_at, nonce, type, content, extra, mention_text, mention_all, tokens, ord)
   ),
   r AS (
     SELECT i.*, g.owner_id, g.banned_to_post, g.dissolved_at IS NOT NULL AS dissolved,
@@ -142,10 +144,10 @@ const storeGroupSet = (hooks: string) => `
   FROM r JOIN users s ON s.id = r.sender_id LEFT JOIN n ON n.ord = r.ord`;
 
 /** One message alone (a batch that failed as a whole, or a first message): the row, or a unique violation. */
-const storeTail = (mentions: string) => `
+const storeTail = (mentions: string, tokens: string) => `
   m AS (
-    INSERT INTO messages (id, conversation_id, seq, sender_id, nonce, type, content, extra, created_at, mention_ids, mention_all)
-    SELECT c.last_msg_id, c.id, c.last_seq, $1, $4, $5, $6, $7::jsonb, $3, ${mentions} FROM c
+    INSERT INTO messages (id, conversation_id, seq, sender_id, nonce, type, content, extra, created_at, mention_ids, mention_all, search_tokens)
+    SELECT c.last_msg_id, c.id, c.last_seq, $1, $4, $5, $6, $7::jsonb, $3, ${mentions}, ${searchTokensSql(tokens)} FROM c
     RETURNING id, seq, conversation_id, created_at
   ),
   rs AS (
@@ -164,7 +166,7 @@ const storeDirect = (hooks: string) => `
     WHERE NOT r.blocked AND r.id <> $1 AND conversations.user_low = LEAST($1::int, r.id) AND conversations.user_high = GREATEST($1::int, r.id)
       AND conversations.kind = 1
     RETURNING conversations.id, conversations.last_seq, conversations.last_msg_id
-  ),${storeTail('NULL, false')}${hooks}
+  ),${storeTail('NULL, false', '$8')}${hooks}
   SELECT 1 AS ord, false AS duplicate, r.id AS recipient_id, r.blocked, m.id AS msg_id, m.seq, s.app_user_id, s.nickname, s.head
   FROM users s LEFT JOIN r ON true LEFT JOIN m ON true WHERE s.id = $1`;
 
@@ -181,7 +183,7 @@ const storeGroup = (hooks: string) => `
     WHERE conversations.id = $2 AND NOT g.dissolved AND g.member AND g.muted_until <= $3
       AND (g.banned_to_post = 0 OR g.owner_id = $1 OR g.role = 1)
     RETURNING conversations.id, conversations.last_seq, conversations.last_msg_id
-  ),${storeTail('$8::int[], $9::boolean')}${hooks}
+  ),${storeTail('$8::int[], $9::boolean', '$10')}${hooks}
   SELECT 1 AS ord, false AS duplicate, g.owner_id IS NOT NULL AS found, g.dissolved, g.member, g.banned_to_post, g.owner_id, g.role, g.muted_until,
          m.id AS msg_id, m.seq, s.app_user_id, s.nickname, s.head,
          CASE WHEN m.id IS NOT NULL THEN ARRAY(SELECT user_id FROM conversation_members WHERE conversation_id = $2) END AS member_ids
@@ -249,11 +251,16 @@ export class SendStore {
   /** Wakes the webhook dispatcher after a message committed (webhooks on only). */
   private readonly committed?: <R extends StoredRow>(row: R) => R;
 
+  /** SEARCH_INDEX: the search lexemes (src/search/search-index.ts) go in as the last parameter of every statement. */
+  private readonly indexSearch: boolean;
+
   constructor(
     private readonly db: Db,
     private readonly batcher: WriteBatcher,
     outbox: WebhookOutbox,
+    config: AppConfig,
   ) {
+    this.indexSearch = config.SEARCH_INDEX;
     // webhook rows (message.created, the offline push job) are written by the store statements
     // themselves, set-based, so they commit with the messages (src/webhooks, docs/webhooks.md)
     const set: MessageColumns = { from: 'n', id: 'n.id', time: 'n.created_at' };
@@ -268,12 +275,14 @@ export class SendStore {
         return row;
       };
     }
-    this.direct = { name: `store_direct_set${this.variant}`, sql: directSet, params: setParams, alone: (item) => this.alone<DirectRow, string>('store_direct', this.storeDirectSql, item) };
+    this.direct = { name: `store_direct_set${this.variant}`, sql: directSet, params: (items) => [...setParams(items), items.map((item) => this.tokensOf(item))],
+      alone: (item) => this.alone<DirectRow, string>('store_direct', this.storeDirectSql, item, (one) => [...singleParams(one), this.tokensOf(one)]),
+    };
     this.group = {
       name: `store_group_set${this.variant}`,
       sql: groupSet,
-      params: groupSetParams,
-      alone: (item) => this.alone<GroupRow, number>('store_group', this.storeGroupSql, item, singleGroupParams),
+      params: (items) => [...groupSetParams(items), items.map((item) => this.tokensOf(item))],
+      alone: (item) => this.alone<GroupRow, number>('store_group', this.storeGroupSql, item, (one) => [...singleGroupParams(one), this.tokensOf(one)]),
       // the members are read once per group and batch (on its first message): the others share them
       complete: (rows) => {
         const members = new Map<number, number[]>();
@@ -308,12 +317,16 @@ export class SendStore {
            SELECT c.id, u, 0, 0, $3 FROM c, unnest(ARRAY[$1::int, $2::int]) AS u`,
           [low, high, item.time],
         );
-        return (await tx.query<DirectRow>(this.storeDirectSql, singleParams(item)))[0];
+        return (await tx.query<DirectRow>(this.storeDirectSql, [...singleParams(item), this.tokensOf(item)]))[0];
       }),
     ).then((row) => (this.committed ? this.committed(row) : row));
   }
 
-  private alone<R extends StoredRow, T>(name: string, sql: string, item: StoreItem<T>, params: (item: StoreItem<T>) => unknown[] = singleParams): Promise<R> {
+  private tokensOf(item: StoreItem<unknown>): string | null {
+    return searchTokensParam(item.type, item.content, item.extra, this.indexSearch);
+  }
+
+  private alone<R extends StoredRow, T>(name: string, sql: string, item: StoreItem<T>, params: (item: StoreItem<T>) => unknown[]): Promise<R> {
     return this.orDuplicate(async () => (await this.db.queryPrepared<R>(`${name}${this.variant}`, sql, params(item)))[0]);
   }
 

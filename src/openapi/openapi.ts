@@ -21,6 +21,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .addServer('/', 'the server this document was fetched from (GET /docs-json); by default http://127.0.0.1:3000')
     // addSecurity, not addBearerAuth: that one adds bearerFormat JWT, and the admin token is no JWT
     .addSecurity('bearer', { type: 'http', scheme: 'bearer', description: 'the admin token: an opaque string (ADMIN_TOKEN), not a JWT' })
+    .addSecurity('client', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'a client token (POST /admin/users/{app_user_id}/tokens), as on the WebSocket' })
     .build();
   const document = SwaggerModule.createDocument(app, config);
   // tags in the order a reader needs them, each described
@@ -33,6 +34,7 @@ const TAGS = [
   { name: 'admin: groups', description: 'group operations for the app back end (the admin acts as user_id 0)' },
   { name: 'admin: messages', description: 'chat history' },
   { name: 'admin: conversations', description: 'unread conversations (the sync payload)' },
+  { name: 'media', description: 'uploads with a client token; reading files and thumbnails (public, unguessable URLs; PROTOCOL §10, docs/media.md)' },
   { name: 'health', description: 'readiness and liveness probes (public)' },
   { name: 'protocol', description: 'the WebSocket protocol description (public)' },
 ];

@@ -33,10 +33,13 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
   // env.DATABASE_URL (e.g. a private cluster of a fault test) wins over the environment's
   const databaseUrl = env.DATABASE_URL ?? process.env.DATABASE_URL;
   const dataDir = databaseUrl ? undefined : mkdtempSync(join(tmpdir(), 'im-test-'));
+  // uploads of a test server go to a temporary directory unless the test names one
+  const mediaDir = env.MEDIA_DIR ? undefined : mkdtempSync(join(tmpdir(), 'im-test-media-'));
   const config = loadConfig({
     LOG_LEVEL: 'error',
     ADMIN_TOKEN,
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : { DATA_DIR: dataDir }),
+    ...(mediaDir ? { MEDIA_DIR: mediaDir } : {}),
     ...env,
     // a free port unless the test asks for one (a restart on the same port)
     PORT: env.PORT ?? '0',
@@ -84,6 +87,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
       for (const client of clients) client.close();
       await server.close();
       if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+      if (mediaDir) rmSync(mediaDir, { recursive: true, force: true });
     },
   };
 }

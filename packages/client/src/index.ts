@@ -1,10 +1,14 @@
 /**
  * @im-server/client: the client SDK of im-server (docs/PROTOCOL.md §2–6).
  *
- * One file on purpose: no relative imports, so the same source compiles to ESM, CJS, a browser IIFE
- * and one declaration file without extension juggling. No Node built-ins: it runs in browsers
- * (native WebSocket) and in Node (pass the `ws` class as `WebSocket`).
+ * The client in this file; media uploads in media.ts (bundled by esbuild into the same outputs). No
+ * Node built-ins anywhere: it runs in browsers (native WebSocket) and in Node (pass the `ws` class as
+ * `WebSocket`).
  */
+import { headOf, httpOriginOf, imageSize, imageTypeOf, isMediaInput, MediaInput, uploadMedia, UploadedMedia, UploadOptions, FileUploadOptions, ImageUploadOptions, VideoUploadOptions, VoiceUploadOptions } from './media';
+
+export { imageSize, MediaUploadError } from './media';
+export type { FileUploadOptions, ImageUploadOptions, MediaInput, UploadedMedia, UploadOptions, VideoUploadOptions, VoiceUploadOptions } from './media';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -378,6 +382,23 @@ export interface HistoryPage {
   has_more: boolean;
 }
 
+/** `search` (PROTOCOL §12): where to search and which page. */
+export interface SearchOptions {
+  /** narrow to one conversation; absent = every conversation of this user */
+  conversation?: Conversation;
+  /** 1–50, default 20 */
+  limit?: number;
+  /** the next page: the `msg_id` of the last message of the previous page */
+  before_msg_id?: number;
+}
+
+export interface SearchPage {
+  /** matches, newest first (by msg_id) */
+  messages: ChatMessage[];
+  /** older matches exist: ask again with `before_msg_id` = the last `msg_id` of this page */
+  has_more: boolean;
+}
+
 /** Anything with the browser WebSocket's shape: globalThis.WebSocket, or the `ws` package's class. */
 export type WebSocketClass = new (url: string, ...rest: any[]) => any;
 
@@ -402,6 +423,10 @@ export interface ImClientOptions {
   maxServerErrorRetries?: number;
   /** how many times a request answered 429 is retried after a short delay (default 5) */
   maxRateLimitRetries?: number;
+  /** http(s)://host:port for media uploads (POST /media/uploads); default: the origin of `url` */
+  httpUrl?: string;
+  /** the fetch used for media uploads; default globalThis.fetch */
+  fetch?: typeof fetch;
 }
 
 export interface StateDetail {
@@ -1096,11 +1121,31 @@ export class ImClient {
   sendText(conversation: Conversation, text: string, extra?: Record<string, unknown>): Promise<SendResult> {
     return this.send(conversation, { type: 1, content: text, extra });
   }
-  sendVoice(conversation: Conversation, extra: VoiceExtra, content?: string): Promise<SendResult> {
-    return this.send(conversation, { type: 2, content, extra });
+  /** A voice message: with a VoiceExtra, or a file to upload first (media.ts) and the duration. */
+  sendVoice(conversation: Conversation, extra: VoiceExtra, content?: string): Promise<SendResult>;
+  sendVoice(conversation: Conversation, file: MediaInput, options: VoiceUploadOptions): Promise<SendResult>;
+  async sendVoice(conversation: Conversation, what: VoiceExtra | MediaInput, more?: string | VoiceUploadOptions): Promise<SendResult> {
+    if (!isMediaInput(what)) return this.send(conversation, { type: 2, content: more as string | undefined, extra: what });
+    const options = more as VoiceUploadOptions;
+    const media = await this.uploadMedia(what, options);
+    return this.send(conversation, { type: 2, content: options.content, extra: { ...options.extra, voice_url: media.url, duration: options.duration } });
   }
-  sendImage(conversation: Conversation, extra: ImageExtra, content?: string): Promise<SendResult> {
-    return this.send(conversation, { type: 3, content, extra });
+  /** An image message: with an ImageExtra, or a file to upload first (width/height read from PNG/GIF/JPEG/WebP headers when not given). */
+  sendImage(conversation: Conversation, extra: ImageExtra, content?: string): Promise<SendResult>;
+  sendImage(conversation: Conversation, file: MediaInput, options?: ImageUploadOptions): Promise<SendResult>;
+  async sendImage(conversation: Conversation, what: ImageExtra | MediaInput, more?: string | ImageUploadOptions): Promise<SendResult> {
+    if (!isMediaInput(what)) return this.send(conversation, { type: 3, content: more as string | undefined, extra: what });
+    const options = (more ?? {}) as ImageUploadOptions;
+    const head = await headOf(what);
+    let { width, height } = options;
+    if (width === undefined || height === undefined) {
+      const size = head && imageSize(head);
+      if (!size) throw new ImError(400, 'sendImage: give width and height (they could not be read from the file)', 'send');
+      ({ width, height } = size);
+    }
+    const sniffed = head && !(typeof Blob !== 'undefined' && what instanceof Blob && what.type) ? imageTypeOf(head) : undefined;
+    const media = await this.uploadMedia(what, { ...options, contentType: options.contentType ?? sniffed });
+    return this.send(conversation, { type: 3, content: options.content, extra: { ...options.extra, url: media.url, width, height, is_original: options.isOriginal ?? 1 } });
   }
   sendLocation(conversation: Conversation, extra: LocationExtra, content?: string): Promise<SendResult> {
     return this.send(conversation, { type: 4, content, extra });
@@ -1111,11 +1156,51 @@ export class ImClient {
   sendCard(conversation: Conversation, extra: CardExtra, content?: string): Promise<SendResult> {
     return this.send(conversation, { type: 6, content, extra });
   }
-  sendVideo(conversation: Conversation, extra: VideoExtra, content?: string): Promise<SendResult> {
-    return this.send(conversation, { type: 7, content, extra });
+  /** A video message: with a VideoExtra, or a file to upload first with its size, length and cover (a file, uploaded too, or a URL). */
+  sendVideo(conversation: Conversation, extra: VideoExtra, content?: string): Promise<SendResult>;
+  sendVideo(conversation: Conversation, file: MediaInput, options: VideoUploadOptions): Promise<SendResult>;
+  async sendVideo(conversation: Conversation, what: VideoExtra | MediaInput, more?: string | VideoUploadOptions): Promise<SendResult> {
+    if (!isMediaInput(what)) return this.send(conversation, { type: 7, content: more as string | undefined, extra: what });
+    const options = more as VideoUploadOptions;
+    const coverUrl = typeof options.cover === 'string' ? options.cover : (await this.uploadMedia(options.cover, { contentType: options.coverContentType })).url;
+    const media = await this.uploadMedia(what, options);
+    const extra = { ...options.extra, video_url: media.url, cover_url: coverUrl, videoTotalTime: options.videoTotalTime, width: options.width, height: options.height };
+    return this.send(conversation, { type: 7, content: options.content, extra });
   }
-  sendFile(conversation: Conversation, extra: FileExtra, content?: string): Promise<SendResult> {
-    return this.send(conversation, { type: 8, content, extra });
+  /**
+   * A file message: with a FileExtra, or a file to upload first. The upload's key is the message's
+   * `etag`, so the server's default download_url (`{MEDIA_BASE_URL}/{key}?attname=…`) serves it.
+   */
+  sendFile(conversation: Conversation, extra: FileExtra, content?: string): Promise<SendResult>;
+  sendFile(conversation: Conversation, file: MediaInput, options?: FileUploadOptions): Promise<SendResult>;
+  async sendFile(conversation: Conversation, what: FileExtra | MediaInput, more?: string | FileUploadOptions): Promise<SendResult> {
+    if (!isMediaInput(what)) return this.send(conversation, { type: 8, content: more as string | undefined, extra: what });
+    const options = (more ?? {}) as FileUploadOptions;
+    const media = await this.uploadMedia(what, options);
+    const extra = { ...options.extra, file_name: media.fileName ?? 'file', file_size: media.size, etag: media.key };
+    return this.send(conversation, { type: 8, content: options.content, extra });
+  }
+
+  /**
+   * Uploads a file (PROTOCOL §10) with this client's token: a browser File/Blob, bytes (a Node buffer,
+   * Uint8Array, ArrayBuffer) or a stream (with options.size). Resolves with `url` (to put into a
+   * message) and the key; rejects with MediaUploadError (status 401, 403, 413, 415…).
+   */
+  uploadMedia(file: MediaInput, options?: UploadOptions): Promise<UploadedMedia> {
+    const getToken = this.options.getToken;
+    return uploadMedia(
+      {
+        httpUrl: (this.options.httpUrl ?? httpOriginOf(this.options.url)).replace(/\/+$/, ''),
+        token: async () => {
+          if (this.token === null && getToken) this.token = await getToken();
+          return this.token as string;
+        },
+        refreshToken: getToken ? async () => (this.token = await getToken()) : undefined,
+        fetch: this.options.fetch,
+      },
+      file,
+      options,
+    );
   }
 
   /**
@@ -1146,6 +1231,20 @@ export class ImClient {
   /** Read receipt: 1 delivered, 2 read (moves this user's read position, clears unread). */
   async ack(conversation: Conversation, msgId: number, status: 1 | 2): Promise<void> {
     await this.request('ack', { ...this.target(conversation), msg_id: msgId, status });
+  }
+
+  /**
+   * Searches the text messages and file names this user may read (PROTOCOL §12): every word of `query`
+   * must occur; CJK text matches as a substring. Newest first; does not emit `message` events.
+   */
+  async search(query: string, options: SearchOptions = {}): Promise<SearchPage> {
+    const fields: Record<string, unknown> = { query };
+    if (options.conversation) Object.assign(fields, this.target(options.conversation));
+    if (options.limit !== undefined) fields.limit = options.limit;
+    if (options.before_msg_id !== undefined) fields.before_msg_id = options.before_msg_id;
+    const data = parseData(await this.request('search', fields)) ?? {};
+    const messages = Array.isArray(data.messages) ? data.messages.map((item: any) => this.messageFromHistory(item)) : [];
+    return { messages, has_more: Boolean(data.has_more) };
   }
 
   /** One page of a conversation's history (does not emit `message` events). */
