@@ -27,7 +27,7 @@ describe('@im-server/client as a package', () => {
         console.log(JSON.stringify({ cjs: names(cjs), esm: names(esm), iife: names(sandbox.ImSdk) }));
       });`;
     const exported = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }));
-    const api = ['ImClient', 'ImError', 'MediaUploadError', 'MessageTypes', 'conversationKey', 'imageSize', 'makeNonce'];
+    const api = ['ImClient', 'ImCode', 'ImError', 'MediaUploadError', 'MessageTypes', 'conversationKey', 'imageSize', 'makeNonce', 'moderationReason'];
     expect(exported).toEqual({ cjs: api, esm: api, iife: api });
     const declarations = readFileSync(join(PACKAGE, 'dist/index.d.ts'), 'utf8');
     for (const name of ['ImClientOptions', 'ChatMessage', 'SendResult', 'SystemMessage', 'AckEvent', 'SyncData', 'GroupInfo', 'ImClientEvents']) {
