@@ -77,6 +77,29 @@ describe('before-send webhook (PROTOCOL §11, send step 3)', () => {
     expect((await allowing.sql('SELECT content FROM messages ORDER BY id')).map((row: any) => row.content)).toEqual(['h***o']);
   });
 
+  it('replace: a reply_to and mentions in the replacement are resolved and counted like a send\'s', async () => {
+    const owner = await allowing.connect('owner');
+    const member = await allowing.connect('member');
+    await allowing.connect('other');
+    const group = await owner.request('createGroup', { extra: { group_name: 'G', app_user_ids: ['member', 'other'] } });
+    const first = await owner.request('groupChat', { type: 1, content: 'first', group_id: group.group_id });
+    expect(first.code).toBe(200);
+    // the app turns a plain message into a reply that mentions `member`
+    hook.answer = () => ({ status: 200, body: { action: 'replace', extra: { reply_to: first.msg_id, mentions: ['member'] } } });
+    const reply = await owner.request('groupChat', { type: 1, content: 'see above', group_id: group.group_id });
+    expect(reply.code).toBe(200);
+    const quote = { msg_id: first.msg_id, seq: 1, app_user_id: 'owner', nickname: 'owner-nick', type: 1, preview: 'first' };
+    expect(dataOf(reply).extra).toEqual({ reply_to: quote, mentions: ['member'] });
+    expect(dataOf(await member.push('groupChat', (frame) => frame.msg_id === reply.msg_id)).extra.reply_to).toEqual(quote);
+    const [stored] = await allowing.sql('SELECT mention_ids FROM messages WHERE id = $1', [reply.msg_id]);
+    expect(stored.mention_ids).toHaveLength(1);
+    const synced = dataOf(await member.request('sync')).extra.groupList;
+    expect(synced.map((item: any) => [item.count, item.mention_count])).toEqual([[2, 1]]);
+    // a replacement naming a non-member is refused like a send
+    hook.answer = () => ({ status: 200, body: { action: 'replace', extra: { mentions: ['stranger'] } } });
+    expect((await owner.request('groupChat', { type: 1, content: 'x', group_id: group.group_id })).code).toBe(400);
+  });
+
   it('a hook that times out or fails: allow stores, reject answers 812', async () => {
     hook.answer = () => 'hang';
     const alice = await allowing.connect('alice');

@@ -174,7 +174,11 @@ export class MessagingService implements SendDedupe {
     }
     if (to === sender.appUserId) return this.duplicateOr(sender.userId, nonce, ImError.badRequest('app_user_ids: cannot send a message to yourself'));
     if (this.beforeSend.enabled) {
-      const reviewed = await this.reviewed(sender, nonce, { to_app_user_id: to }, message);
+      const reviewed = await this.reviewed(sender, nonce, { to_app_user_id: to }, message, async (extra) => {
+        const refs = refRequestOf(extra, false, true);
+        if (hasRefs(refs)) await this.refs.resolve(await this.refs.directView(sender.userId, to), refs, extra);
+        return undefined;
+      });
       if (reviewed.reply) return reviewed.reply;
       message = reviewed.message!;
     }
@@ -225,8 +229,12 @@ export class MessagingService implements SendDedupe {
       return this.duplicateOr(sender.userId, nonce, error);
     }
     if (this.beforeSend.enabled) {
-      const reviewed = await this.reviewed(sender, nonce, { group_id: groupId }, message);
+      const reviewed = await this.reviewed(sender, nonce, { group_id: groupId }, message, async (extra) => {
+        const refs = refRequestOf(extra, true, true);
+        return hasRefs(refs) ? this.refs.resolve(await this.refs.groupView(sender.userId, groupId, Date.now()), refs, extra) : undefined;
+      });
       if (reviewed.reply) return reviewed.reply;
+      if (reviewed.message !== message) mentions = reviewed.mentions;
       message = reviewed.message!;
     }
     const now = Date.now();
@@ -373,11 +381,23 @@ export class MessagingService implements SendDedupe {
    * Send step 3's before-send webhook (only when configured): the message to store, or the reply
    * (831 for a stored nonce, else the refusal: 404/811/403, 812, 400 for an invalid replacement).
    */
-  private async reviewed(sender: Sender, nonce: string, target: SendTarget, message: ValidatedMessage): Promise<{ message?: ValidatedMessage; reply?: ReplyBody }> {
+  /**
+   * The before-send webhook's verdict. A replacement is checked like a send: its card is filled, and
+   * its `reply_to` / mentions are resolved again by `resolveRefs` (a quote object the hook handed back
+   * is re-read from its msg_id), so what is stored and counted is what the replacement says.
+   */
+  private async reviewed(
+    sender: Sender,
+    nonce: string,
+    target: SendTarget,
+    message: ValidatedMessage,
+    resolveRefs: (extra: Record<string, unknown>) => Promise<Mentions | undefined>,
+  ): Promise<{ message?: ValidatedMessage; mentions?: Mentions; reply?: ReplyBody }> {
     try {
       const result = await this.beforeSend.review(sender.userId, nonce, target, message, this.limits);
-      if (result !== message) await this.fillCard(result);
-      return { message: result };
+      if (result === message) return { message };
+      await this.fillCard(result);
+      return { message: result, mentions: await resolveRefs(result.extra) };
     } catch (error) {
       return { reply: await this.duplicateOr(sender.userId, nonce, error) };
     }
