@@ -49,7 +49,7 @@ describe('offline push webhook (PROTOCOL §11) over two nodes', () => {
     const x = await node1.connect('x');
     const fromX = [];
     for (let i = 0; i < 2; i++) fromX.push((await x.request('chat', { type: 1, content: `x${i}`, app_user_ids: 'c' })).msg_id);
-    await node1.sql(`UPDATE messages SET recalled_at = $2 WHERE id = $1`, [fromX[0], Date.now()]);
+    expect((await x.request('recall', { app_user_ids: 'c', msg_id: fromX[0] })).code).toBe(200);
     const c = await node2.connect('c');
     expect((await c.request('setConversation', { app_user_ids: 'y', muted: true })).code).toBe(200);
     // d muted the group: no push for it
@@ -92,6 +92,22 @@ describe('offline push webhook (PROTOCOL §11) over two nodes', () => {
     expect(direct.length).toBeGreaterThan(0);
     for (const one of direct) expect(one.body.recipients.map((r: any) => r.app_user_id)).toEqual(['c']);
     expect(new Set(calls.map((one) => one.eventId)).size).toBe(calls.length);
+
+    // mentions: mentions_me names the offline recipients the message mentions (a is online: no push)
+    const mention = await s.request('groupChat', { type: 1, content: '@e @a look', extra: { mentions: ['e', 'a'] }, group_id: group.group_id });
+    expect(mention.code).toBe(200);
+    const mentionCalls = (await push.until((all) => all.some((one) => one.body.message.msg_id === mention.msg_id))).filter((one) => one.body.message.msg_id === mention.msg_id);
+    expect(mentionCalls).toHaveLength(1);
+    expect(mentionCalls[0].body.message.mentions_me).toEqual(['e']);
+    expect(mentionCalls[0].body.recipients).toEqual([
+      { app_user_id: 'c', badge: 3 },
+      { app_user_id: 'e', badge: 2 },
+    ]);
+    // @all mentions every recipient
+    const all = await s.request('groupChat', { type: 1, content: 'everyone', extra: { mention_all: true }, group_id: group.group_id });
+    expect(all.code).toBe(200);
+    const allCalls = (await push.until((every) => every.some((one) => one.body.message.msg_id === all.msg_id))).filter((one) => one.body.message.msg_id === all.msg_id);
+    expect(allCalls[0].body.message.mentions_me).toEqual(['c', 'e']);
   });
 
   it('splits a large group into calls of at most 1,000 recipients', async () => {
