@@ -71,7 +71,7 @@ export class HistoryService {
 
   /** History of a one-to-one conversation or a group, one page (PROTOCOL §4 History). */
   async history(query: HistoryQuery): Promise<HistoryPage> {
-    let conversationId: number | undefined;
+    let conversationId: number;
     let fromSeq = 0;
     if (query.groupId !== undefined) {
       const [group] = await this.db.query<{ dissolved: boolean; joined_seq: number | null; cleared_seq: number | null }>(
@@ -113,7 +113,7 @@ export class HistoryService {
       where += ' AND m.seq > $4';
       order = 'ASC';
     }
-    const rows = await this.db.query<HistoryMessage & { kind: number; edited_at: number | null; recalled: boolean }>(
+    const rows = await this.db.query<HistoryRow>(
       `SELECT m.id AS msg_id, m.seq, m.created_at AS time, m.sender_id AS user_id, m.type, m.content, m.extra,
               m.edited_at, m.recalled_at IS NOT NULL AS recalled,
               s.app_user_id, s.nickname, s.head, c.kind, r.app_user_id AS to_app_user_id
@@ -127,25 +127,7 @@ export class HistoryService {
       params,
     );
     const hasMore = rows.length > query.limit;
-    const messages = rows.slice(0, query.limit).map((row) => {
-      const item: HistoryMessage = {
-        msg_id: row.msg_id,
-        seq: row.seq,
-        time: row.time,
-        user_id: row.user_id,
-        type: row.type,
-        content: row.content,
-        extra: row.extra,
-        app_user_id: row.app_user_id,
-        nickname: row.nickname,
-        head: row.head,
-      };
-      if (row.kind === 2) item.group_id = String(conversationId);
-      else item.to_app_user_id = row.to_app_user_id ?? '';
-      if (row.edited_at !== null) item.edited_at = row.edited_at;
-      if (row.recalled) item.recalled = true;
-      return item;
-    });
+    const messages = rows.slice(0, query.limit).map((row) => historyItem(row, conversationId));
     await maskRecalledQuotes(this.db, messages);
     // issue 12: read_count on the reader's own group messages (one grouped statement per page)
     if (query.groupId !== undefined && query.userId !== undefined) await this.readBy.fillReadCounts(query.groupId, query.userId, messages);
@@ -153,6 +135,35 @@ export class HistoryService {
     await this.reactions.fillReactions(query.userId, messages);
     return { messages, has_more: hasMore };
   }
+}
+
+/** A row of the statements that list messages (history, search): an item's columns plus the conversation's kind. */
+export type HistoryRow = Omit<HistoryMessage, 'to_app_user_id' | 'group_id' | 'edited_at' | 'recalled'> & {
+  kind: number;
+  to_app_user_id?: string | null;
+  edited_at?: number | null;
+  recalled?: boolean;
+};
+
+/** The history item (PROTOCOL §4 History) of a row of conversation `conversationId`. */
+export function historyItem(row: HistoryRow, conversationId: number): HistoryMessage {
+  const item: HistoryMessage = {
+    msg_id: row.msg_id,
+    seq: row.seq,
+    time: row.time,
+    user_id: row.user_id,
+    type: row.type,
+    content: row.content,
+    extra: row.extra,
+    app_user_id: row.app_user_id,
+    nickname: row.nickname,
+    head: row.head,
+  };
+  if (row.kind === 2) item.group_id = String(conversationId);
+  else item.to_app_user_id = row.to_app_user_id ?? '';
+  if (row.edited_at !== null && row.edited_at !== undefined) item.edited_at = row.edited_at;
+  if (row.recalled) item.recalled = true;
+  return item;
 }
 
 export function optionalSeq(value: unknown, field: string): number | undefined {

@@ -3,7 +3,7 @@ import { ImError } from '../common/im-error';
 import { MAX_SEARCH_LIMIT } from '../contract/search';
 import { Db } from '../database/db';
 import { groupIdOf, recipientOf } from '../messaging/message-rules';
-import type { HistoryMessage } from '../messaging/history.service';
+import { HistoryMessage, historyItem } from '../messaging/history.service';
 import { ReplyBody } from '../realtime/frames';
 import { UsersService } from '../users/users.service';
 import { CandidateRow, findCandidates } from './search-queries';
@@ -84,7 +84,7 @@ export class SearchService {
       before = rows[rows.length - 1].msg_id;
       batch = Math.min(batch * 4, MAX_BATCH);
     }
-    return { messages: found.slice(0, query.limit).map(toItem), has_more: found.length > query.limit };
+    return { messages: found.slice(0, query.limit).map((row) => historyItem(row, row.conversation_id)), has_more: found.length > query.limit };
   }
 
   /**
@@ -114,23 +114,4 @@ export class SearchService {
     ]);
     return conversation ? conversation.id : null;
   }
-}
-
-function toItem(row: Row): HistoryMessage {
-  const item: HistoryMessage = {
-    msg_id: row.msg_id,
-    seq: row.seq,
-    time: row.time,
-    user_id: row.user_id,
-    type: row.type,
-    content: row.content,
-    extra: row.extra,
-    app_user_id: row.app_user_id,
-    nickname: row.nickname,
-    head: row.head,
-  };
-  if (row.edited_at !== null && row.edited_at !== undefined) item.edited_at = row.edited_at;
-  if (row.kind === 2) item.group_id = String(row.conversation_id);
-  else item.to_app_user_id = row.to_app_user_id ?? '';
-  return item;
 }
