@@ -10,6 +10,7 @@ import { UsersService } from '../users/users.service';
 import { BeforeSendHook } from '../webhooks/before-send';
 import { SendTarget } from '../webhooks/send-access';
 import { groupRefusal, hasRefs, MessageRefs, Mentions, refRequestOf } from './message-refs';
+import { SELECT_STORED_MESSAGE, StoredMessageRow } from './stored-message';
 import { DirectRow, SendStore, StoreItem } from './send-store';
 import { localThumbUrl } from '../media/media-types';
 import { groupIdOf, MessageLimits, recipientOf, validateMessage, ValidatedMessage } from './message-rules';
@@ -19,21 +20,6 @@ export interface Sender {
   userId: number;
   appUserId: string;
   connectionId?: string;
-}
-
-interface OriginalRow {
-  id: number;
-  seq: number;
-  type: number;
-  content: string;
-  extra: Record<string, unknown>;
-  created_at: number;
-  kind: number;
-  conversation_id: number;
-  app_user_id: string;
-  nickname: string;
-  head: string;
-  to_app_user_id: string | null;
 }
 
 interface RecentEntry {
@@ -49,13 +35,7 @@ const RECENT_MAX_CHARS = 8_000_000;
 /** Bound of MessagingService.unknownOutcome. */
 const UNKNOWN_OUTCOME_MAX = 10_000;
 
-const ORIGINAL = `
-  SELECT m.id, m.seq, m.type, m.content, m.extra, m.created_at, c.kind, c.id AS conversation_id,
-         s.app_user_id, s.nickname, s.head, r.app_user_id AS to_app_user_id
-  FROM messages m
-  JOIN conversations c ON c.id = m.conversation_id
-  JOIN users s ON s.id = m.sender_id
-  LEFT JOIN users r ON c.kind = 1 AND r.id = CASE WHEN c.user_low = m.sender_id THEN c.user_high ELSE c.user_low END
+const ORIGINAL = `${SELECT_STORED_MESSAGE}
   WHERE m.sender_id = $1 AND m.nonce = $2`;
 
 @Injectable()
@@ -338,7 +318,7 @@ export class MessagingService implements SendDedupe {
   }
 
   private async findDuplicate(senderId: number, nonce: string): Promise<ReplyBody | undefined> {
-    const [original] = await this.db.query<OriginalRow>(ORIGINAL, [senderId, nonce]);
+    const [original] = await this.db.query<StoredMessageRow>(ORIGINAL, [senderId, nonce]);
     if (!original) return undefined;
     const target = original.kind === 2 ? { group_id: String(original.conversation_id) } : { to_app_user_id: original.to_app_user_id ?? '' };
     const recent = this.recentData.get(`${senderId}:${nonce}`);

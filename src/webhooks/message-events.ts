@@ -1,27 +1,7 @@
 import { Queryable } from '../database/db';
+import { SELECT_STORED_MESSAGE, StoredMessageRow } from '../messaging/stored-message';
 
-interface Row {
-  id: number;
-  seq: number;
-  type: number;
-  content: string;
-  extra: Record<string, unknown>;
-  created_at: number;
-  kind: number;
-  conversation_id: number;
-  app_user_id: string;
-  nickname: string;
-  head: string;
-  to_app_user_id: string | null;
-}
-
-const MESSAGES = `
-  SELECT m.id, m.seq, m.type, m.content, m.extra, m.created_at, c.kind, c.id AS conversation_id,
-         s.app_user_id, s.nickname, s.head, r.app_user_id AS to_app_user_id
-  FROM messages m
-  JOIN conversations c ON c.id = m.conversation_id
-  JOIN users s ON s.id = m.sender_id
-  LEFT JOIN users r ON c.kind = 1 AND r.id = CASE WHEN c.user_low = m.sender_id THEN c.user_high ELSE c.user_low END
+const MESSAGES = `${SELECT_STORED_MESSAGE}
   WHERE m.id = ANY($1::bigint[])`;
 
 /**
@@ -33,7 +13,7 @@ const MESSAGES = `
 export async function messageCreatedBodies(q: Queryable, msgIds: number[]): Promise<Map<number, string>> {
   const bodies = new Map<number, string>();
   if (msgIds.length === 0) return bodies;
-  for (const row of await q.query<Row>(MESSAGES, [msgIds])) {
+  for (const row of await q.query<StoredMessageRow>(MESSAGES, [msgIds])) {
     const target = row.kind === 2 ? { group_id: String(row.conversation_id) } : { to_app_user_id: row.to_app_user_id ?? '' };
     const data = {
       msg_id: row.id,
