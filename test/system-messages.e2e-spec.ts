@@ -5,6 +5,14 @@ import { dataOf, Frame, WsClient } from './support/ws-client';
 
 const nick = (id: string) => `${id}-nick`;
 
+async function waitFor(done: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 /** Waits for `count` system messages (sync frame excluded) on the client and returns them in arrival order. */
 async function collect(client: WsClient, count: number): Promise<Frame[]> {
   const frames: Frame[] = [];
@@ -105,6 +113,28 @@ describe('SystemMessageService: stored, received once, redelivered on connect', 
     await systemMessage(phone, 12);
     const tablet = await t.connect('bob');
     expect(await quietSystem(tablet, 400)).toEqual([]);
+  });
+
+  it('a connect storm (users looked up and claimed together): each member gets its missed messages once, also with two devices opening at once', async () => {
+    const { alice } = await connectAll(t, ['alice']);
+    const members = Array.from({ length: 40 }, (_, i) => `m${i}`);
+    for (const id of members) await t.admin.putUser(id, nick(id));
+    const gid = await createGroup(alice, members); // 17 to each offline member
+    await alice.request('editGroup', { extra: { group_id: gid, notice: 'storm' } }); // 12
+    const tokens = await Promise.all(members.map(async (id) => (await t.admin.token(id)).token));
+    // every member at once, and the first ten with a second device in the same wave
+    const sockets = await Promise.all([...tokens, ...tokens.slice(0, 10)].map((token) => WsClient.open(t.port, token)));
+    const byMember = members.map((_, i) => (i < 10 ? [sockets[i], sockets[members.length + i]] : [sockets[i]]));
+    for (const devices of byMember) {
+      await waitFor(() => devices.flatMap(systemMessagesReceived).length >= 2);
+      await Promise.all(devices.map((device) => quietSystem(device, 100)));
+      const types = devices.flatMap(systemMessagesReceived).map((frame) => dataOf(frame).type);
+      expect(types.sort()).toEqual([12, 17]);
+      // each device got the sync frame first
+      for (const device of devices) expect(dataOf(device.frames[0]).type).toBe(19);
+    }
+    for (const socket of sockets) socket.close();
+    await Promise.all(sockets.map((socket) => socket.closed));
   });
 
   it('never sends one system message twice to a connection that opens while it is being pushed', async () => {

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { randomBytes } from 'crypto';
 import { performance } from 'perf_hooks';
+import { CoalescingLoader } from '../database/coalescing-loader';
 import { Db } from '../database/db';
 import { encodePush, ReplyBody } from '../realtime/frames';
 import { UsersService } from '../users/users.service';
@@ -54,8 +55,8 @@ export const COUNTED_LATERAL = `
  * in SQL so a 5,000-character text never leaves the database.
  * A group appears only while the user has a member row and the group is not dissolved.
  */
-export const UNREAD_SQL = `
-  SELECT c.kind, c.id, c.last_seq - m.read_seq - k.recalled AS count, k.mentions AS mention_count, c.last_msg_id, c.last_time,
+const unreadSql = (memberColumn: string, members: string) => `
+  SELECT ${memberColumn}c.kind, c.id, c.last_seq - m.read_seq - k.recalled AS count, k.mentions AS mention_count, c.last_msg_id, c.last_time,
          msg.type,
          CASE WHEN msg.type = 1 THEN left(msg.content, ${TEXT_PREVIEW_CHARS}) END AS preview,
          CASE WHEN msg.type = 8 THEN msg.extra->>'file_name' END AS file_name,
@@ -67,21 +68,35 @@ export const UNREAD_SQL = `
     LEFT JOIN users u ON c.kind = 1 AND u.id = CASE WHEN c.user_low = m.user_id THEN c.user_high ELSE c.user_low END
     LEFT JOIN groups g ON c.kind = 2 AND g.id = c.id
     ${COUNTED_LATERAL}
-   WHERE m.user_id = $1
+   WHERE ${members}
      AND c.last_seq > m.read_seq
      AND c.last_seq - m.read_seq > k.recalled
      AND ((c.kind = 1 AND u.id IS NOT NULL) OR (c.kind = 2 AND g.id IS NOT NULL AND g.dissolved_at IS NULL))
    ORDER BY c.last_time DESC, c.last_msg_id DESC`;
+export const UNREAD_SQL = unreadSql('', 'm.user_id = $1');
+/** UNREAD_SQL for several users at once (a connect storm), each row with its `member_id`. */
+export const UNREAD_MANY_SQL = unreadSql('m.user_id AS member_id, ', 'm.user_id = ANY ($1::bigint[])');
 
 /** The unread friendList/groupList of a user: the type-19 frame on connect, the `sync` reply, the admin view. */
 @Injectable()
 export class SyncService {
   private readonly listeners: Array<(timings: SyncTimings) => void> = [];
+  /** The connect frames of a connect storm: one statement for a wave of users (rows and query time). */
+  private readonly unreadOnConnect: CoalescingLoader<number, { rows: UnreadRow[]; queryMs: number }>;
 
   constructor(
     private readonly db: Db,
     private readonly users: UsersService,
-  ) {}
+  ) {
+    this.unreadOnConnect = new CoalescingLoader(async (userIds) => {
+      const started = performance.now();
+      const rows = await this.db.queryPrepared<UnreadRow & { member_id: number }>('sync_unread_many', UNREAD_MANY_SQL, [userIds]);
+      const queryMs = performance.now() - started;
+      const byUser = new Map(userIds.map((userId) => [userId, { rows: [] as UnreadRow[], queryMs }]));
+      for (const row of rows) byUser.get(row.member_id)?.rows.push(row);
+      return byUser;
+    });
+  }
 
   /** Called after each build with its timings (benchmarks, metrics). */
   onSyncBuilt(listener: (timings: SyncTimings) => void): void {
@@ -111,7 +126,8 @@ export class SyncService {
   /** The type-19 push sent first on every connection, encoded. */
   async frame(userId: number, appUserId: string): Promise<string> {
     const started = performance.now();
-    const { payload, queryMs } = await this.timedPayload(userId);
+    const { rows, queryMs } = (await this.unreadOnConnect.get(userId))!;
+    const payload = payloadOf(rows);
     const frame = encodePush('systemMessage', {
       data: JSON.stringify(syncData(appUserId, payload)),
       nonce: makeNonce(),
@@ -125,15 +141,7 @@ export class SyncService {
   private async timedPayload(userId: number): Promise<{ payload: SyncPayload; queryMs: number }> {
     const started = performance.now();
     const rows = await this.db.queryPrepared<UnreadRow>('sync_unread', UNREAD_SQL, [userId]);
-    const queryMs = performance.now() - started;
-    const friendList: FriendItem[] = [];
-    const groupList: GroupItem[] = [];
-    for (const row of rows) {
-      const item = syncItem(row);
-      if ('app_user_id' in item) friendList.push(item);
-      else groupList.push(item);
-    }
-    return { payload: { friendList, groupList }, queryMs };
+    return { payload: payloadOf(rows), queryMs: performance.now() - started };
   }
 
   private report(userId: number, queryMs: number, started: number, payload: SyncPayload): void {
@@ -146,6 +154,17 @@ export class SyncService {
     };
     for (const listener of this.listeners) listener(timings);
   }
+}
+
+function payloadOf(rows: UnreadRow[]): SyncPayload {
+  const friendList: FriendItem[] = [];
+  const groupList: GroupItem[] = [];
+  for (const row of rows) {
+    const item = syncItem(row);
+    if ('app_user_id' in item) friendList.push(item);
+    else groupList.push(item);
+  }
+  return { friendList, groupList };
 }
 
 /** One friendList or groupList item from a row of UNREAD_SQL or CONVERSATIONS_SQL, keys in PROTOCOL §6 order. */

@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { randomBytes } from 'crypto';
+import { CoalescingLoader } from '../database/coalescing-loader';
 import { Db, Queryable } from '../database/db';
 import { Connection } from '../realtime/connection';
 import { ConnectionRegistry } from '../realtime/connection-registry';
@@ -26,6 +27,17 @@ export enum SystemMessageType {
 
 export const SYSTEM_MESSAGE_RECEIPT = 'system-message';
 /** A stored frame that points at the row holding the shared frame text (frames start with "{"). */
+interface ClaimedRow {
+  id: number;
+  msg_id: number;
+  frame: string;
+}
+
+interface Claim {
+  claimedAt: number;
+  rows: ClaimedRow[];
+}
+
 const FRAME_REF = '@';
 /** Received marks kept while they cannot be written (about 60 bytes each). */
 const MAX_PENDING_MARKS = 200_000;
@@ -95,6 +107,12 @@ export class SystemMessageService implements OnModuleDestroy {
    */
   private readonly pendingUnclaims: Array<{ userId: number; claimedAt: number; ids?: number[] }> = [];
   private readonly settledWaiters: Array<() => void> = [];
+  /**
+   * The connect step's claims, one statement for a wave of connecting users (a connect storm).
+   * Exclusive: two connections of one user never share a claim (the rows go to one of them).
+   */
+  private lastClaimedAt = 0;
+  private readonly claims = new CoalescingLoader<number, Claim>((userIds) => this.claimUndelivered(userIds), { exclusive: true });
 
   constructor(
     private readonly db: Db,
@@ -335,25 +353,13 @@ export class SystemMessageService implements OnModuleDestroy {
    */
   async redeliver(connection: Connection): Promise<void> {
     const userId = connection.userId;
-    const claimedAt = Date.now();
     /** Rows this step claimed and has neither written nor given back: given back if anything fails. */
     let claimed: number[] = [];
+    let claimedAt = 0;
     try {
-      // a message whose received mark is still being written was received: not claimed, not pushed again
-      const marked = [...(this.pendingMarks.get(userId) ?? [])];
-      let rows: Array<{ id: number; msg_id: number; frame: string }>;
-      try {
-        rows = await this.db.query(
-          `UPDATE system_messages SET delivered_at = $2 WHERE recipient_id = $1 AND delivered_at IS NULL
-             AND NOT (msg_id = ANY($3::bigint[]))
-           RETURNING id, msg_id, frame`,
-          [userId, claimedAt, marked],
-        );
-      } catch (error) {
-        // the claim may have committed and only its reply been lost: give back whatever it took
-        this.giveBack(userId, claimedAt);
-        throw error;
-      }
+      const claim = (await this.claims.get(userId))!;
+      claimedAt = claim.claimedAt;
+      const rows = claim.rows;
       if (rows.length === 0) return;
       claimed = rows.map((row) => row.id);
       await this.resolveFrames(rows);
@@ -383,6 +389,42 @@ export class SystemMessageService implements OnModuleDestroy {
       this.connecting.delete(connection);
       this.pendingLive.delete(connection);
     }
+  }
+
+  /**
+   * Claims the not-yet-received system messages of these users atomically (delivered_at = the claim's
+   * time). A message whose received mark is still being written was received: not claimed.
+   */
+  private async claimUndelivered(userIds: number[]): Promise<Map<number, Claim>> {
+    // strictly increasing: a claim given back (by user and time) can never take another claim's rows
+    const claimedAt = (this.lastClaimedAt = Math.max(Date.now(), this.lastClaimedAt + 1));
+    const markedUsers: number[] = [];
+    const markedMsgs: number[] = [];
+    for (const userId of userIds) {
+      for (const msgId of this.pendingMarks.get(userId) ?? []) {
+        markedUsers.push(userId);
+        markedMsgs.push(msgId);
+      }
+    }
+    let rows: Array<ClaimedRow & { recipient_id: number }>;
+    try {
+      rows = await this.db.queryPrepared(
+        'system_messages_claim',
+        `UPDATE system_messages s SET delivered_at = $2
+          WHERE s.recipient_id = ANY ($1::bigint[]) AND s.delivered_at IS NULL
+            AND NOT EXISTS (SELECT 1 FROM unnest($3::bigint[], $4::bigint[]) AS marked (user_id, msg_id)
+                             WHERE marked.user_id = s.recipient_id AND marked.msg_id = s.msg_id)
+          RETURNING s.recipient_id, s.id, s.msg_id, s.frame`,
+        [userIds, claimedAt, markedUsers, markedMsgs],
+      );
+    } catch (error) {
+      // the claim may have committed and only its reply been lost: give back whatever it took
+      for (const userId of userIds) this.giveBack(userId, claimedAt);
+      throw error;
+    }
+    const byUser = new Map(userIds.map((userId) => [userId, { claimedAt, rows: [] as ClaimedRow[] }]));
+    for (const { recipient_id, ...row } of rows) byUser.get(recipient_id)!.rows.push(row);
+    return byUser;
   }
 
   /** Gives claimed rows back (retried until it works, with the received marks). */
