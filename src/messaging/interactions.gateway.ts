@@ -1,4 +1,5 @@
-import { ConnectedSocket, MessageBody, SubscribeMessage } from '@nestjs/websockets';
+import { MessageBody, SubscribeMessage } from '@nestjs/websockets';
+import { RequestSocket } from '../realtime/request-socket';
 import { ReplyBody } from '../realtime/frames';
 import { ImGateway } from '../realtime/im-gateway.decorator';
 import { ImSocket } from '../realtime/im-ws-adapter';
@@ -15,12 +16,12 @@ export class InteractionsGateway {
   ) {}
 
   @SubscribeMessage('react')
-  react(@ConnectedSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
+  react(@RequestSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
     return this.reactions.react(senderOf(socket), request);
   }
 
   @SubscribeMessage('typing')
-  typing(@ConnectedSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
+  typing(@RequestSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
     return this.typingService.typing(senderOf(socket), request);
   }
 }

@@ -1,4 +1,5 @@
-import { ConnectedSocket, MessageBody, SubscribeMessage } from '@nestjs/websockets';
+import { MessageBody, SubscribeMessage } from '@nestjs/websockets';
+import { RequestSocket } from '../realtime/request-socket';
 import { ReplyBody } from '../realtime/frames';
 import { ImGateway } from '../realtime/im-gateway.decorator';
 import { ImSocket } from '../realtime/im-ws-adapter';
@@ -15,17 +16,17 @@ export class LifecycleGateway {
   ) {}
 
   @SubscribeMessage('recall')
-  recall(@ConnectedSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
+  recall(@RequestSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
     return this.recalls.recallRequest(senderOf(socket), request);
   }
 
   @SubscribeMessage('edit')
-  edit(@ConnectedSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
+  edit(@RequestSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
     return this.edits.edit(senderOf(socket), request);
   }
 
   @SubscribeMessage('editHistory')
-  editHistory(@ConnectedSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
+  editHistory(@RequestSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
     return this.edits.editHistory(senderOf(socket), request);
   }
 }

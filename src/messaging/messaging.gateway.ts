@@ -1,4 +1,5 @@
-import { ConnectedSocket, MessageBody, SubscribeMessage } from '@nestjs/websockets';
+import { MessageBody, SubscribeMessage } from '@nestjs/websockets';
+import { RequestSocket } from '../realtime/request-socket';
 import { ReplyBody } from '../realtime/frames';
 import { ImGateway } from '../realtime/im-gateway.decorator';
 import { ImSocket } from '../realtime/im-ws-adapter';
@@ -22,33 +23,33 @@ export class MessagingGateway {
   ) {}
 
   @SubscribeMessage('chat')
-  chat(@ConnectedSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
+  chat(@RequestSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
     return this.messaging.sendDirect(senderOf(socket), request);
   }
 
   @SubscribeMessage('groupChat')
-  groupChat(@ConnectedSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
+  groupChat(@RequestSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
     return this.messaging.sendGroup(senderOf(socket), request);
   }
 
   @SubscribeMessage('ack')
-  ack(@ConnectedSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
+  ack(@RequestSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
     return this.receipts.ack(senderOf(socket), request);
   }
 
   @SubscribeMessage('history')
-  history(@ConnectedSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
+  history(@RequestSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
     return this.historyService.historyRequest(senderOf(socket), request);
   }
 
   @SubscribeMessage('block')
-  async block(@ConnectedSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
+  async block(@RequestSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
     await this.blacklist.block(socket.connection!.userId, recipientOf(request));
     return {};
   }
 
   @SubscribeMessage('unblock')
-  async unblock(@ConnectedSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
+  async unblock(@RequestSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
     await this.blacklist.unblock(socket.connection!.userId, recipientOf(request));
     return {};
   }

@@ -1,4 +1,5 @@
-import { ConnectedSocket, MessageBody, SubscribeMessage } from '@nestjs/websockets';
+import { MessageBody, SubscribeMessage } from '@nestjs/websockets';
+import { RequestSocket } from '../realtime/request-socket';
 import { ImError } from '../common/im-error';
 import { ReadByRequest } from '../contract/groups';
 import { ReplyBody } from '../realtime/frames';
@@ -12,7 +13,7 @@ export class ReadByGateway {
   constructor(private readonly readBy: ReadByService) {}
 
   @SubscribeMessage('readBy')
-  async readByRequest(@ConnectedSocket() socket: ImSocket, @MessageBody() body: ReadByRequest): Promise<ReplyBody> {
+  async readByRequest(@RequestSocket() socket: ImSocket, @MessageBody() body: ReadByRequest): Promise<ReplyBody> {
     const connection = socket.connection;
     if (!connection) throw ImError.unauthorized();
     const groupId = body.extra.group_id ?? body.group_id;

@@ -16,6 +16,7 @@ import { addressOf, takeSlot, UpgradeGate, UpgradeRequest } from './upgrade-gate
 import { encodeError, encodeReply, ReplyBody } from './frames';
 import { failureCodeOf, groupIdOf, toCodeAndMsg } from './ws-error.filter';
 import { MetricsService } from '../metrics/metrics.service';
+import { REQUEST_SOCKET } from './request-socket';
 
 export type ImSocket = WebSocket & { connection?: Connection; pendingAuth?: PendingAuth };
 type Handler = (request: unknown, action: string) => Promise<unknown> | unknown;
@@ -28,7 +29,8 @@ interface PendingAuth {
   authenticating: boolean;
 }
 
-const ROUTES = Symbol('routes');
+/** Set on a socket once its one `message` listener is bound. */
+const ROUTED = Symbol('routed');
 /** Per socket: the disconnect callbacks of every gateway (one `close` listener calls them all). */
 const DISCONNECTS = Symbol('disconnects');
 /** The metrics label of frames that name no routed action. */
@@ -61,6 +63,8 @@ export class ImWsAdapter extends WsAdapter {
   private readonly registry: ConnectionRegistry;
   private readonly gate: UpgradeGate;
   private readonly servers = new Set<Server>();
+  /** action → handler, the same for every socket (see bindMessageHandlers). */
+  private readonly routes = new Map<string, Handler>();
   /** Requests read and not yet answered; the shutdown drain waits for them. */
   private inFlight = 0;
   private idleWaiters: Array<() => void> = [];
@@ -235,21 +239,30 @@ export class ImWsAdapter extends WsAdapter {
     callbacks.push(callback);
   }
 
-  /** Called once per gateway for each socket: all gateways' handlers share one router. */
+  /**
+   * Called by Nest once per gateway for each socket, with that gateway's handlers bound to the socket.
+   * The first socket's handlers become the server's one route table (a request carries its socket:
+   * REQUEST_SOCKET, read by @RequestSocket()), so a socket holds one shared listener and no table of
+   * its own: a connection costs less memory and less work to open.
+   */
   bindMessageHandlers(socket: ImSocket, handlers: MessageMappingProperties[], transform: (data: any) => Observable<any>): void {
-    const holder = socket as ImSocket & { [ROUTES]?: Map<string, Handler> };
-    let routes = holder[ROUTES];
-    if (!routes) {
-      const table = new Map<string, Handler>();
-      holder[ROUTES] = routes = table;
-      socket.on('message', (data: RawData, isBinary: boolean) => {
-        // after SIGTERM nothing new is executed: the client resends what got no reply elsewhere
-        if (this.gate.draining) return;
-        void this.track(socket.connection ? this.onFrame(socket, table, data, isBinary) : this.onUnauthenticatedFrame(socket, data, isBinary));
-      });
+    for (const { message, callback } of handlers) {
+      if (!this.routes.has(String(message))) this.routes.set(String(message), callback as Handler);
     }
-    for (const { message, callback } of handlers) routes.set(String(message), callback as Handler);
+    const holder = socket as ImSocket & { [ROUTED]?: true };
+    if (holder[ROUTED]) return;
+    holder[ROUTED] = true;
+    socket.on('message', this.onMessage);
   }
+
+  private readonly onMessage = (() => {
+    const adapter = this;
+    return function (this: ImSocket, data: RawData, isBinary: boolean): void {
+      // after SIGTERM nothing new is executed: the client resends what got no reply elsewhere
+      if (adapter.gate.draining) return;
+      void adapter.track(this.connection ? adapter.onFrame(this, data, isBinary) : adapter.onUnauthenticatedFrame(this, data, isBinary));
+    };
+  })();
 
   /** Before `auth` only `auth` is executed; anything else gets 401 (PROTOCOL §2). */
   private async onUnauthenticatedFrame(socket: ImSocket, data: RawData, isBinary: boolean): Promise<void> {
@@ -291,12 +304,12 @@ export class ImWsAdapter extends WsAdapter {
   }
 
   /** Runs one frame of an authenticated connection and records its outcome (metrics; a log line when it failed). */
-  private async onFrame(socket: ImSocket, routes: Map<string, Handler>, data: RawData, isBinary: boolean): Promise<void> {
+  private async onFrame(socket: ImSocket, data: RawData, isBinary: boolean): Promise<void> {
     const connection = socket.connection;
     if (!connection) return;
     const started = performance.now();
     const outcome: Outcome = { action: INVALID_ACTION, code: ImCode.Ok };
-    await this.executeFrame(connection, routes, data, isBinary, outcome);
+    await this.executeFrame(socket, connection, data, isBinary, outcome);
     if (outcome.code === -1) return; // not answered (the connection closed meanwhile)
     const seconds = (performance.now() - started) / 1000;
     this.metrics.request(outcome.action, outcome.code, seconds);
@@ -309,7 +322,8 @@ export class ImWsAdapter extends WsAdapter {
   }
 
   /** Answers the frame; `outcome` gets the routed action (or "invalid") and the reply code. */
-  private async executeFrame(connection: Connection, routes: Map<string, Handler>, data: RawData, isBinary: boolean, outcome: Outcome): Promise<void> {
+  private async executeFrame(socket: ImSocket, connection: Connection, data: RawData, isBinary: boolean, outcome: Outcome): Promise<void> {
+    const routes = this.routes;
     const text = isBinary ? '' : data.toString();
     const reply = (code: number, frame: string, onWritten?: () => void) => {
       outcome.code = code;
@@ -355,6 +369,7 @@ export class ImWsAdapter extends WsAdapter {
       );
     }
 
+    (fields as { [REQUEST_SOCKET]?: ImSocket })[REQUEST_SOCKET] = socket;
     try {
       const body = (await handler(fields, action)) as ReplyBody | string | undefined;
       if (body === undefined) {

@@ -2,7 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@n
 import { WsException } from '@nestjs/websockets';
 import { ImCode, ImError } from '../common/im-error';
 import { LogThrottle } from '../common/log-throttle';
-import { ImSocket } from './im-ws-adapter';
+import { socketOfRequest } from './request-socket';
 import { encodeReply } from './frames';
 
 /**
@@ -45,13 +45,13 @@ export class WsErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger('WsErrorFilter');
 
   catch(error: unknown, host: ArgumentsHost): void {
-    const socket = host.switchToWs().getClient<ImSocket>();
     const request = host.switchToWs().getData<Record<string, unknown>>() ?? {};
+    const socket = socketOfRequest(request);
     const action = host.getArgByIndex<string>(2) ?? String(request.action);
     const { code, msg } = toCodeAndMsg(error, this.logger);
     const groupId = groupIdOf(request, action);
     if (typeof request === 'object' && request !== null) answeredCodes.set(request, code);
-    socket.connection?.send(encodeReply(action, request.nonce as string, { code, msg, group_id: groupId }));
+    socket?.connection?.send(encodeReply(action, request.nonce as string, { code, msg, group_id: groupId }));
   }
 }
 

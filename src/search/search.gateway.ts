@@ -1,4 +1,5 @@
-import { ConnectedSocket, MessageBody, SubscribeMessage } from '@nestjs/websockets';
+import { MessageBody, SubscribeMessage } from '@nestjs/websockets';
+import { RequestSocket } from '../realtime/request-socket';
 import { ReplyBody } from '../realtime/frames';
 import { ImGateway } from '../realtime/im-gateway.decorator';
 import { ImSocket } from '../realtime/im-ws-adapter';
@@ -10,7 +11,7 @@ export class SearchGateway {
   constructor(private readonly searchService: SearchService) {}
 
   @SubscribeMessage('search')
-  search(@ConnectedSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
+  search(@RequestSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
     return this.searchService.searchRequest(socket.connection!.userId, request);
   }
 }

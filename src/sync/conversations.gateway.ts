@@ -1,4 +1,5 @@
-import { ConnectedSocket, MessageBody, SubscribeMessage } from '@nestjs/websockets';
+import { MessageBody, SubscribeMessage } from '@nestjs/websockets';
+import { RequestSocket } from '../realtime/request-socket';
 import { ImError } from '../common/im-error';
 import { ConversationsRequest, SetConversationRequest } from '../contract/sync';
 import { groupIdOf } from '../messaging/message-rules';
@@ -13,14 +14,14 @@ export class ConversationsGateway {
   constructor(private readonly conversations: ConversationsService) {}
 
   @SubscribeMessage('conversations')
-  async list(@ConnectedSocket() socket: ImSocket, @MessageBody() body: ConversationsRequest): Promise<ReplyBody> {
+  async list(@RequestSocket() socket: ImSocket, @MessageBody() body: ConversationsRequest): Promise<ReplyBody> {
     const connection = socket.connection;
     if (!connection) throw ImError.unauthorized();
     return { data: await this.conversations.list(connection.userId, body.limit ?? 50, body.before_time ?? undefined) };
   }
 
   @SubscribeMessage('setConversation')
-  async set(@ConnectedSocket() socket: ImSocket, @MessageBody() body: SetConversationRequest): Promise<ReplyBody> {
+  async set(@RequestSocket() socket: ImSocket, @MessageBody() body: SetConversationRequest): Promise<ReplyBody> {
     const connection = socket.connection;
     if (!connection) throw ImError.unauthorized();
     const target = body.group_id !== undefined ? { groupId: groupIdOf(body as unknown as Record<string, unknown>) } : { peer: body.app_user_ids };

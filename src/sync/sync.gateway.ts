@@ -1,4 +1,5 @@
-import { ConnectedSocket, SubscribeMessage } from '@nestjs/websockets';
+import { SubscribeMessage } from '@nestjs/websockets';
+import { RequestSocket } from '../realtime/request-socket';
 import type { ImSocket } from '../realtime/im-ws-adapter';
 import { ReplyBody } from '../realtime/frames';
 import { ImGateway } from '../realtime/im-gateway.decorator';
@@ -10,7 +11,7 @@ export class SyncGateway {
   constructor(private readonly sync: SyncService) {}
 
   @SubscribeMessage('sync')
-  handle(@ConnectedSocket() socket: ImSocket): Promise<ReplyBody> {
+  handle(@RequestSocket() socket: ImSocket): Promise<ReplyBody> {
     const user = socket.connection!.user;
     return this.sync.reply(user.userId, user.appUserId);
   }
