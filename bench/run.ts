@@ -76,6 +76,8 @@ interface Child {
 
 /** every server this process started and has not stopped yet (stopped on SIGINT/SIGTERM too) */
 const children = new Set<Child>();
+/** the load generators running (ended on SIGINT/SIGTERM too) */
+const loaders = new Set<ChildProcess>();
 
 function startChild(args: string[], env: Record<string, string>): Promise<Child> {
   const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', ...args], {
@@ -129,11 +131,24 @@ function procStat(pid: number): { cpuUs: number; rss: number } {
   }
 }
 
-/** CPU of the database backends serving this database (PostgreSQL only; the embedded one runs in the server). */
-async function databaseCpu(db: Client | undefined): Promise<number> {
-  if (!db) return 0;
+/**
+ * CPU (µs) of each database backend serving this database, by pid (PostgreSQL only; the embedded one
+ * runs in the server). A window's database CPU is the sum over the backends alive at its end of their
+ * growth since its start (0 for a backend opened during it): a backend that exits during the window (an
+ * idle pool connection of another server closing) must not count negative.
+ */
+async function databaseCpu(db: Client | undefined): Promise<Map<number, number>> {
+  const cpu = new Map<number, number>();
+  if (!db) return cpu;
   const { rows } = await db.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`);
-  return rows.reduce((sum, row) => sum + procStat(row.pid).cpuUs, 0);
+  for (const row of rows) cpu.set(row.pid, procStat(row.pid).cpuUs);
+  return cpu;
+}
+
+function databaseCpuUsed(start: Map<number, number>, end: Map<number, number>): number {
+  let used = 0;
+  for (const [pid, cpu] of end) used += Math.max(0, cpu - (start.get(pid) ?? 0));
+  return used;
 }
 
 interface Run extends LoadResult {
@@ -159,11 +174,13 @@ interface Pass {
 async function runLoad(target: 'raw' | 'im', server: Child, db: Client | undefined, args: string[], run: number, round: number): Promise<Run> {
   const base = ['bench/load.ts', '--url', `ws://127.0.0.1:${server.port}`, '--json', ...(target === 'raw' ? ['--raw'] : ['--admin-token', ADMIN_TOKEN]), ...args];
   const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', ...base], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  loaders.add(child);
+  child.once('exit', () => loaders.delete(child));
   const pid = server.process.pid!;
   let startCpu = 0;
-  let startDb = 0;
+  let startDb = new Map<number, number>();
   let endCpu = 0;
-  let endDb = 0;
+  let endDb = new Map<number, number>();
   let startRss = 0;
   let holding: [number, number] | undefined;
   const series: Array<[number, number]> = [];
@@ -198,7 +215,7 @@ async function runLoad(target: 'raw' | 'im', server: Child, db: Client | undefin
   await Promise.all(pending);
   if (code !== 0 || !result) throw new Error(`load generator (${target} ${args.join(' ')}) exited with ${code}`);
   const ops = Math.max(1, result.operations);
-  const measured: Run = { ...result, run, round, serverCpuUsPerOp: (endCpu - startCpu) / ops, dbCpuUsPerOp: (endDb - startDb) / ops };
+  const measured: Run = { ...result, run, round, serverCpuUsPerOp: (endCpu - startCpu) / ops, dbCpuUsPerOp: databaseCpuUsed(startDb, endDb) / ops };
   if (holding && holding[0] > 0) {
     measured.rssPerConnection = (holding[1] - startRss) / holding[0];
     measured.rssBefore = startRss;
@@ -321,6 +338,7 @@ async function main(): Promise<void> {
   const passes: Pass[] = [];
   // interrupted: the servers this process started go down with it (by pid)
   const stopAll = (code: number) => {
+    for (const loader of loaders) loader.kill('SIGTERM');
     for (const child of children) child.process.kill('SIGTERM');
     process.exit(code);
   };
@@ -485,7 +503,7 @@ ${syncTable}
 - **fanout**: one group of \`members\` members, all online; \`senders\` members keep \`window\` \`groupChat\` in flight; rate = pushes delivered/s, latency request → push.
 - **connect**: a storm of \`connections\` authenticated connects, \`concurrency\` at a time, against a **fresh** server (IM and raw each started for this one measurement and stopped after it; \`warm\` connects are opened and closed before the storm, not measured, so cold code and the opening database pool are not the storm's p99); latency = time to the first frame (the sync frame); the connections are then held to read the server's RSS. The IM storm's users and tokens are made beforehand through the admin API of the run's other IM server (same database and token key), not measured. Goals: ≥ 0.5 × raw connects/s, p99 ≤ 2 × raw.
 - **send** and **fanout** run on one IM server and one raw server per run (shared by the rounds).
-- CPU per operation: user+system time from /proc over the measured window — the server process, the PostgreSQL backends of its database (not the shared WAL writer and checkpointer), and the load generator.
+- CPU per operation: user+system time from /proc over the measured window — the server process, the PostgreSQL backends of its database (their growth over the window, backends opened during it included; not the shared WAL writer and checkpointer), and the load generator.
 
 Plots (bench/plots): throughput vs in-flight window (\`throughput-window.png\`), latency CDF of the sends (\`latency-cdf.png\`), RSS growth vs open connections on the fresh servers (\`rss-connections.png\`), RSS per held connection by run (\`rss-per-connection.png\`), connects/s (\`connects.png\`), sync latency CDF (\`sync-latency.png\`).
 
