@@ -10,14 +10,22 @@
  *            throughput = pushes received per second, latency = request → push received.
  *   connect  CONNECTIONS sockets opened with CONCURRENCY at a time (a connect storm), kept open for
  *            --hold seconds; reports connects/s and time to first frame (open request → first frame).
- * Users are named `<prefix>-…` and created through the admin API (PUT is idempotent). With --raw the
- * target is the raw baseline: no admin API, the user id travels in the URL.
+ *            --warm N first opens and closes N of them (not measured): a freshly started server's
+ *            first connects (cold code, its database pool still opening) are not the storm's.
+ * Users are named `<prefix>-…` and created through the admin API (PUT is idempotent), of --url or of
+ * --admin-url (another server on the same database and TOKEN_SECRET: bench/run.ts creates the connect
+ * storm's users there, so the stormed server is fresh). With --raw the target is the raw baseline: no
+ * admin API, the user id travels in the URL.
  * A progress line goes to stderr every second; --json prints the result as one JSON line on stdout.
  */
+import { Agent as HttpAgent, request as httpRequest } from 'http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'https';
 import { WebSocket } from 'ws';
 
 interface Options {
   url: string;
+  /** where the admin API is (default: --url); bench/run.ts creates the storm's users on another server */
+  adminUrl: string;
   adminToken: string;
   scenario: 'send' | 'fanout' | 'connect';
   duration: number;
@@ -29,6 +37,7 @@ interface Options {
   connections: number;
   concurrency: number;
   hold: number;
+  warm: number;
   prefix: string;
   raw: boolean;
   json: boolean;
@@ -37,6 +46,7 @@ interface Options {
 function parseArgs(argv: string[]): Options {
   const o: Options = {
     url: process.env.BENCH_URL ?? 'ws://127.0.0.1:3000',
+    adminUrl: '',
     adminToken: process.env.ADMIN_TOKEN ?? '',
     scenario: 'send',
     duration: 10,
@@ -48,6 +58,7 @@ function parseArgs(argv: string[]): Options {
     connections: 10_000,
     concurrency: 200,
     hold: 0,
+    warm: 0,
     prefix: 'load',
     raw: false,
     json: false,
@@ -89,22 +100,54 @@ function mark(o: Options, what: string): void {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * The admin REST API over keep-alive connections (node:http's Agent): about half the client CPU of
+ * fetch per call, which matters for the 20,000 calls of a 10,000-user storm on a 2-core machine.
+ */
 class Admin {
-  private readonly base: string;
+  private readonly base: URL;
+  private readonly agent: HttpAgent;
   constructor(
     url: string,
     private readonly token: string,
   ) {
-    this.base = url.replace(/^ws/, 'http').replace(/\/$/, '');
+    this.base = new URL(url.replace(/^ws/, 'http'));
+    this.agent = this.base.protocol === 'https:' ? new HttpsAgent({ keepAlive: true, maxSockets: 64 }) : new HttpAgent({ keepAlive: true, maxSockets: 64 });
   }
-  async call(method: string, path: string, body?: unknown): Promise<any> {
-    const response = await fetch(this.base + path, {
-      method,
-      headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
+  call(method: string, path: string, body?: unknown): Promise<any> {
+    const data = body === undefined ? undefined : JSON.stringify(body);
+    const send = this.base.protocol === 'https:' ? httpsRequest : httpRequest;
+    const target = new URL(this.base.pathname.replace(/\/$/, '') + path, this.base);
+    return new Promise((resolve, reject) => {
+      const request = send(
+        target,
+        {
+          method,
+          agent: this.agent,
+          headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json', ...(data === undefined ? {} : { 'content-length': Buffer.byteLength(data) }) },
+        },
+        (response) => {
+          let text = '';
+          response.setEncoding('utf8');
+          response.on('data', (chunk: string) => (text += chunk));
+          response.on('end', () => {
+            const status = response.statusCode ?? 0;
+            if (status < 200 || status >= 300) return reject(new Error(`${method} ${path}: ${status} ${text}`));
+            try {
+              resolve(text ? JSON.parse(text) : undefined);
+            } catch (error) {
+              reject(error);
+            }
+          });
+          response.on('error', reject);
+        },
+      );
+      request.on('error', reject);
+      request.end(data);
     });
-    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
-    return response.json();
+  }
+  close(): void {
+    this.agent.destroy();
   }
 }
 
@@ -112,10 +155,12 @@ class Admin {
 async function users(o: Options, names: string[]): Promise<Map<string, string>> {
   const tokens = new Map<string, string>();
   if (o.raw) return tokens;
-  const admin = new Admin(o.url, o.adminToken);
+  const started = performance.now();
+  const admin = new Admin(o.adminUrl || o.url, o.adminToken);
   let next = 0;
+  // 64 at a time over keep-alive connections
   await Promise.all(
-    Array.from({ length: 16 }, async () => {
+    Array.from({ length: 64 }, async () => {
       while (next < names.length) {
         const name = names[next++];
         await admin.call('PUT', `/admin/users/${name}`, { nickname: name });
@@ -123,6 +168,8 @@ async function users(o: Options, names: string[]): Promise<Map<string, string>> 
       }
     }),
   );
+  admin.close();
+  process.stderr.write(`[im ${o.scenario}] ${names.length} users and tokens made in ${((performance.now() - started) / 1000).toFixed(1)} s (admin API, not measured)\n`);
   return tokens;
 }
 
@@ -252,9 +299,10 @@ async function fanoutScenario(o: Options): Promise<LoadResult> {
   const tokens = await users(o, names);
   let groupId = '0';
   if (!o.raw) {
-    const admin = new Admin(o.url, o.adminToken);
+    const admin = new Admin(o.adminUrl || o.url, o.adminToken);
     const group = await admin.call('POST', '/admin/groups', { owner: names[0], group_name: `${o.prefix} fan-out`, members: names.slice(1) });
     groupId = String(group.group_id);
+    admin.close();
   }
   const sockets: WebSocket[] = [];
   for (let i = 0; i < names.length; i += 100) {
@@ -297,6 +345,18 @@ async function fanoutScenario(o: Options): Promise<LoadResult> {
 async function connectScenario(o: Options): Promise<LoadResult> {
   const names = Array.from({ length: o.connections }, (_, i) => `${o.prefix}-c${i}`);
   const tokens = await users(o, names);
+  if (o.warm > 0) {
+    const warm = names.slice(0, o.warm);
+    let at = 0;
+    const opened: WebSocket[] = [];
+    await Promise.all(
+      Array.from({ length: Math.min(o.concurrency, warm.length) }, async () => {
+        while (at < warm.length) opened.push((await open(socketUrl(o, warm[at++], tokens))).socket);
+      }),
+    );
+    await Promise.all(opened.map((socket) => new Promise((resolve) => (socket.once('close', resolve), socket.close()))));
+    await sleep(1000);
+  }
   const sockets: WebSocket[] = [];
   const times: number[] = [];
   let failed = 0;
@@ -339,7 +399,7 @@ async function connectScenario(o: Options): Promise<LoadResult> {
     failed,
     ...percentiles(times),
     loadCpuUsPerOp: (used.user + used.system) / Math.max(1, sockets.length),
-    params: { connections: o.connections, concurrency: o.concurrency },
+    params: { connections: o.connections, concurrency: o.concurrency, ...(o.warm > 0 ? { warm: o.warm } : {}) },
   };
 }
 
