@@ -1,7 +1,6 @@
 import { INestApplicationContext, Logger } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { MessageMappingProperties } from '@nestjs/websockets';
-import { Observable } from 'rxjs';
 import { RawData, Server, WebSocket } from 'ws';
 import { ImCode } from '../common/im-error';
 import { checkRequest, DEDUPED_ACTIONS, SendDedupe } from '../contract';
@@ -29,10 +28,6 @@ interface PendingAuth {
   authenticating: boolean;
 }
 
-/** Set on a socket once its one `message` listener is bound. */
-const ROUTED = Symbol('routed');
-/** Per socket: the disconnect callbacks of every gateway (one `close` listener calls them all). */
-const DISCONNECTS = Symbol('disconnects');
 /** The metrics label of frames that name no routed action. */
 const INVALID_ACTION = 'invalid';
 /** What a request came to: its action label and reply code (-1: no reply was written). */
@@ -44,8 +39,8 @@ const round = (ms: number) => Math.round(ms * 100) / 100;
 /** After SIGTERM, how long sockets get to answer the 1012 close before they are destroyed. */
 const CLOSE_GRACE_MS = 2000;
 /**
- * Nest binds one 'connection' listener on the server and one 'close' listener on every socket per
- * gateway; with more than a handful of gateways Node's default of 10 printed a leak warning to stderr
+ * Nest binds one 'connection' listener on the server per gateway (and 'close' listeners on the first
+ * socket); with more than a handful of gateways Node's default of 10 printed a leak warning to stderr
  * (breaking JSON-only logs). The count is fixed by the number of gateways, not by traffic.
  */
 const MAX_LISTENERS = 64;
@@ -164,6 +159,7 @@ export class ImWsAdapter extends WsAdapter {
 
   private onConnection(socket: ImSocket, request: UpgradeRequest): void {
     socket.setMaxListeners(MAX_LISTENERS); // before the gateways' own listeners (bound after this one)
+    socket.on('message', this.onMessage);
     if (request.imPendingAuth) return this.awaitAuth(socket, request);
     this.admit(socket, request.imUser!, addressOf(request));
   }
@@ -223,36 +219,30 @@ export class ImWsAdapter extends WsAdapter {
   }
 
   /**
-   * Nest binds one `close` listener per gateway and socket; past 10 gateways Node warns of a listener leak
-   * (a line on stderr that is not JSON). One listener per socket calls every gateway's callback, in order.
+   * Nest calls `callback` once per gateway for every new socket, to bind that gateway's handlers to it
+   * (bindMessageHandlers) and its connection hooks. Our gateways have no connection hooks
+   * (handleConnection / handleDisconnect are not supported here) and their handlers form one route table
+   * for the whole server, so each gateway's callback runs for the first socket only: opening a socket
+   * does not cost eleven gateways' worth of bindings.
    */
-  bindClientDisconnect(client: ImSocket, callback: () => void): void {
-    const holder = client as ImSocket & { [DISCONNECTS]?: Array<() => void> };
-    let callbacks = holder[DISCONNECTS];
-    if (!callbacks) {
-      const list: Array<() => void> = [];
-      holder[DISCONNECTS] = callbacks = list;
-      client.on('close', () => {
-        for (const each of list) each();
-      });
-    }
-    callbacks.push(callback);
+  bindClientConnect(server: Server, callback: (...args: unknown[]) => void): void {
+    let routed = false;
+    server.on('connection', (...args: unknown[]) => {
+      if (routed) return;
+      routed = true;
+      callback(...args);
+    });
   }
 
   /**
-   * Called by Nest once per gateway for each socket, with that gateway's handlers bound to the socket.
-   * The first socket's handlers become the server's one route table (a request carries its socket:
-   * REQUEST_SOCKET, read by @RequestSocket()), so a socket holds one shared listener and no table of
-   * its own: a connection costs less memory and less work to open.
+   * Called by Nest (for the first socket, see bindClientConnect) with a gateway's handlers bound to that
+   * socket: they become the server's route table. A request carries its own socket (REQUEST_SOCKET,
+   * read by @RequestSocket()), so one table serves every socket.
    */
-  bindMessageHandlers(socket: ImSocket, handlers: MessageMappingProperties[], transform: (data: any) => Observable<any>): void {
+  bindMessageHandlers(_socket: ImSocket, handlers: MessageMappingProperties[]): void {
     for (const { message, callback } of handlers) {
       if (!this.routes.has(String(message))) this.routes.set(String(message), callback as Handler);
     }
-    const holder = socket as ImSocket & { [ROUTED]?: true };
-    if (holder[ROUTED]) return;
-    holder[ROUTED] = true;
-    socket.on('message', this.onMessage);
   }
 
   private readonly onMessage = (() => {
