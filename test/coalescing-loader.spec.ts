@@ -13,7 +13,8 @@ function recorder() {
   const answerAll = async () => {
     while (pending.length > 0) {
       pending.shift()!();
-      await new Promise((resolve) => setImmediate(resolve));
+      // the next statement may linger a millisecond for more of its wave
+      await new Promise((resolve) => setTimeout(resolve, 5));
     }
   };
   return { calls, load, answerAll, failWith: (error: Error) => (fail = error) };
