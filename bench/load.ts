@@ -10,8 +10,9 @@
  *            throughput = pushes received per second, latency = request → push received.
  *   connect  CONNECTIONS sockets opened with CONCURRENCY at a time (a connect storm), kept open for
  *            --hold seconds; reports connects/s and time to first frame (open request → first frame).
- *            --warm N first opens and closes N of them (not measured): a freshly started server's
- *            first connects (cold code, its database pool still opening) are not the storm's.
+ *            --warm N first opens N other users' connections (not measured) and keeps them open
+ *            through the storm: the storm meets a server already holding connections, with its
+ *            code warm and its database pool open, as a server does in production.
  * Users are named `<prefix>-…` and created through the admin API (PUT is idempotent), of --url or of
  * --admin-url (another server on the same database and TOKEN_SECRET: bench/run.ts creates the connect
  * storm's users there, so the stormed server is fresh). With --raw the target is the raw baseline: no
@@ -344,17 +345,16 @@ async function fanoutScenario(o: Options): Promise<LoadResult> {
 
 async function connectScenario(o: Options): Promise<LoadResult> {
   const names = Array.from({ length: o.connections }, (_, i) => `${o.prefix}-c${i}`);
-  const tokens = await users(o, names);
+  const warmNames = Array.from({ length: o.warm }, (_, i) => `${o.prefix}-w${i}`);
+  const tokens = await users(o, [...warmNames, ...names]);
+  const warmSockets: WebSocket[] = [];
   if (o.warm > 0) {
-    const warm = names.slice(0, o.warm);
     let at = 0;
-    const opened: WebSocket[] = [];
     await Promise.all(
-      Array.from({ length: Math.min(o.concurrency, warm.length) }, async () => {
-        while (at < warm.length) opened.push((await open(socketUrl(o, warm[at++], tokens))).socket);
+      Array.from({ length: Math.min(o.concurrency, warmNames.length) }, async () => {
+        while (at < warmNames.length) warmSockets.push((await open(socketUrl(o, warmNames[at++], tokens))).socket);
       }),
     );
-    await Promise.all(opened.map((socket) => new Promise((resolve) => (socket.once('close', resolve), socket.close()))));
     await sleep(1000);
   }
   const sockets: WebSocket[] = [];
@@ -389,7 +389,7 @@ async function connectScenario(o: Options): Promise<LoadResult> {
   await sleep(Math.min(1000, o.hold * 500));
   mark(o, `holding ${sockets.length}`);
   await sleep(o.hold * 1000);
-  for (const socket of sockets) socket.terminate();
+  for (const socket of [...sockets, ...warmSockets]) socket.terminate();
   return {
     scenario: 'connect',
     target: o.raw ? 'raw' : 'im',
