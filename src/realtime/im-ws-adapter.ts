@@ -158,7 +158,7 @@ export class ImWsAdapter extends WsAdapter {
   }
 
   private onConnection(socket: ImSocket, request: UpgradeRequest): void {
-    socket.setMaxListeners(MAX_LISTENERS); // before the gateways' own listeners (bound after this one)
+    socket.setMaxListeners(MAX_LISTENERS); // the first socket also gets the gateways' listeners (bound after this one)
     socket.on('message', this.onMessage);
     if (request.imPendingAuth) return this.awaitAuth(socket, request);
     this.admit(socket, request.imUser!, addressOf(request));
@@ -245,6 +245,7 @@ export class ImWsAdapter extends WsAdapter {
     }
   }
 
+  /** The one `message` listener every socket shares (ws calls it with `this` = the socket). */
   private readonly onMessage = (() => {
     const adapter = this;
     return function (this: ImSocket, data: RawData, isBinary: boolean): void {
