@@ -14,6 +14,7 @@
 import 'reflect-metadata';
 import { performance } from 'perf_hooks';
 import { Client } from 'pg';
+import { ensureBenchDatabase } from './bench-database';
 import { WebSocket } from 'ws';
 import { TokenService } from '../src/auth/token.service';
 import { loadConfig } from '../src/config/app-config';
@@ -26,20 +27,6 @@ const MEMBERS = 2000;
 const MESSAGES = 1000;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 100);
 const WARMUP = 10;
-
-async function ensureDatabase(): Promise<void> {
-  const url = new URL(DATABASE_URL);
-  const name = decodeURIComponent(url.pathname.slice(1));
-  if (!/bench/i.test(name) && process.env.BENCH_FORCE !== '1') {
-    throw new Error(`refusing to empty database "${name}": use a database of its own (name containing "bench") or BENCH_FORCE=1`);
-  }
-  url.pathname = '/postgres';
-  const admin = new Client({ connectionString: url.toString() });
-  await admin.connect();
-  const exists = await admin.query(`SELECT 1 FROM pg_database WHERE datname = $1`, [name]);
-  if (exists.rowCount === 0) await admin.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
-  await admin.end();
-}
 
 /** User 1 owns group 1 (conversation 1); users 2..2000 are members; every third message is user 1's. */
 async function seed(db: Client): Promise<void> {
@@ -126,7 +113,7 @@ function openSocket(port: number, token: string): Promise<{ request: (frame: Rec
 }
 
 async function main(): Promise<void> {
-  await ensureDatabase();
+  await ensureBenchDatabase(DATABASE_URL);
   const db = new Client({ connectionString: DATABASE_URL });
   await db.connect();
   const server = await startServer(loadConfig({ DATABASE_URL, PORT: '0', LOG_LEVEL: 'error', ADMIN_TOKEN: 'bench-admin-token-0123456789', RATE_LIMIT_PER_SEC: '0' }));

@@ -21,6 +21,7 @@ import { ChildProcess, spawn } from 'child_process';
 import { readFileSync } from 'fs';
 import { join } from 'path';
 import { Client } from 'pg';
+import { ensureBenchDatabase } from './bench-database';
 import { WebSocket } from 'ws';
 import { TokenService } from '../src/auth/token.service';
 import { loadConfig } from '../src/config/app-config';
@@ -45,20 +46,6 @@ const WARMUP = 10;
 const SEND_ROUNDS = Number(process.env.BENCH_SEND_ROUNDS ?? 6);
 const PARTS = new Set((process.env.BENCH_PARTS ?? 'search,send').split(','));
 const SEND_DURATION = Number(process.env.BENCH_SEND_DURATION ?? 5);
-
-async function ensureDatabase(): Promise<void> {
-  const url = new URL(DATABASE_URL);
-  const name = decodeURIComponent(url.pathname.slice(1));
-  if (!/bench/i.test(name) && process.env.BENCH_FORCE !== '1') {
-    throw new Error(`refusing to empty database "${name}": use a database of its own (name containing "bench") or BENCH_FORCE=1`);
-  }
-  url.pathname = '/postgres';
-  const admin = new Client({ connectionString: url.toString() });
-  await admin.connect();
-  const exists = await admin.query(`SELECT 1 FROM pg_database WHERE datname = $1`, [name]);
-  if (exists.rowCount === 0) await admin.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
-  await admin.end();
-}
 
 async function seeded(db: Client): Promise<boolean> {
   if (process.env.BENCH_RESEED === '1') return false;
@@ -437,7 +424,7 @@ async function designs(db: Client): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  await ensureDatabase();
+  await ensureBenchDatabase(DATABASE_URL);
   const db = new Client({ connectionString: DATABASE_URL });
   await db.connect();
   const server = await startServer(loadConfig({ DATABASE_URL, PORT: '0', LOG_LEVEL: 'error', ADMIN_TOKEN, RATE_LIMIT_PER_SEC: '0' }));

@@ -18,6 +18,7 @@
  */
 import 'reflect-metadata';
 import { Client } from 'pg';
+import { ensureBenchDatabase } from './bench-database';
 import { WebSocket } from 'ws';
 import { loadConfig } from '../src/config/app-config';
 import { startServer } from '../src/server';
@@ -49,20 +50,6 @@ const { directs: DIRECTS, groups: GROUPS, perConversation: PER_CONVERSATION } = 
 const RECONNECTS = Number(process.env.BENCH_RECONNECTS ?? 100);
 const WARMUP = 10;
 const HEAVY = SIZE.heavy;
-
-async function ensureDatabase(): Promise<void> {
-  const url = new URL(DATABASE_URL);
-  const name = decodeURIComponent(url.pathname.slice(1));
-  if (!/bench/i.test(name) && process.env.BENCH_FORCE !== '1') {
-    throw new Error(`refusing to empty database "${name}": use a database of its own (name containing "bench") or BENCH_FORCE=1`);
-  }
-  url.pathname = '/postgres';
-  const admin = new Client({ connectionString: url.toString() });
-  await admin.connect();
-  const exists = await admin.query(`SELECT 1 FROM pg_database WHERE datname = $1`, [name]);
-  if (exists.rowCount === 0) await admin.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
-  await admin.end();
-}
 
 async function seeded(db: Client): Promise<boolean> {
   if (process.env.BENCH_RESEED === '1') return false;
@@ -165,7 +152,7 @@ conversation list, first page (limit 100): ${first.conversations.length} items (
 }
 
 async function main(): Promise<void> {
-  await ensureDatabase();
+  await ensureBenchDatabase(DATABASE_URL);
   const db = new Client({ connectionString: DATABASE_URL });
   await db.connect();
   const server = await startServer(
