@@ -1,12 +1,9 @@
 import { execFile } from 'child_process';
-import { randomBytes } from 'crypto';
 import { mkdtempSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { Client } from 'pg';
-import { DataSource } from 'typeorm';
-import { dataSourceOptions, MIGRATIONS } from '../src/database/data-source-options';
-import { EmbeddedDatabase } from '../src/database/embedded-database';
+import { MIGRATIONS } from '../src/database/data-source-options';
+import { MigrationDatabase, migrationDatabase, privateSchema } from './support/migration-database';
 
 /**
  * A database made by the first migration only, with groups in it, then migrated to the current
@@ -14,44 +11,13 @@ import { EmbeddedDatabase } from '../src/database/embedded-database';
  * in a schema of its own; otherwise on a fresh embedded database.
  */
 describe('migrations on a database that already holds data', () => {
-  let url: string;
-  let schema: string | undefined;
-  let embedded: EmbeddedDatabase | undefined;
-  let dataDir: string | undefined;
+  let db: MigrationDatabase;
+  const migrate = (count: number) => db.migrate(count);
 
   beforeAll(async () => {
-    if (process.env.DATABASE_URL) {
-      schema = `migration_test_${randomBytes(4).toString('hex')}`;
-      const admin = new Client({ connectionString: process.env.DATABASE_URL });
-      await admin.connect();
-      await admin.query(`CREATE SCHEMA ${schema}`);
-      await admin.end();
-      const withPath = new URL(process.env.DATABASE_URL);
-      withPath.searchParams.set('options', `-c search_path=${schema}`);
-      url = withPath.href;
-    } else {
-      dataDir = mkdtempSync(join(tmpdir(), 'im-migrations-'));
-      embedded = new EmbeddedDatabase(dataDir, 2);
-      url = await embedded.start();
-    }
+    db = await migrationDatabase('migration_test');
   }, 180_000);
-  afterAll(async () => {
-    if (schema) {
-      const admin = new Client({ connectionString: process.env.DATABASE_URL });
-      await admin.connect();
-      await admin.query(`DROP SCHEMA ${schema} CASCADE`);
-      await admin.end();
-    }
-    await embedded?.stop();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-  });
-
-  async function migrate(count: number): Promise<DataSource> {
-    const source = new DataSource({ ...dataSourceOptions(url, 1), migrations: MIGRATIONS.slice(0, count), migrationsRun: false });
-    await source.initialize();
-    await source.runMigrations({ transaction: 'each' });
-    return source;
-  }
+  afterAll(() => db?.close());
 
   it('GroupInviteCodes gives every existing group its own random 16-character code', async () => {
     const first = await migrate(1);
@@ -88,31 +54,21 @@ describe('migrations on a database that already holds data', () => {
 describe('the migration command (src/database/migrate.ts)', () => {
   const names = MIGRATIONS.map((migration) => new migration().name!);
   let env: Record<string, string>;
-  let schema: string | undefined;
+  let dropSchema: (() => Promise<void>) | undefined;
   let dataDir: string | undefined;
 
   beforeAll(async () => {
     if (process.env.DATABASE_URL) {
-      schema = `migrate_cmd_${randomBytes(4).toString('hex')}`;
-      const admin = new Client({ connectionString: process.env.DATABASE_URL });
-      await admin.connect();
-      await admin.query(`CREATE SCHEMA ${schema}`);
-      await admin.end();
-      const withPath = new URL(process.env.DATABASE_URL);
-      withPath.searchParams.set('options', `-c search_path=${schema}`);
-      env = { DATABASE_URL: withPath.href };
+      const schema = await privateSchema('migrate_cmd');
+      dropSchema = schema.drop;
+      env = { DATABASE_URL: schema.url };
     } else {
       dataDir = mkdtempSync(join(tmpdir(), 'im-migrate-cmd-'));
       env = { DATA_DIR: dataDir };
     }
   });
   afterAll(async () => {
-    if (schema) {
-      const admin = new Client({ connectionString: process.env.DATABASE_URL });
-      await admin.connect();
-      await admin.query(`DROP SCHEMA ${schema} CASCADE`);
-      await admin.end();
-    }
+    await dropSchema?.();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 

@@ -1,57 +1,20 @@
-import { randomBytes } from 'crypto';
-import { mkdtempSync, rmSync } from 'fs';
-import { tmpdir } from 'os';
-import { join } from 'path';
-import { Client } from 'pg';
-import { DataSource } from 'typeorm';
-import { dataSourceOptions, MIGRATIONS } from '../src/database/data-source-options';
-import { EmbeddedDatabase } from '../src/database/embedded-database';
+import { MIGRATIONS } from '../src/database/data-source-options';
 import { MessageSearch1764500000002 } from '../src/database/migrations/1764500000002-MessageSearch';
 import { parseQuery } from '../src/search/tokenizer';
+import { MigrationDatabase, migrationDatabase } from './support/migration-database';
 
 /**
  * MessageSearch tokenizes the messages stored before it, with the tokenizer new messages use. On
  * PostgreSQL (DATABASE_URL) in a schema of its own, otherwise on a fresh embedded database.
  */
 describe('MessageSearch migration on a database that already holds messages', () => {
-  let url: string;
-  let schema: string | undefined;
-  let embedded: EmbeddedDatabase | undefined;
-  let dataDir: string | undefined;
+  let db: MigrationDatabase;
+  const migrate = (count: number) => db.migrate(count);
 
   beforeAll(async () => {
-    if (process.env.DATABASE_URL) {
-      schema = `search_migration_${randomBytes(4).toString('hex')}`;
-      const admin = new Client({ connectionString: process.env.DATABASE_URL });
-      await admin.connect();
-      await admin.query(`CREATE SCHEMA ${schema}`);
-      await admin.end();
-      const withPath = new URL(process.env.DATABASE_URL);
-      withPath.searchParams.set('options', `-c search_path=${schema}`);
-      url = withPath.href;
-    } else {
-      dataDir = mkdtempSync(join(tmpdir(), 'im-search-migration-'));
-      embedded = new EmbeddedDatabase(dataDir, 2);
-      url = await embedded.start();
-    }
+    db = await migrationDatabase('search_migration');
   }, 180_000);
-  afterAll(async () => {
-    if (schema) {
-      const admin = new Client({ connectionString: process.env.DATABASE_URL });
-      await admin.connect();
-      await admin.query(`DROP SCHEMA ${schema} CASCADE`);
-      await admin.end();
-    }
-    await embedded?.stop();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-  });
-
-  async function migrate(count: number): Promise<DataSource> {
-    const source = new DataSource({ ...dataSourceOptions(url, 1), migrations: MIGRATIONS.slice(0, count), migrationsRun: false });
-    await source.initialize();
-    await source.runMigrations({ transaction: 'each' });
-    return source;
-  }
+  afterAll(() => db?.close());
 
   it('gives text messages and file names their lexemes, other types and recalled messages none', async () => {
     const before = await migrate(MIGRATIONS.indexOf(MessageSearch1764500000002));
