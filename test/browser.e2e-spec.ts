@@ -2,8 +2,7 @@ import { createServer, Server } from 'http';
 import { AddressInfo } from 'net';
 import { Browser, chromium, Page } from 'playwright-core';
 import { startTestServer, TestServer } from './support/server';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+import { CHROMIUM } from './support/console-browser';
 
 interface BrowserSocketLog {
   opened: boolean;

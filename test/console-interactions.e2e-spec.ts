@@ -1,71 +1,30 @@
-import { execFileSync } from 'child_process';
-import { join } from 'path';
-import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
-import { startTestServer, TestServer } from './support/server';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ROOT = join(__dirname, '..');
+import { Page } from 'playwright-core';
+import { ConsoleBrowser, openChatWith, send } from './support/console-browser';
+import { TestServer } from './support/server';
 
 jest.setTimeout(90_000);
 
 /** The console's reactions, typing line and clear history, two users in Chromium over the real server. */
 describe('browser console: reactions, typing, clear history', () => {
+  let ui: ConsoleBrowser;
   let t: TestServer;
-  let browser: Browser;
-  const sessions: Array<{ context: BrowserContext; errors: string[] }> = [];
 
   beforeAll(async () => {
-    execFileSync(process.execPath, [join(ROOT, 'console', 'build.mjs')], { cwd: ROOT, stdio: 'pipe' });
-    t = await startTestServer();
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    ui = await ConsoleBrowser.start();
+    t = ui.t;
   }, 120_000);
-  afterAll(async () => {
-    await browser?.close();
-    await t?.close();
-  });
+  afterAll(() => ui?.stop());
   beforeEach(() => t.reset());
-  afterEach(async () => {
-    for (const session of sessions.splice(0)) {
-      expect(session.errors).toEqual([]);
-      await session.context.close();
-    }
-  });
+  afterEach(() => ui.closePages());
 
-  async function signIn(appUserId: string): Promise<Page> {
-    const context = await browser.newContext({ viewport: { width: 1180, height: 740 } });
-    context.setDefaultTimeout(15_000);
-    const page = await context.newPage();
-    const session = { context, errors: [] as string[] };
-    page.on('pageerror', (error) => session.errors.push(error.message));
-    page.on('dialog', (dialog) => void dialog.accept());
-    sessions.push(session);
-    const { token } = await t.admin.ensureUserToken(appUserId);
-    await page.goto(`${t.baseUrl}/console`);
-    await page.fill('#token', token);
-    await page.click('#connect');
-    await page.locator('#me-name', { hasText: appUserId }).waitFor();
-    await page.locator('body[data-connection="open"]').waitFor();
-    return page;
-  }
+  /** Clear history asks confirm(): yes. */
+  const signIn = (appUserId: string) => ui.signIn(appUserId, { acceptDialogs: true });
 
   /** A reload signs in again from the session's token: a fresh page state, history read anew. */
   async function reloadSignedIn(page: Page): Promise<void> {
     await page.reload();
     await page.locator('body[data-connection="open"]').waitFor();
     await page.locator('.conv[data-key="u:alice"]').waitFor();
-  }
-
-  async function openChatWith(page: Page, appUserId: string): Promise<void> {
-    await page.click('#new-chat');
-    await page.fill('#chat-user', appUserId);
-    await page.press('#chat-user', 'Enter');
-    await page.locator('#composer').waitFor();
-  }
-
-  async function send(page: Page, text: string): Promise<void> {
-    await page.fill('#message-input', text);
-    await page.press('#message-input', 'Enter');
-    await page.locator('.msg.mine', { hasText: text }).waitFor();
   }
 
   it('reacts (add, count from the other side, remove), shows "… is typing", clears history on both devices', async () => {

@@ -1,13 +1,12 @@
-import { execFileSync } from 'child_process';
 import { join } from 'path';
-import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
+import { Page } from 'playwright-core';
 import sharp from 'sharp';
 import { ConnectionRegistry } from '../src/realtime/connection-registry';
 import { userIdOf } from './support/groups-fixtures';
 import { directConversation, readSeq } from './support/messaging-fixtures';
+import { ConsoleBrowser, openChatWith, send } from './support/console-browser';
 import { startTestServer, TestServer } from './support/server';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ROOT = join(__dirname, '..');
 /** Where to write docs/console.png when asked (CONSOLE_SCREENSHOT=docs/console.png). */
 const SCREENSHOT = process.env.CONSOLE_SCREENSHOT;
@@ -15,67 +14,19 @@ const SCREENSHOT = process.env.CONSOLE_SCREENSHOT;
 // a browser session per user, each step waiting for what the page shows
 jest.setTimeout(90_000);
 
-interface Session {
-  context: BrowserContext;
-  page: Page;
-  errors: string[];
-}
-
 describe('browser console (/console): two users in Chromium, over the real server', () => {
+  let ui: ConsoleBrowser;
   let t: TestServer;
-  let browser: Browser;
-  const sessions: Session[] = [];
 
   beforeAll(async () => {
-    // the console the server serves is the one built from console/ now
-    execFileSync(process.execPath, [join(ROOT, 'console', 'build.mjs')], { cwd: ROOT, stdio: 'pipe' });
-    t = await startTestServer();
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    ui = await ConsoleBrowser.start();
+    t = ui.t;
   }, 120_000);
-  afterAll(async () => {
-    await browser?.close();
-    await t?.close();
-  });
+  afterAll(() => ui?.stop());
   beforeEach(() => t.reset());
-  afterEach(async () => {
-    for (const session of sessions.splice(0)) {
-      // nothing the page did may have thrown
-      expect(session.errors).toEqual([]);
-      await session.context.close();
-    }
-  });
+  afterEach(() => ui.closePages());
 
-  /** A fresh browser profile signed in as `appUserId` with a pasted token. */
-  async function signIn(appUserId: string): Promise<Page> {
-    const context = await browser.newContext({ viewport: { width: 1180, height: 740 } });
-    // fail with Playwright's message before Jest's test timeout
-    context.setDefaultTimeout(15_000);
-    const page = await context.newPage();
-    const session: Session = { context, page, errors: [] };
-    page.on('pageerror', (error) => session.errors.push(error.message));
-    sessions.push(session);
-    const { token } = await t.admin.ensureUserToken(appUserId);
-    await page.goto(`${t.baseUrl}/console`);
-    await page.fill('#token', token);
-    await page.click('#connect');
-    await page.locator('#me-name', { hasText: appUserId }).waitFor();
-    await page.locator('body[data-connection="open"]').waitFor();
-    return page;
-  }
-
-  async function openChatWith(page: Page, appUserId: string): Promise<void> {
-    await page.click('#new-chat');
-    await page.fill('#chat-user', appUserId);
-    await page.press('#chat-user', 'Enter');
-    await page.locator('#chat-title').waitFor();
-    await page.locator('#composer').waitFor();
-  }
-
-  async function send(page: Page, text: string): Promise<void> {
-    await page.fill('#message-input', text);
-    await page.press('#message-input', 'Enter');
-    await page.locator('.msg.mine', { hasText: text }).waitFor();
-  }
+  const signIn = (appUserId: string) => ui.signIn(appUserId);
 
   const badge = (page: Page, key: string) => page.locator(`.conv[data-key="${key}"] .badge`);
 
@@ -96,7 +47,7 @@ describe('browser console (/console): two users in Chromium, over the real serve
   });
 
   it('refuses a bad token on the sign-in page', async () => {
-    const context = await browser.newContext();
+    const context = await ui.browser.newContext();
     const page = await context.newPage();
     await page.goto(`${t.baseUrl}/console/`);
     await page.fill('#token', 'not-a-token');

@@ -7,8 +7,7 @@ import sharp from 'sharp';
 import { ConnectionRegistry } from '../src/realtime/connection-registry';
 import { range, until } from './support/sdk';
 import { startTestServer, TestServer } from './support/server';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+import { CHROMIUM } from './support/console-browser';
 
 /** What the page keeps per client (window.im[name]). */
 interface PageClient {
