@@ -40,6 +40,7 @@
  * must contain "bench" or be CI's "…_ci…", or BENCH_FORCE=1). Nothing else may use it while the suite runs.
  */
 import { ChildProcess, execFileSync, spawn } from 'child_process';
+import { procStat, Server as Child, startServer, stopProcess } from './processes';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'os';
 import { join } from 'path';
@@ -69,69 +70,20 @@ const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef';
 /** one signing key for every IM server of a run: tokens made by one are valid on the others */
 const TOKEN_SECRET = 'bench-token-secret-0123456789abcdef0123456789';
 const OUT = SMOKE ? mkdtempSync(join(tmpdir(), 'im-bench-')) : ROOT;
-const TICK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
-
-interface Child {
-  process: ChildProcess;
-  port: number;
-  exited: Promise<number | null>;
-}
-
 /** every server this process started and has not stopped yet (stopped on SIGINT/SIGTERM too) */
 const children = new Set<Child>();
 /** the load generators running (ended on SIGINT/SIGTERM too) */
 const loaders = new Set<ChildProcess>();
 
-function startChild(args: string[], env: Record<string, string>): Promise<Child> {
-  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : null))));
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /listening on port (\d+)/.exec(output);
-      if (!match) return;
-      // the port is known: from now on both pipes are drained (the server can never block on a full
-      // pipe); stdout is discarded, stderr lines with "error" are passed on
-      child.stdout!.off('data', onData);
-      child.stderr!.off('data', onData);
-      child.stdout!.resume();
-      child.stderr!.on('data', (more: Buffer) => /error/i.test(more.toString()) && process.stderr.write(more));
-      const started: Child = { process: child, port: Number(match[1]), exited };
-      children.add(started);
-      resolve(started);
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}:\n${output}`)));
-  });
+async function startChild(args: string[], env: Record<string, string>): Promise<Child> {
+  const started = await startServer(args, env);
+  children.add(started);
+  return started;
 }
 
-/** SIGTERM to that pid, and wait for its exit (SIGKILL after 30 s). */
 async function stopChild(child: Child): Promise<void> {
   children.delete(child);
-  if (child.process.exitCode !== null || child.process.signalCode !== null) return;
-  child.process.kill('SIGTERM');
-  const timer = setTimeout(() => child.process.kill('SIGKILL'), 30_000);
-  await child.exited;
-  clearTimeout(timer);
-}
-
-/** user+system CPU of a process in µs, and its RSS in bytes (from /proc). */
-function procStat(pid: number): { cpuUs: number; rss: number } {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const cpuUs = ((Number(fields[11]) + Number(fields[12])) / TICK) * 1e6;
-    const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
-    return { cpuUs, rss };
-  } catch {
-    return { cpuUs: 0, rss: 0 };
-  }
+  await stopProcess(child);
 }
 
 /**

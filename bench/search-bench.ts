@@ -17,11 +17,11 @@
  * its own: the script refuses a name without "bench" unless BENCH_FORCE=1.
  */
 import 'reflect-metadata';
-import { ChildProcess, spawn } from 'child_process';
-import { readFileSync } from 'fs';
+import { spawn } from 'child_process';
 import { join } from 'path';
 import { Client } from 'pg';
 import { ensureBenchDatabase } from './bench-database';
+import { procStat, Server as ServerProcess, startServer as startServerProcess } from './processes';
 import { WebSocket } from 'ws';
 import { TokenService } from '../src/auth/token.service';
 import { loadConfig } from '../src/config/app-config';
@@ -243,52 +243,10 @@ async function searchLatencies(port: number, token: string, db: Client, label: s
   socket.close();
 }
 
-interface Child {
-  process: ChildProcess;
-  port: number;
-}
-
-function startChild(env: Record<string, string>): Promise<Child> {
-  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /listening on port (\d+)/.exec(output);
-      if (!match) return;
-      child.stdout!.off('data', onData);
-      child.stderr!.off('data', onData);
-      child.stdout!.resume();
-      child.stderr!.resume();
-      resolve({ process: child, port: Number(match[1]) });
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}:\n${output}`)));
-  });
-}
-
-const TICK = 100; // USER_HZ: /proc times are in 1/100 s on Linux
-
-/** user+system CPU of a process in µs (from /proc); 0 when it is gone. */
-function cpuOf(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) / TICK) * 1e6;
-  } catch {
-    return 0;
-  }
-}
-
 /** CPU of every backend of the database by pid (only the measured server is loaded during a run). */
 async function backendCpu(db: Client): Promise<Map<number, number>> {
   const { rows } = await db.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`);
-  return new Map(rows.map((row) => [row.pid, cpuOf(row.pid)]));
+  return new Map(rows.map((row) => [row.pid, procStat(row.pid).cpuUs]));
 }
 
 interface SendResult {
@@ -299,7 +257,7 @@ interface SendResult {
   dbUs: number;
 }
 
-async function sendRun(server: Child, db: Client, prefix: string): Promise<SendResult> {
+async function sendRun(server: ServerProcess, db: Client, prefix: string): Promise<SendResult> {
   const args = ['bench/load.ts', '--url', `ws://127.0.0.1:${server.port}`, '--admin-token', ADMIN_TOKEN, '--json', '--scenario', 'send', '--pairs', '50', '--window', '4'];
   args.push('--duration', String(SEND_DURATION), '--warmup', '1', '--prefix', prefix);
   const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -312,11 +270,11 @@ async function sendRun(server: Child, db: Client, prefix: string): Promise<SendR
   child.stdout!.on('data', (chunk: Buffer) => {
     out += chunk.toString();
     if (/^MARK start$/m.test(out) && !startServer) {
-      startServer = cpuOf(pid);
+      startServer = procStat(pid).cpuUs;
       startDb = backendCpu(db);
     }
     if (/^MARK end$/m.test(out) && !endServer) {
-      endServer = cpuOf(pid);
+      endServer = procStat(pid).cpuUs;
       endDb = backendCpu(db);
     }
   });
@@ -337,8 +295,8 @@ async function sendRun(server: Child, db: Client, prefix: string): Promise<SendR
  */
 async function sendCost(db: Client): Promise<void> {
   const env = { DATABASE_URL, PORT: '0', LOG_LEVEL: 'log', ADMIN_TOKEN, RATE_LIMIT_PER_SEC: '0' };
-  const withIndex = await startChild({ ...env, SEARCH_INDEX: 'true' });
-  const without = await startChild({ ...env, SEARCH_INDEX: 'false' });
+  const withIndex = await startServerProcess(['src/main.ts'], { ...env, SEARCH_INDEX: 'true' });
+  const without = await startServerProcess(['src/main.ts'], { ...env, SEARCH_INDEX: 'false' });
   // interrupted: the servers this run started go down with it
   const stop = (code: number) => {
     withIndex.process.kill('SIGTERM');
@@ -352,7 +310,7 @@ async function sendCost(db: Client): Promise<void> {
     const rateRatios: number[] = [];
     const cpuRatios: number[] = [];
     for (let round = 1; round <= SEND_ROUNDS; round++) {
-      const order: Array<['with' | 'without', Child]> = round % 2 ? [['with', withIndex], ['without', without]] : [['without', without], ['with', withIndex]];
+      const order: Array<['with' | 'without', ServerProcess]> = round % 2 ? [['with', withIndex], ['without', without]] : [['without', without], ['with', withIndex]];
       const results: Partial<Record<'with' | 'without', SendResult>> = {};
       for (const [name, server] of order) {
         const result = await sendRun(server, db, `sr${round}${name}-${Date.now().toString(36)}`);

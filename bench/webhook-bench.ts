@@ -10,13 +10,11 @@
  * BENCH_ROUNDS (3), BENCH_SECONDS (5), BENCH_PAIRS (20), BENCH_WINDOW (4). The database is written to
  * (users and messages of the `wh-` prefixes); use one of its own.
  */
-import { ChildProcess, spawn } from 'child_process';
 import { createServer } from 'http';
 import { AddressInfo } from 'net';
-import { join } from 'path';
 import { Client } from 'pg';
+import { startServer, startUntil, stopProcess } from './processes';
 
-const ROOT = join(__dirname, '..');
 const DATABASE_URL = process.env.DATABASE_URL;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -25,27 +23,8 @@ const WINDOW = Number(process.env.BENCH_WINDOW ?? 4);
 const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef';
 const SECRET = 'bench-webhook-secret-0123456789';
 
-function start(args: string[], env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray; output: () => string }> {
-  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = ready.exec(output);
-      if (match) resolve({ child, match, output: () => output });
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}:\n${output}`)));
-  });
-}
-
 async function load(port: number, prefix: string): Promise<number> {
-  const { child, match } = await start(
+  const { process: child, match } = await startUntil(
     ['bench/load.ts', '--url', `ws://127.0.0.1:${port}`, '--admin-token', ADMIN_TOKEN, '--scenario', 'send', '--duration', String(SECONDS), '--pairs', String(PAIRS), '--window', String(WINDOW), '--prefix', prefix, '--json'],
     {},
     /RESULT (.*)\n/,
@@ -74,7 +53,6 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
   const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
   const base = { DATABASE_URL, ADMIN_TOKEN, PORT: '0', RATE_LIMIT_PER_SEC: '0', LOG_LEVEL: 'log', CONSOLE_ENABLED: 'false' };
-  const ready = /listening on port (\d+)/;
   const envs = {
     off: base,
     on: { ...base, WEBHOOK_URL: hookUrl, WEBHOOK_SECRET: SECRET },
@@ -98,13 +76,12 @@ async function main(): Promise<void> {
   // one server process at a time: a worker of the variant with delivery would otherwise deliver the
   // write-only variant's rows too (they share the database)
   const measure = async (variant: 'off' | 'on' | 'write'): Promise<number> => {
-    const server = await start(['src/main.ts'], envs[variant], ready);
+    const server = await startServer(['src/main.ts'], envs[variant]);
     try {
-      return await load(Number(server.match[1]), `wh-${variant}`);
+      return await load(server.port, `wh-${variant}`);
     } finally {
       if (variant === 'on') await drained();
-      server.child.kill();
-      await new Promise((resolve) => server.child.once('exit', resolve));
+      await stopProcess(server);
       if (variant === 'write') await db.query(`DELETE FROM webhook_outbox`);
     }
   };
