@@ -21,6 +21,7 @@ import { spawn } from 'child_process';
 import { join } from 'path';
 import { Client } from 'pg';
 import { ensureBenchDatabase } from './bench-database';
+import { requester } from './ws-requests';
 import { procStat, Server as ServerProcess, startServer as startServerProcess } from './processes';
 import { WebSocket } from 'ws';
 import { TokenService } from '../src/auth/token.service';
@@ -164,22 +165,6 @@ function openSocket(port: number, token: string): Promise<WebSocket> {
   });
 }
 
-function requester(socket: WebSocket): (fields: Record<string, unknown>) => Promise<any> {
-  let counter = 0;
-  return (fields) =>
-    new Promise((resolve) => {
-      const nonce = `s-${++counter}`;
-      const listener = (raw: unknown) => {
-        const frame = JSON.parse(String(raw));
-        if (frame.nonce !== nonce) return;
-        socket.off('message', listener);
-        resolve(frame);
-      };
-      socket.on('message', listener);
-      socket.send(JSON.stringify({ action: 'search', nonce, ...fields }));
-    });
-}
-
 /** The same statements the service runs (findCandidates), straight over a pg connection. */
 async function bareSql(db: Client, search: Search): Promise<number> {
   const parsed = parseQuery(search.query)!;
@@ -202,7 +187,7 @@ async function bareSql(db: Client, search: Search): Promise<number> {
 
 async function searchLatencies(port: number, token: string, db: Client, label: string): Promise<void> {
   const socket = await openSocket(port, token);
-  const ask = requester(socket);
+  const ask = requester(socket, 'search');
   const list = searches();
   const ws: Record<string, number[]> = {};
   const bare: Record<string, number[]> = {};

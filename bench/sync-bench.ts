@@ -19,6 +19,7 @@
 import 'reflect-metadata';
 import { Client } from 'pg';
 import { ensureBenchDatabase } from './bench-database';
+import { requester } from './ws-requests';
 import { WebSocket } from 'ws';
 import { loadConfig } from '../src/config/app-config';
 import { startServer } from '../src/server';
@@ -97,19 +98,7 @@ async function conversationList(server: Awaited<ReturnType<typeof startServer>>,
     socket.once('open', resolve);
     socket.once('error', reject);
   });
-  let counter = 0;
-  const ask = (fields: Record<string, unknown>) =>
-    new Promise<any>((resolve) => {
-      const nonce = `cl-${++counter}`;
-      const listener = (raw: unknown) => {
-        const frame = JSON.parse(String(raw));
-        if (frame.nonce !== nonce) return;
-        socket.off('message', listener);
-        resolve(frame);
-      };
-      socket.on('message', listener);
-      socket.send(JSON.stringify({ action: 'conversations', nonce, ...fields }));
-    });
+  const ask = requester(socket, 'conversations');
   const bare: number[] = [];
   const client: number[] = [];
   let first: any;
