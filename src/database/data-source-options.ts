@@ -8,6 +8,7 @@ import { LifecycleCounts1764400000001 } from './migrations/1764400000001-Lifecyc
 import { ReactionOrder1764400000002 } from './migrations/1764400000002-ReactionOrder';
 import { WebhookOutbox1764500000000 } from './migrations/1764500000000-WebhookOutbox';
 import { MessageSearch1764500000002 } from './migrations/1764500000002-MessageSearch';
+import { SearchPendingList1764600000000 } from './migrations/1764600000000-SearchPendingList';
 
 /** Migrations in the order they run; the schema comes only from these (synchronize is off). */
 export const MIGRATIONS = [
@@ -20,6 +21,7 @@ export const MIGRATIONS = [
   ReactionOrder1764400000002,
   WebhookOutbox1764500000000,
   MessageSearch1764500000002,
+  SearchPendingList1764600000000,
 ];
 
 /**
