@@ -42,7 +42,9 @@ describe('group commit of sends (WriteBatcher)', () => {
   it('stores concurrent chats with awkward text exactly once each, gap-free per conversation, msg_id in seq order', async () => {
     const senders = await Promise.all(['ann', 'ben', 'cat'].map((id) => t.connect(id)));
     await t.admin.putUser('zed');
-    const texts = Array.from({ length: 90 }, (_, i) => `#${i} it's "quoted" \\ back\\slash $1 $$ 🙂 ${'é'.repeat(i % 5)}`);
+    // array-literal syntax too (the batch's fields travel as array literals): braces, commas, NULL, edge quotes
+    const awkward = ['NULL', '{a,b}', ' "', '\\"', 'x,y}', ' lead and trail '];
+    const texts = Array.from({ length: 90 }, (_, i) => (i % 4 === 3 ? awkward[i % awkward.length] : `#${i} it's "quoted" \\ back\\slash $1 $$ 🙂 ${'é'.repeat(i % 5)}`));
     const batchedBefore = batcher.stats.batchedStatements;
     const replies = await Promise.all(texts.map((content, i) => senders[i % 3].request('chat', { type: 1, content, app_user_ids: 'zed' })));
     expect(replies.every((reply) => reply.code === 200)).toBe(true);

@@ -177,7 +177,7 @@ export class MessagingService implements SendDedupe {
       if (row.blocked) return this.duplicateOr(sender.userId, nonce, new ImError(ImCode.Blacklisted, 'the recipient has blacklisted you'));
       throw new Error('message not stored');
     }
-    this.metrics.messagesStored.inc({ kind: 'chat' });
+    this.metrics.messagesStored.chat.inc();
     const data = messageData(message, row, { to_app_user_id: to }, row.seq);
     const body: ReplyBody = { data, time: now, user_id: sender.userId, msg_id: row.msg_id };
     this.remember(sender.userId, nonce, row.msg_id, now, data);
@@ -236,7 +236,7 @@ export class MessagingService implements SendDedupe {
       if (!error) throw new Error('group message not stored');
       return this.duplicateOr(sender.userId, nonce, error);
     }
-    this.metrics.messagesStored.inc({ kind: 'group' });
+    this.metrics.messagesStored.group.inc();
     const group = String(groupId);
     const data = messageData(message, row, { group_id: group }, row.seq);
     const body: ReplyBody = { data, time: now, user_id: sender.userId, msg_id: row.msg_id, group_id: group };

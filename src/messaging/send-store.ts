@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
+import { scalarArray, textArray } from '../database/array-param';
 import { Db, Queryable } from '../database/db';
 import { SetStatement, WriteBatcher } from '../database/write-batcher';
 import { MessageColumns, WebhookOutbox } from '../webhooks/outbox';
@@ -206,10 +207,11 @@ function groupSetParams(items: StoreItem<number>[]): unknown[] {
     mentionTexts[i] = ids && ids.length > 0 ? `{${ids.join(',')}}` : null;
     mentionAll[i] = items[i].mentionAll ?? false;
   }
-  return [...setParams(items), mentionTexts, mentionAll];
+  return [...setParams(items), textArray(mentionTexts), scalarArray(mentionAll)];
 }
 
-function setParams<T>(items: StoreItem<T>[]): unknown[] {
+/** The items' fields, one array literal per field (src/database/array-param.ts). */
+function setParams<T extends string | number>(items: StoreItem<T>[]): unknown[] {
   const n = items.length;
   const senders = new Array<number>(n);
   const targets = new Array<T>(n);
@@ -228,7 +230,8 @@ function setParams<T>(items: StoreItem<T>[]): unknown[] {
     contents[i] = item.content;
     extras[i] = item.extra;
   }
-  return [senders, targets, times, nonces, types, contents, extras];
+  const targetArray = typeof targets[0] === 'number' ? scalarArray(targets as number[]) : textArray(targets as string[]);
+  return [scalarArray(senders), targetArray, scalarArray(times), textArray(nonces), scalarArray(types), textArray(contents), textArray(extras)];
 }
 
 /**
@@ -275,13 +278,13 @@ export class SendStore {
         return row;
       };
     }
-    this.direct = { name: `store_direct_set${this.variant}`, sql: directSet, params: (items) => [...setParams(items), items.map((item) => this.tokensOf(item))],
+    this.direct = { name: `store_direct_set${this.variant}`, sql: directSet, params: (items) => [...setParams(items), textArray(items.map((item) => this.tokensOf(item)))],
       alone: (item) => this.alone<DirectRow, string>('store_direct', this.storeDirectSql, item, (one) => [...singleParams(one), this.tokensOf(one)]),
     };
     this.group = {
       name: `store_group_set${this.variant}`,
       sql: groupSet,
-      params: (items) => [...groupSetParams(items), items.map((item) => this.tokensOf(item))],
+      params: (items) => [...groupSetParams(items), textArray(items.map((item) => this.tokensOf(item)))],
       alone: (item) => this.alone<GroupRow, number>('store_group', this.storeGroupSql, item, (one) => [...singleGroupParams(one), this.tokensOf(one)]),
       // the members are read once per group and batch (on its first message): the others share them
       complete: (rows) => {

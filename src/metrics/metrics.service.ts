@@ -30,7 +30,9 @@ export class MetricsService {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     registers: [this.registry],
   });
-  readonly messagesStored = new Counter({ name: 'im_messages_stored_total', help: 'chat messages stored', labelNames: ['kind'], registers: [this.registry] });
+  private readonly messagesStoredTotal = new Counter({ name: 'im_messages_stored_total', help: 'chat messages stored', labelNames: ['kind'], registers: [this.registry] });
+  /** by kind, bound once (a labelled inc() hashes its labels on every call) */
+  readonly messagesStored: Record<'chat' | 'group', Inc> = { chat: this.messagesStoredTotal.labels('chat'), group: this.messagesStoredTotal.labels('group') };
   readonly redisPublishFailures = new Counter({
     name: 'im_redis_publish_failures_total',
     help: 'pushes not published to the other nodes because Redis was unreachable or refused them (their live pushes are lost; messages stay stored)',
