@@ -1,5 +1,4 @@
-import { MessageBody, SubscribeMessage } from '@nestjs/websockets';
-import { RequestSocket } from '../realtime/request-socket';
+import { SubscribeMessage } from '@nestjs/websockets';
 import { ImError } from '../common/im-error';
 import { ReplyBody } from '../realtime/frames';
 import { ImGateway } from '../realtime/im-gateway.decorator';
@@ -18,7 +17,7 @@ export class GroupsGateway {
   constructor(private readonly groups: GroupsService) {}
 
   @SubscribeMessage('createGroup')
-  async create(@RequestSocket() socket: ImSocket, @MessageBody() body: CreateGroupRequest): Promise<ReplyBody> {
+  async create(socket: ImSocket, body: CreateGroupRequest): Promise<ReplyBody> {
     const actor = actorOf(socket);
     const { group_name, cover, notice, app_user_ids } = body.extra;
     const group = await this.groups.create(actor, actor.userId, { group_name, cover, notice }, app_user_ids);
@@ -26,7 +25,7 @@ export class GroupsGateway {
   }
 
   @SubscribeMessage('editGroup')
-  async edit(@RequestSocket() socket: ImSocket, @MessageBody() body: EditGroupRequest): Promise<ReplyBody> {
+  async edit(socket: ImSocket, body: EditGroupRequest): Promise<ReplyBody> {
     const { group_name, cover, notice, banned_to_post, invite_mode, app_user_id, reset_invite_code } = body.extra;
     const changes = { group_name, cover, notice, banned_to_post, invite_mode, app_user_id, reset_invite_code };
     const group = await this.groups.edit(actorOf(socket), groupIdOf(body), changes);
@@ -34,33 +33,33 @@ export class GroupsGateway {
   }
 
   @SubscribeMessage('inviteToGroup')
-  async invite(@RequestSocket() socket: ImSocket, @MessageBody() body: MembersRequest): Promise<ReplyBody> {
+  async invite(socket: ImSocket, body: MembersRequest): Promise<ReplyBody> {
     return groupReply(await this.groups.invite(actorOf(socket), groupIdOf(body), body.extra.app_user_ids));
   }
 
   @SubscribeMessage('joinGroup')
-  async join(@RequestSocket() socket: ImSocket, @MessageBody() body: JoinGroupRequest): Promise<ReplyBody> {
+  async join(socket: ImSocket, body: JoinGroupRequest): Promise<ReplyBody> {
     // a missing code is 403 (PROTOCOL §5: "403 without one or with a wrong one"), not a 400
     return groupReply(await this.groups.join(actorOf(socket), groupIdOf(body), body.extra?.invite_code));
   }
 
   @SubscribeMessage('removeFromGroup')
-  async remove(@RequestSocket() socket: ImSocket, @MessageBody() body: MembersRequest): Promise<ReplyBody> {
+  async remove(socket: ImSocket, body: MembersRequest): Promise<ReplyBody> {
     return groupReply(await this.groups.remove(actorOf(socket), groupIdOf(body), body.extra.app_user_ids));
   }
 
   @SubscribeMessage('setGroupRole')
-  async setRole(@RequestSocket() socket: ImSocket, @MessageBody() body: SetGroupRoleRequest): Promise<ReplyBody> {
+  async setRole(socket: ImSocket, body: SetGroupRoleRequest): Promise<ReplyBody> {
     return groupReply(await this.groups.setRole(actorOf(socket), groupIdOf(body), body.extra.app_user_id, body.extra.role));
   }
 
   @SubscribeMessage('muteMember')
-  async mute(@RequestSocket() socket: ImSocket, @MessageBody() body: MuteMemberRequest): Promise<ReplyBody> {
+  async mute(socket: ImSocket, body: MuteMemberRequest): Promise<ReplyBody> {
     return groupReply(await this.groups.mute(actorOf(socket), groupIdOf(body), body.extra.app_user_id, body.extra.minutes));
   }
 
   @SubscribeMessage('leaveGroup')
-  async leave(@RequestSocket() socket: ImSocket, @MessageBody() body: GroupOnlyRequest): Promise<string> {
+  async leave(socket: ImSocket, body: GroupOnlyRequest): Promise<string> {
     const groupId = groupIdOf(body);
     await this.groups.leave(actorOf(socket), groupId);
     // Exactly the shape PROTOCOL §5 shows (`result` appears only here), in its key order.
@@ -68,14 +67,14 @@ export class GroupsGateway {
   }
 
   @SubscribeMessage('dissolveGroup')
-  async dissolve(@RequestSocket() socket: ImSocket, @MessageBody() body: GroupOnlyRequest): Promise<ReplyBody> {
+  async dissolve(socket: ImSocket, body: GroupOnlyRequest): Promise<ReplyBody> {
     const groupId = groupIdOf(body);
     await this.groups.dissolve(actorOf(socket), groupId);
     return { group_id: groupId };
   }
 
   @SubscribeMessage('groupInfo')
-  async info(@RequestSocket() socket: ImSocket, @MessageBody() body: GroupOnlyRequest): Promise<ReplyBody> {
+  async info(socket: ImSocket, body: GroupOnlyRequest): Promise<ReplyBody> {
     return groupReply(await this.groups.info(actorOf(socket), groupIdOf(body)));
   }
 }

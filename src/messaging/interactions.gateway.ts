@@ -1,5 +1,4 @@
-import { MessageBody, SubscribeMessage } from '@nestjs/websockets';
-import { RequestSocket } from '../realtime/request-socket';
+import { SubscribeMessage } from '@nestjs/websockets';
 import { ReplyBody } from '../realtime/frames';
 import { ImGateway } from '../realtime/im-gateway.decorator';
 import { ImSocket } from '../realtime/im-ws-adapter';
@@ -16,12 +15,12 @@ export class InteractionsGateway {
   ) {}
 
   @SubscribeMessage('react')
-  react(@RequestSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
+  react(socket: ImSocket, request: Record<string, unknown>): Promise<ReplyBody> {
     return this.reactions.react(senderOf(socket), request);
   }
 
   @SubscribeMessage('typing')
-  typing(@RequestSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
+  typing(socket: ImSocket, request: Record<string, unknown>): Promise<ReplyBody> {
     return this.typingService.typing(senderOf(socket), request);
   }
 }

@@ -1,5 +1,4 @@
-import { MessageBody, SubscribeMessage } from '@nestjs/websockets';
-import { RequestSocket } from '../realtime/request-socket';
+import { SubscribeMessage } from '@nestjs/websockets';
 import { ReplyBody } from '../realtime/frames';
 import { ImGateway } from '../realtime/im-gateway.decorator';
 import { ImSocket } from '../realtime/im-ws-adapter';
@@ -16,17 +15,17 @@ export class LifecycleGateway {
   ) {}
 
   @SubscribeMessage('recall')
-  recall(@RequestSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
+  recall(socket: ImSocket, request: Record<string, unknown>): Promise<ReplyBody> {
     return this.recalls.recallRequest(senderOf(socket), request);
   }
 
   @SubscribeMessage('edit')
-  edit(@RequestSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
+  edit(socket: ImSocket, request: Record<string, unknown>): Promise<ReplyBody> {
     return this.edits.edit(senderOf(socket), request);
   }
 
   @SubscribeMessage('editHistory')
-  editHistory(@RequestSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
+  editHistory(socket: ImSocket, request: Record<string, unknown>): Promise<ReplyBody> {
     return this.edits.editHistory(senderOf(socket), request);
   }
 }

@@ -1,5 +1,4 @@
-import { MessageBody, SubscribeMessage } from '@nestjs/websockets';
-import { RequestSocket } from '../realtime/request-socket';
+import { SubscribeMessage } from '@nestjs/websockets';
 import { ReplyBody } from '../realtime/frames';
 import { ImGateway } from '../realtime/im-gateway.decorator';
 import { ImSocket } from '../realtime/im-ws-adapter';
@@ -23,33 +22,33 @@ export class MessagingGateway {
   ) {}
 
   @SubscribeMessage('chat')
-  chat(@RequestSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
+  chat(socket: ImSocket, request: Record<string, unknown>): Promise<ReplyBody> {
     return this.messaging.sendDirect(senderOf(socket), request);
   }
 
   @SubscribeMessage('groupChat')
-  groupChat(@RequestSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
+  groupChat(socket: ImSocket, request: Record<string, unknown>): Promise<ReplyBody> {
     return this.messaging.sendGroup(senderOf(socket), request);
   }
 
   @SubscribeMessage('ack')
-  ack(@RequestSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
+  ack(socket: ImSocket, request: Record<string, unknown>): Promise<ReplyBody> {
     return this.receipts.ack(senderOf(socket), request);
   }
 
   @SubscribeMessage('history')
-  history(@RequestSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
+  history(socket: ImSocket, request: Record<string, unknown>): Promise<ReplyBody> {
     return this.historyService.historyRequest(senderOf(socket), request);
   }
 
   @SubscribeMessage('block')
-  async block(@RequestSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
+  async block(socket: ImSocket, request: Record<string, unknown>): Promise<ReplyBody> {
     await this.blacklist.block(socket.connection!.userId, recipientOf(request));
     return {};
   }
 
   @SubscribeMessage('unblock')
-  async unblock(@RequestSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
+  async unblock(socket: ImSocket, request: Record<string, unknown>): Promise<ReplyBody> {
     await this.blacklist.unblock(socket.connection!.userId, recipientOf(request));
     return {};
   }

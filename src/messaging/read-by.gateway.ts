@@ -1,5 +1,4 @@
-import { MessageBody, SubscribeMessage } from '@nestjs/websockets';
-import { RequestSocket } from '../realtime/request-socket';
+import { SubscribeMessage } from '@nestjs/websockets';
 import { ImError } from '../common/im-error';
 import { ReadByRequest } from '../contract/groups';
 import { ReplyBody } from '../realtime/frames';
@@ -13,7 +12,7 @@ export class ReadByGateway {
   constructor(private readonly readBy: ReadByService) {}
 
   @SubscribeMessage('readBy')
-  async readByRequest(@RequestSocket() socket: ImSocket, @MessageBody() body: ReadByRequest): Promise<ReplyBody> {
+  async readByRequest(socket: ImSocket, body: ReadByRequest): Promise<ReplyBody> {
     const connection = socket.connection;
     if (!connection) throw ImError.unauthorized();
     const groupId = body.extra.group_id ?? body.group_id;

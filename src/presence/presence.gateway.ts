@@ -1,5 +1,6 @@
-import { MessageBody, SubscribeMessage } from '@nestjs/websockets';
+import { SubscribeMessage } from '@nestjs/websockets';
 import { ReplyBody } from '../realtime/frames';
+import { ImSocket } from '../realtime/im-ws-adapter';
 import { ImGateway } from '../realtime/im-gateway.decorator';
 import { PresenceRequest } from '../contract/presence';
 import { PresenceService } from './presence.service';
@@ -10,7 +11,7 @@ export class PresenceGateway {
   constructor(private readonly presence: PresenceService) {}
 
   @SubscribeMessage('presence')
-  async handle(@MessageBody() request: PresenceRequest): Promise<ReplyBody> {
+  async handle(_socket: ImSocket, request: PresenceRequest): Promise<ReplyBody> {
     return { data: { online: await this.presence.online(request.app_user_ids) } };
   }
 }

@@ -1,14 +1,14 @@
-import { applyDecorators, UseFilters } from '@nestjs/common';
 import { WebSocketGateway } from '@nestjs/websockets';
-import { WsErrorFilter } from './ws-error.filter';
 
 /**
- * A WebSocket gateway on the shared endpoint: its @SubscribeMessage handlers receive the whole
- * request object, already validated by the adapter against the action's JSON Schema (src/contract);
- * errors become reply frames. No DTO pipe: the schemas are the one validation mechanism.
- * The socket of a request is `@RequestSocket()`; connection hooks (handleConnection/handleDisconnect)
- * are not called — connection life is ConnectionLifecycle's (see ImWsAdapter.bindClientConnect).
+ * A WebSocket gateway on the shared endpoint. Its @SubscribeMessage methods are the server's route
+ * table (gateway-routes.ts): the adapter calls each as `handler(socket, request)` with the socket the
+ * request came on and the whole request object, already validated against the action's JSON Schema
+ * (src/contract) — no parameter decorators, no DTO pipe, the schemas are the one validation mechanism.
+ * A handler returns the reply body (or throws: ImError → its code, anything else → code 0); errors
+ * become reply frames in the adapter. Connection hooks (handleConnection/handleDisconnect) are not
+ * called: connection life is ConnectionLifecycle's (see ImWsAdapter.bindClientConnect).
  */
 export function ImGateway(): ClassDecorator {
-  return applyDecorators(WebSocketGateway(), UseFilters(new WsErrorFilter()));
+  return WebSocketGateway();
 }

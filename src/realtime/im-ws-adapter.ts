@@ -1,6 +1,5 @@
 import { INestApplicationContext, Logger } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
-import { MessageMappingProperties } from '@nestjs/websockets';
 import { RawData, Server, WebSocket } from 'ws';
 import { ImCode } from '../common/im-error';
 import { checkRequest, DEDUPED_ACTIONS, SendDedupe } from '../contract';
@@ -13,12 +12,11 @@ import { ConnectionRegistry } from './connection-registry';
 import { TokenBucket } from './token-bucket';
 import { addressOf, takeSlot, UpgradeGate, UpgradeRequest } from './upgrade-gate';
 import { encodeError, encodeReply, ReplyBody } from './frames';
-import { failureCodeOf, groupIdOf, toCodeAndMsg } from './ws-error.filter';
+import { groupIdOf, toCodeAndMsg } from './reply-errors';
 import { MetricsService } from '../metrics/metrics.service';
-import { REQUEST_SOCKET } from './request-socket';
+import { gatewayRoutes, Route } from './gateway-routes';
 
 export type ImSocket = WebSocket & { connection?: Connection; pendingAuth?: PendingAuth };
-type Handler = (request: unknown, action: string) => Promise<unknown> | unknown;
 
 /** A socket opened without a token: it must send `auth` within AUTH_TIMEOUT_MS (PROTOCOL §2). */
 interface PendingAuth {
@@ -39,9 +37,9 @@ const round = (ms: number) => Math.round(ms * 100) / 100;
 /** After SIGTERM, how long sockets get to answer the 1012 close before they are destroyed. */
 const CLOSE_GRACE_MS = 2000;
 /**
- * Nest binds one 'connection' listener on the server per gateway (and 'close' listeners on the first
- * socket); with more than a handful of gateways Node's default of 10 printed a leak warning to stderr
- * (breaking JSON-only logs). The count is fixed by the number of gateways, not by traffic.
+ * Listeners on the server are ours, a fixed handful (not one per gateway any more, see
+ * bindClientConnect); the limit stays above Node's default of 10 so a leak warning on stderr can never
+ * break JSON-only logs.
  */
 const MAX_LISTENERS = 64;
 
@@ -58,8 +56,8 @@ export class ImWsAdapter extends WsAdapter {
   private readonly registry: ConnectionRegistry;
   private readonly gate: UpgradeGate;
   private readonly servers = new Set<Server>();
-  /** action → handler, the same for every socket (see bindMessageHandlers). */
-  private readonly routes = new Map<string, Handler>();
+  /** action → gateway handler, called by the adapter itself (gateway-routes.ts). */
+  private readonly routes: Map<string, Route>;
   /** Requests read and not yet answered; the shutdown drain waits for them. */
   private inFlight = 0;
   private idleWaiters: Array<() => void> = [];
@@ -78,6 +76,7 @@ export class ImWsAdapter extends WsAdapter {
     this.dedupe = optionalProvider(app, SendDedupe);
     this.metrics = app.get(MetricsService, { strict: false });
     this.debugEnabled = ['debug', 'verbose'].includes(this.config.LOG_LEVEL);
+    this.routes = gatewayRoutes(app);
   }
 
   create(port: number, options: Record<string, unknown> = {}): Server {
@@ -158,7 +157,6 @@ export class ImWsAdapter extends WsAdapter {
   }
 
   private onConnection(socket: ImSocket, request: UpgradeRequest): void {
-    socket.setMaxListeners(MAX_LISTENERS); // the first socket also gets the gateways' listeners (bound after this one)
     socket.on('message', this.onMessage);
     if (request.imPendingAuth) return this.awaitAuth(socket, request);
     this.admit(socket, request.imUser!, addressOf(request));
@@ -220,30 +218,14 @@ export class ImWsAdapter extends WsAdapter {
 
   /**
    * Nest calls `callback` once per gateway for every new socket, to bind that gateway's handlers to it
-   * (bindMessageHandlers) and its connection hooks. Our gateways have no connection hooks
-   * (handleConnection / handleDisconnect are not supported here) and their handlers form one route table
-   * for the whole server, so each gateway's callback runs for the first socket only: opening a socket
-   * does not cost eleven gateways' worth of bindings.
+   * through its per-request pipeline. The adapter routes frames itself (gateway-routes.ts), so it is
+   * never called: gateways have no connection hooks (handleConnection / handleDisconnect; connection
+   * life is ConnectionLifecycle's), and opening a socket costs no gateway anything.
    */
-  bindClientConnect(server: Server, callback: (...args: unknown[]) => void): void {
-    let routed = false;
-    server.on('connection', (...args: unknown[]) => {
-      if (routed) return;
-      routed = true;
-      callback(...args);
-    });
-  }
+  bindClientConnect(): void {}
 
-  /**
-   * Called by Nest (for the first socket, see bindClientConnect) with a gateway's handlers bound to that
-   * socket: they become the server's route table. A request carries its own socket (REQUEST_SOCKET,
-   * read by @RequestSocket()), so one table serves every socket.
-   */
-  bindMessageHandlers(_socket: ImSocket, handlers: MessageMappingProperties[]): void {
-    for (const { message, callback } of handlers) {
-      if (!this.routes.has(String(message))) this.routes.set(String(message), callback as Handler);
-    }
-  }
+  /** Never called (see bindClientConnect): the route table is gatewayRoutes(). */
+  bindMessageHandlers(): void {}
 
   /** The one `message` listener every socket shares (ws calls it with `this` = the socket). */
   private readonly onMessage = (() => {
@@ -360,19 +342,17 @@ export class ImWsAdapter extends WsAdapter {
       );
     }
 
-    (fields as { [REQUEST_SOCKET]?: ImSocket })[REQUEST_SOCKET] = socket;
     try {
-      const body = (await handler(fields, action)) as ReplyBody | string | undefined;
+      const body = (await handler(socket, fields)) as ReplyBody | string | undefined;
       if (body === undefined) {
-        // the handler failed and its error filter already replied
-        outcome.code = failureCodeOf(fields) ?? -1;
+        outcome.code = -1; // the handler answers nothing
         return;
       }
       outcome.code = typeof body === 'string' ? ImCode.Ok : (body.code ?? ImCode.Ok);
       connection.send(typeof body === 'string' ? body : encodeReply(action, nonce, body));
     } catch (error) {
       const { code, msg } = toCodeAndMsg(error, this.log);
-      reply(code, encodeReply(action, nonce, { code, msg }));
+      reply(code, encodeReply(action, nonce, { code, msg, group_id: groupIdOf(fields, action) }));
     }
   }
 

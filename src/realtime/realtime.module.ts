@@ -1,4 +1,5 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { AppConfig } from '../config/app-config';
 import { ConnectionLifecycle } from './connection-lifecycle';
 import { ConnectionRegistry } from './connection-registry';
@@ -19,6 +20,7 @@ export class RealtimeModule {
       : [{ provide: Delivery, useExisting: LocalDelivery }];
     return {
       module: RealtimeModule,
+      imports: [DiscoveryModule], // the adapter's route table (gateway-routes.ts)
       providers: [ConnectionRegistry, ConnectionLifecycle, DeliveryReceipts, Heartbeat, RealtimeGateway, LocalDelivery, ...delivery],
       exports: [ConnectionRegistry, ConnectionLifecycle, DeliveryReceipts, Delivery, ...(config.REDIS_URL ? [RedisClients] : [])],
     };

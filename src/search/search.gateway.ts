@@ -1,5 +1,4 @@
-import { MessageBody, SubscribeMessage } from '@nestjs/websockets';
-import { RequestSocket } from '../realtime/request-socket';
+import { SubscribeMessage } from '@nestjs/websockets';
 import { ReplyBody } from '../realtime/frames';
 import { ImGateway } from '../realtime/im-gateway.decorator';
 import { ImSocket } from '../realtime/im-ws-adapter';
@@ -11,7 +10,7 @@ export class SearchGateway {
   constructor(private readonly searchService: SearchService) {}
 
   @SubscribeMessage('search')
-  search(@RequestSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
+  search(socket: ImSocket, request: Record<string, unknown>): Promise<ReplyBody> {
     return this.searchService.searchRequest(socket.connection!.userId, request);
   }
 }

@@ -1,5 +1,4 @@
-import { MessageBody, SubscribeMessage } from '@nestjs/websockets';
-import { RequestSocket } from '../realtime/request-socket';
+import { SubscribeMessage } from '@nestjs/websockets';
 import { ImError } from '../common/im-error';
 import { conversationTarget } from '../messaging/message-rules';
 import { ReplyBody } from '../realtime/frames';
@@ -13,7 +12,7 @@ export class ClearHistoryGateway {
   constructor(private readonly clearHistory: ClearHistoryService) {}
 
   @SubscribeMessage('clearHistory')
-  async clear(@RequestSocket() socket: ImSocket, @MessageBody() request: Record<string, unknown>): Promise<ReplyBody> {
+  async clear(socket: ImSocket, request: Record<string, unknown>): Promise<ReplyBody> {
     const connection = socket.connection;
     if (!connection) throw ImError.unauthorized();
     const cleared = await this.clearHistory.clear({ userId: connection.userId, connectionId: connection.id }, conversationTarget(request));

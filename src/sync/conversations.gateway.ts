@@ -1,5 +1,4 @@
-import { MessageBody, SubscribeMessage } from '@nestjs/websockets';
-import { RequestSocket } from '../realtime/request-socket';
+import { SubscribeMessage } from '@nestjs/websockets';
 import { ImError } from '../common/im-error';
 import { ConversationsRequest, SetConversationRequest } from '../contract/sync';
 import { groupIdOf } from '../messaging/message-rules';
@@ -14,14 +13,14 @@ export class ConversationsGateway {
   constructor(private readonly conversations: ConversationsService) {}
 
   @SubscribeMessage('conversations')
-  async list(@RequestSocket() socket: ImSocket, @MessageBody() body: ConversationsRequest): Promise<ReplyBody> {
+  async list(socket: ImSocket, body: ConversationsRequest): Promise<ReplyBody> {
     const connection = socket.connection;
     if (!connection) throw ImError.unauthorized();
     return { data: await this.conversations.list(connection.userId, body.limit ?? 50, body.before_time ?? undefined) };
   }
 
   @SubscribeMessage('setConversation')
-  async set(@RequestSocket() socket: ImSocket, @MessageBody() body: SetConversationRequest): Promise<ReplyBody> {
+  async set(socket: ImSocket, body: SetConversationRequest): Promise<ReplyBody> {
     const connection = socket.connection;
     if (!connection) throw ImError.unauthorized();
     const target = body.group_id !== undefined ? { groupId: groupIdOf(body as unknown as Record<string, unknown>) } : { peer: body.app_user_ids };

@@ -1,5 +1,4 @@
 import { SubscribeMessage } from '@nestjs/websockets';
-import { RequestSocket } from '../realtime/request-socket';
 import type { ImSocket } from '../realtime/im-ws-adapter';
 import { ReplyBody } from '../realtime/frames';
 import { ImGateway } from '../realtime/im-gateway.decorator';
@@ -11,7 +10,7 @@ export class SyncGateway {
   constructor(private readonly sync: SyncService) {}
 
   @SubscribeMessage('sync')
-  handle(@RequestSocket() socket: ImSocket): Promise<ReplyBody> {
+  handle(socket: ImSocket): Promise<ReplyBody> {
     const user = socket.connection!.user;
     return this.sync.reply(user.userId, user.appUserId);
   }

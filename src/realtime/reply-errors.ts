@@ -1,9 +1,7 @@
-import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import { HttpException, Logger } from '@nestjs/common';
 import { WsException } from '@nestjs/websockets';
 import { ImCode, ImError } from '../common/im-error';
 import { LogThrottle } from '../common/log-throttle';
-import { socketOfRequest } from './request-socket';
-import { encodeReply } from './frames';
 
 /**
  * Server failures during an outage come by the thousand: the first one is logged with its stack, the
@@ -30,29 +28,6 @@ export function toCodeAndMsg(error: unknown, logger: Logger): { code: number; ms
   reportServerError(error, logger);
   // not "nothing was stored": the database may have committed before the connection failed (PROTOCOL §3 code 0)
   return { code: ImCode.ServerError, msg: 'server error; retry with the same nonce (answered 831 if it was stored after all)' };
-}
-
-/** The code a filter answered a request with, by the request object (read by the adapter for metrics and logs). */
-const answeredCodes = new WeakMap<object, number>();
-
-export function failureCodeOf(request: object): number | undefined {
-  return answeredCodes.get(request);
-}
-
-/** Turns whatever a WebSocket handler threw into its reply frame (PROTOCOL §3 codes). */
-@Catch()
-export class WsErrorFilter implements ExceptionFilter {
-  private readonly logger = new Logger('WsErrorFilter');
-
-  catch(error: unknown, host: ArgumentsHost): void {
-    const request = host.switchToWs().getData<Record<string, unknown>>() ?? {};
-    const socket = socketOfRequest(request);
-    const action = host.getArgByIndex<string>(2) ?? String(request.action);
-    const { code, msg } = toCodeAndMsg(error, this.logger);
-    const groupId = groupIdOf(request, action);
-    if (typeof request === 'object' && request !== null) answeredCodes.set(request, code);
-    socket?.connection?.send(encodeReply(action, request.nonce as string, { code, msg, group_id: groupId }));
-  }
 }
 
 /** Group management actions name their group in `extra` (top level accepted too). */
