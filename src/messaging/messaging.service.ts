@@ -147,7 +147,7 @@ export class MessagingService implements SendDedupe {
       to = recipientOf(request);
       message = validateMessage(request, this.limits);
       const refs = refRequestOf(message.extra, false);
-      await this.fillCard(message);
+      if (message.type === 6) await this.fillCard(message); // no promise for the other types
       if (hasRefs(refs) && to !== sender.appUserId) await this.refs.resolve(await this.refs.directView(sender.userId, to), refs, message.extra);
     } catch (error) {
       return this.duplicateOr(sender.userId, nonce, error);
@@ -203,7 +203,7 @@ export class MessagingService implements SendDedupe {
       message = validateMessage(request, this.limits);
       const refs = refRequestOf(message.extra, true);
       if (missing) throw missing;
-      await this.fillCard(message);
+      if (message.type === 6) await this.fillCard(message); // no promise for the other types
       if (hasRefs(refs)) mentions = await this.refs.resolve(await this.refs.groupView(sender.userId, groupId, Date.now()), refs, message.extra);
     } catch (error) {
       return this.duplicateOr(sender.userId, nonce, error);

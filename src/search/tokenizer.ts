@@ -77,18 +77,38 @@ export function messageTokens(type: number, content: string, extra: unknown): st
   if (type !== 1 && type !== 8) return null;
   const text = searchableText(type, content, typeof extra === 'string' ? parseExtra(extra) : extra);
   if (!text) return null;
-  const lexemes = new Set<string>();
+  const found = NON_ASCII.test(text) ? unicodeLexemes(text) : asciiLexemes(text);
+  return found.size === 0 ? null : [...found].join(' ');
+}
+
+const NON_ASCII = /[^\x00-\x7f]/;
+const ASCII_WORD = /[a-z0-9]+/g;
+
+/**
+ * The lexemes of ASCII text, the common case, without splitting it into code points: NFKC leaves
+ * ASCII as it is, its word characters are [a-z0-9] once lower-cased, and none is CJK. The same
+ * lexemes, in the same order, as unicodeLexemes (test/tokenizer.spec.ts).
+ */
+export function asciiLexemes(text: string): Set<string> {
+  const found = new Set<string>();
+  for (const word of text.toLowerCase().match(ASCII_WORD) ?? []) found.add(word.length > MAX_WORD_CHARS ? word.slice(0, MAX_WORD_CHARS) : word);
+  return found;
+}
+
+/** The lexemes of any text, in order of first appearance. */
+export function unicodeLexemes(text: string): Set<string> {
+  const found = new Set<string>();
   for (const run of runs([...normalize(text)])) {
     if (run.kind === Kind.Word) {
-      lexemes.add(run.chars.slice(0, MAX_WORD_CHARS).join(''));
+      found.add(run.chars.slice(0, MAX_WORD_CHARS).join(''));
       continue;
     }
     for (let i = 0; i < run.chars.length; i++) {
-      lexemes.add(run.chars[i]);
-      if (i + 1 < run.chars.length) lexemes.add(run.chars[i] + run.chars[i + 1]);
+      found.add(run.chars[i]);
+      if (i + 1 < run.chars.length) found.add(run.chars[i] + run.chars[i + 1]);
     }
   }
-  return lexemes.size === 0 ? null : [...lexemes].join(' ');
+  return found;
 }
 
 function parseExtra(extra: string): unknown {
