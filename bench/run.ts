@@ -40,6 +40,7 @@
  * must contain "bench" or be CI's "…_ci…", or BENCH_FORCE=1). Nothing else may use it while the suite runs.
  */
 import { ChildProcess, execFileSync, spawn } from 'child_process';
+import { ensureBenchDatabase } from './bench-database';
 import { procStat, Server as Child, startServer, stopProcess } from './processes';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'os';
@@ -200,6 +201,7 @@ async function connectDatabase(): Promise<Client | undefined> {
   if (!/bench|(^|_)ci($|_)/i.test(name) && process.env.BENCH_FORCE !== '1') {
     throw new Error(`refusing to empty database "${name}": use a database of its own (a name with "bench") or BENCH_FORCE=1`);
   }
+  if (/bench/i.test(name)) await ensureBenchDatabase(DATABASE_URL); // a fresh machine has no im_bench yet
   const db = new Client({ connectionString: DATABASE_URL });
   await db.connect();
   return db;
