@@ -204,14 +204,14 @@ function groupSetParams(items: StoreItem<number>[]): unknown[] {
   const mentionAll = new Array<boolean>(items.length);
   for (let i = 0; i < items.length; i++) {
     const ids = items[i].mentionIds;
-    mentionTexts[i] = ids && ids.length > 0 ? `{${ids.join(',')}}` : null;
+    mentionTexts[i] = ids && ids.length > 0 ? scalarArray(ids) : null;
     mentionAll[i] = items[i].mentionAll ?? false;
   }
-  return [...setParams(items), textArray(mentionTexts), scalarArray(mentionAll)];
+  return [...setParams(items, scalarArray), textArray(mentionTexts), scalarArray(mentionAll)];
 }
 
-/** The items' fields, one array literal per field (src/database/array-param.ts). */
-function setParams<T extends string | number>(items: StoreItem<T>[]): unknown[] {
+/** The items' fields, one array literal per field (src/database/array-param.ts); `targetArray` encodes the targets. */
+function setParams<T>(items: StoreItem<T>[], targetArray: (targets: T[]) => string): unknown[] {
   const n = items.length;
   const senders = new Array<number>(n);
   const targets = new Array<T>(n);
@@ -230,8 +230,7 @@ function setParams<T extends string | number>(items: StoreItem<T>[]): unknown[] 
     contents[i] = item.content;
     extras[i] = item.extra;
   }
-  const targetArray = typeof targets[0] === 'number' ? scalarArray(targets as number[]) : textArray(targets as string[]);
-  return [scalarArray(senders), targetArray, scalarArray(times), textArray(nonces), scalarArray(types), textArray(contents), textArray(extras)];
+  return [scalarArray(senders), targetArray(targets), scalarArray(times), textArray(nonces), scalarArray(types), textArray(contents), textArray(extras)];
 }
 
 /**
@@ -278,7 +277,7 @@ export class SendStore {
         return row;
       };
     }
-    this.direct = { name: `store_direct_set${this.variant}`, sql: directSet, params: (items) => [...setParams(items), textArray(items.map((item) => this.tokensOf(item)))],
+    this.direct = { name: `store_direct_set${this.variant}`, sql: directSet, params: (items) => [...setParams(items, textArray), textArray(items.map((item) => this.tokensOf(item)))],
       alone: (item) => this.alone<DirectRow, string>('store_direct', this.storeDirectSql, item, (one) => [...singleParams(one), this.tokensOf(one)]),
     };
     this.group = {
