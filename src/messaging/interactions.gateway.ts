@@ -2,7 +2,7 @@ import { SubscribeMessage } from '@nestjs/websockets';
 import { ReplyBody } from '../realtime/frames';
 import { ImGateway } from '../realtime/im-gateway.decorator';
 import { ImSocket } from '../realtime/im-ws-adapter';
-import { Sender } from './messaging.service';
+import { senderOf } from './messaging.service';
 import { ReactionsService } from './reactions.service';
 import { TypingService } from './typing.service';
 
@@ -23,9 +23,4 @@ export class InteractionsGateway {
   typing(socket: ImSocket, request: Record<string, unknown>): Promise<ReplyBody> {
     return this.typingService.typing(senderOf(socket), request);
   }
-}
-
-function senderOf(socket: ImSocket): Sender {
-  const connection = socket.connection!;
-  return { userId: connection.userId, appUserId: connection.user.appUserId, connectionId: connection.id };
 }

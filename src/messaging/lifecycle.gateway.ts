@@ -3,7 +3,7 @@ import { ReplyBody } from '../realtime/frames';
 import { ImGateway } from '../realtime/im-gateway.decorator';
 import { ImSocket } from '../realtime/im-ws-adapter';
 import { EditService } from './edit.service';
-import { Sender } from './messaging.service';
+import { senderOf } from './messaging.service';
 import { RecallService } from './recall.service';
 
 /** recall, edit, editHistory (PROTOCOL §4); the rules are in RecallService and EditService. */
@@ -28,9 +28,4 @@ export class LifecycleGateway {
   editHistory(socket: ImSocket, request: Record<string, unknown>): Promise<ReplyBody> {
     return this.edits.editHistory(senderOf(socket), request);
   }
-}
-
-function senderOf(socket: ImSocket): Sender {
-  const connection = socket.connection!;
-  return { userId: connection.userId, appUserId: connection.user.appUserId, connectionId: connection.id };
 }

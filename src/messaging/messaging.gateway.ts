@@ -5,7 +5,7 @@ import { ImSocket } from '../realtime/im-ws-adapter';
 import { BlacklistService } from '../users/blacklist.service';
 import { recipientOf } from './message-rules';
 import { HistoryService } from './history.service';
-import { MessagingService, Sender } from './messaging.service';
+import { MessagingService, senderOf } from './messaging.service';
 import { ReceiptsService } from './receipts.service';
 
 /**
@@ -52,9 +52,4 @@ export class MessagingGateway {
     await this.blacklist.unblock(socket.connection!.userId, recipientOf(request));
     return {};
   }
-}
-
-function senderOf(socket: ImSocket): Sender {
-  const connection = socket.connection!;
-  return { userId: connection.userId, appUserId: connection.user.appUserId, connectionId: connection.id };
 }

@@ -6,6 +6,7 @@ import { Db } from '../database/db';
 import { MetricsService } from '../metrics/metrics.service';
 import { Delivery } from '../realtime/delivery';
 import { encodePush, ReplyBody } from '../realtime/frames';
+import type { ImSocket } from '../realtime/im-ws-adapter';
 import { UsersService } from '../users/users.service';
 import { BeforeSendHook } from '../webhooks/before-send';
 import { SendTarget } from '../webhooks/send-access';
@@ -20,6 +21,12 @@ export interface Sender {
   userId: number;
   appUserId: string;
   connectionId?: string;
+}
+
+/** The Sender of a request that came on `socket` (an authenticated one). */
+export function senderOf(socket: ImSocket): Sender {
+  const connection = socket.connection!;
+  return { userId: connection.userId, appUserId: connection.user.appUserId, connectionId: connection.id };
 }
 
 interface RecentEntry {
