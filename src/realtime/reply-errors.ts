@@ -1,5 +1,4 @@
 import { HttpException, Logger } from '@nestjs/common';
-import { WsException } from '@nestjs/websockets';
 import { ImCode, ImError } from '../common/im-error';
 import { LogThrottle } from '../common/log-throttle';
 
@@ -24,7 +23,6 @@ export function toCodeAndMsg(error: unknown, logger: Logger): { code: number; ms
     const message = typeof response === 'string' ? response : response.message;
     return { code: error.getStatus(), msg: Array.isArray(message) ? message[0] : (message ?? error.message) };
   }
-  if (error instanceof WsException) return { code: ImCode.BadRequest, msg: String(error.message) };
   reportServerError(error, logger);
   // not "nothing was stored": the database may have committed before the connection failed (PROTOCOL §3 code 0)
   return { code: ImCode.ServerError, msg: 'server error; retry with the same nonce (answered 831 if it was stored after all)' };
