@@ -843,7 +843,9 @@ function showMentionSuggestions(): void {
 async function loadMembers(groupId: string): Promise<void> {
   try {
     state.members.set(groupId, (await client().groupInfo(groupId)).member_list);
-    if (state.view?.key === `g:${groupId}`) renderMessages();
+    if (state.view?.key !== `g:${groupId}`) return;
+    renderMessages();
+    showMentionSuggestions(); // an @ typed before the members arrived gets its suggestions now
   } catch {
     // no autocomplete for this group
   }
