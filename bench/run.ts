@@ -10,7 +10,9 @@
  *   env: BENCH_RUNS (3), BENCH_ROUNDS (rounds per run, 1), BENCH_DURATION (s per measurement, 10),
  *        BENCH_WINDOWS (1,4,16), BENCH_CONNECTIONS (10000), BENCH_MEMBERS (1000), BENCH_PAIRS (50),
  *        BENCH_SYNC=0 (skip the sync scenario), BENCH_SYNC_SAMPLES (100),
- *        BENCH_SMOKE=1 (seconds, tiny sizes, one run, writes to a temporary folder: for CI)
+ *        BENCH_SMOKE=1 (seconds, tiny sizes, one run, writes to a temporary folder: for CI),
+ *        BENCH_SCENARIOS (send,fanout,connect,sync: all; a subset writes to a temporary folder, so a
+ *        partial table never replaces BENCHMARKS.md)
  *
  * Runs and rounds. One command makes BENCH_RUNS runs (the issue's "medians and ratios of three runs
  * with the load average"). A run = an emptied database, a shared IM server and a shared raw server
@@ -61,7 +63,11 @@ const MEMBERS = Number(process.env.BENCH_MEMBERS ?? (SMOKE ? 20 : 1000));
 const PAIRS = Number(process.env.BENCH_PAIRS ?? (SMOKE ? 5 : 50));
 const DATABASE_URL = process.env.DATABASE_URL;
 /** the sync scenario needs PostgreSQL (the bare query runs on the bench's own connection) */
-const SYNC = process.env.BENCH_SYNC !== '0' && Boolean(DATABASE_URL);
+const ALL_SCENARIOS = ['send', 'fanout', 'connect', 'sync'];
+const SCENARIOS = new Set((process.env.BENCH_SCENARIOS ?? ALL_SCENARIOS.join(',')).split(',').map((s) => s.trim()));
+for (const name of SCENARIOS) if (!ALL_SCENARIOS.includes(name)) throw new Error(`BENCH_SCENARIOS: unknown scenario "${name}" (known: ${ALL_SCENARIOS.join(', ')})`);
+const PARTIAL = ALL_SCENARIOS.some((name) => !SCENARIOS.has(name));
+const SYNC = process.env.BENCH_SYNC !== '0' && SCENARIOS.has('sync') && Boolean(DATABASE_URL);
 const SYNC_SIZE: SyncSeedSize = SMOKE
   ? { directs: 14, groups: 6, perConversation: 50, groupExtraMembers: 5, heavy: 'bench-heavy', allUnread: true }
   : { ...SYNC_SEED_FULL, allUnread: true };
@@ -70,7 +76,7 @@ const SYNC_WARMUP = SMOKE ? 2 : 10;
 const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef';
 /** one signing key for every IM server of a run: tokens made by one are valid on the others */
 const TOKEN_SECRET = 'bench-token-secret-0123456789abcdef0123456789';
-const OUT = SMOKE ? mkdtempSync(join(tmpdir(), 'im-bench-')) : ROOT;
+const OUT = SMOKE || PARTIAL ? mkdtempSync(join(tmpdir(), 'im-bench-')) : ROOT;
 /** every server this process started and has not stopped yet (stopped on SIGINT/SIGTERM too) */
 const children = new Set<Child>();
 /** the load generators running (ended on SIGINT/SIGTERM too) */
@@ -237,8 +243,8 @@ async function oneRun(run: number, db: Client | undefined, imEnv: Record<string,
       const order: Array<'raw' | 'im'> = round % 2 ? ['raw', 'im'] : ['im', 'raw'];
       const shared = { raw, im };
       const scenarios: string[][] = [
-        ...WINDOWS.map((window) => ['--scenario', 'send', '--pairs', String(PAIRS), '--window', String(window)]),
-        ['--scenario', 'fanout', '--members', String(MEMBERS), '--senders', '2', '--window', '2'],
+        ...(SCENARIOS.has('send') ? WINDOWS.map((window) => ['--scenario', 'send', '--pairs', String(PAIRS), '--window', String(window)]) : []),
+        ...(SCENARIOS.has('fanout') ? [['--scenario', 'fanout', '--members', String(MEMBERS), '--senders', '2', '--window', '2']] : []),
       ];
       for (const scenario of scenarios) {
         for (const target of order) {
@@ -247,7 +253,7 @@ async function oneRun(run: number, db: Client | undefined, imEnv: Record<string,
         }
       }
       // the connect storm: a fresh server per measurement; the IM storm's users come from the shared server's admin API
-      for (const target of order) {
+      for (const target of SCENARIOS.has('connect') ? order : []) {
         const fresh = target === 'im' ? await startChild(['src/main.ts'], imEnv) : await startChild(['bench/raw-server.ts'], { PORT: '0' });
         try {
           const warm = String(Math.ceil(CONNECTIONS / 5));
@@ -333,7 +339,7 @@ async function main(): Promise<void> {
   writeFileSync(join(OUT, 'BENCHMARKS.md'), markdown + keptSections(join(ROOT, 'BENCHMARKS.md')));
   execFileSync(process.execPath, [join(ROOT, 'bench', 'plot.mjs'), join(OUT, 'bench', 'results', 'latest.json'), join(OUT, 'bench', 'plots')], { stdio: 'inherit' });
   console.log(markdown);
-  if (SMOKE) console.log(`smoke output in ${OUT}`);
+  if (SMOKE || PARTIAL) console.log(`output in ${OUT}`);
 }
 
 interface Report {
