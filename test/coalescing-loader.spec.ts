@@ -1,4 +1,4 @@
-import { CoalescingLoader } from '../src/database/coalescing-loader';
+import { CoalescingLoader, LINGER_MS } from '../src/database/coalescing-loader';
 
 /** A load function that records each statement's keys and answers when told to. */
 function recorder() {
@@ -13,8 +13,8 @@ function recorder() {
   const answerAll = async () => {
     while (pending.length > 0) {
       pending.shift()!();
-      // the next statement may linger a millisecond for more of its wave
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      // the next statement may linger for more of its wave
+      await new Promise((resolve) => setTimeout(resolve, LINGER_MS * 3));
     }
   };
   return { calls, load, answerAll, failWith: (error: Error) => (fail = error) };
