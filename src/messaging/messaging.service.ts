@@ -5,7 +5,7 @@ import { SendDedupe } from '../contract';
 import { Db } from '../database/db';
 import { MetricsService } from '../metrics/metrics.service';
 import { Delivery } from '../realtime/delivery';
-import { encodePush, ReplyBody } from '../realtime/frames';
+import { encodePush, encodeReplyAndPush, ReplyBody } from '../realtime/frames';
 import type { ImSocket } from '../realtime/im-ws-adapter';
 import { UsersService } from '../users/users.service';
 import { BeforeSendHook } from '../webhooks/before-send';
@@ -188,7 +188,9 @@ export class MessagingService implements SendDedupe {
     const data = messageData(message, row, { to_app_user_id: to }, row.seq);
     const body: ReplyBody = { data, time: now, user_id: sender.userId, msg_id: row.msg_id };
     this.remember(sender.userId, nonce, row.msg_id, now, data);
-    this.delivery.push([row.recipient_id!, sender.userId], encodePush('chat', { ...body, nonce }), { exceptConnectionId: sender.connectionId });
+    const { reply, push } = encodeReplyAndPush('chat', 'chat', nonce, body);
+    this.delivery.push([row.recipient_id!, sender.userId], push, { exceptConnectionId: sender.connectionId });
+    body.encoded = reply;
     return body;
   }
 
@@ -249,7 +251,9 @@ export class MessagingService implements SendDedupe {
     const body: ReplyBody = { data, time: now, user_id: sender.userId, msg_id: row.msg_id, group_id: group };
     this.remember(sender.userId, nonce, row.msg_id, now, data);
     const recipients = row.member_ids ?? [];
-    this.delivery.push(recipients.includes(sender.userId) ? recipients : [...recipients, sender.userId], encodePush('groupChat', { ...body, nonce }), { exceptConnectionId: sender.connectionId });
+    const { reply, push } = encodeReplyAndPush('groupChat', 'groupChat', nonce, body);
+    this.delivery.push(recipients.includes(sender.userId) ? recipients : [...recipients, sender.userId], push, { exceptConnectionId: sender.connectionId });
+    body.encoded = reply;
     return body;
   }
 

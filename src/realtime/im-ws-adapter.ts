@@ -349,7 +349,7 @@ export class ImWsAdapter extends WsAdapter {
         return;
       }
       outcome.code = typeof body === 'string' ? ImCode.Ok : (body.code ?? ImCode.Ok);
-      connection.send(typeof body === 'string' ? body : encodeReply(action, nonce, body));
+      connection.send(typeof body === 'string' ? body : (body.encoded ?? encodeReply(action, nonce, body)));
     } catch (error) {
       const { code, msg } = toCodeAndMsg(error, this.log);
       reply(code, encodeReply(action, nonce, { code, msg, group_id: groupIdOf(fields, action) }));
