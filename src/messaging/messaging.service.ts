@@ -188,7 +188,7 @@ export class MessagingService implements SendDedupe {
     const data = messageData(message, row, { to_app_user_id: to }, row.seq);
     const body: ReplyBody = { data, time: now, user_id: sender.userId, msg_id: row.msg_id };
     this.remember(sender.userId, nonce, row.msg_id, now, data);
-    const { reply, push } = encodeReplyAndPush('chat', 'chat', nonce, body);
+    const { reply, push } = encodeReplyAndPush('chat', nonce, body);
     this.delivery.push([row.recipient_id!, sender.userId], push, { exceptConnectionId: sender.connectionId });
     body.encoded = reply;
     return body;
@@ -251,7 +251,7 @@ export class MessagingService implements SendDedupe {
     const body: ReplyBody = { data, time: now, user_id: sender.userId, msg_id: row.msg_id, group_id: group };
     this.remember(sender.userId, nonce, row.msg_id, now, data);
     const recipients = row.member_ids ?? [];
-    const { reply, push } = encodeReplyAndPush('groupChat', 'groupChat', nonce, body);
+    const { reply, push } = encodeReplyAndPush('groupChat', nonce, body);
     this.delivery.push(recipients.includes(sender.userId) ? recipients : [...recipients, sender.userId], push, { exceptConnectionId: sender.connectionId });
     body.encoded = reply;
     return body;
