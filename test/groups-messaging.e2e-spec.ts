@@ -23,6 +23,10 @@ describe('groups and groupChat', () => {
     expect((await say(c.bob, gid, 'after')).code).toBe(200);
     const pushed = await c.carol.push('groupChat');
     expect(dataOf(pushed).content).toBe('after');
+    // one push, encoded once for every member's socket, arrives as the same text frame everywhere
+    const toAlice = await c.alice.push('groupChat', (f) => f.msg_id === pushed.msg_id);
+    expect(toAlice.data).toBe(pushed.data);
+    expect([c.alice, c.bob, c.carol].map((client) => client.binaryMessages)).toEqual([0, 0, 0]);
     const history = await c.carol.request('history', { group_id: gid });
     expect(history.code).toBe(200);
     expect(dataOf(history).messages.map((m: any) => m.content)).toEqual(['after']);

@@ -64,16 +64,19 @@ describe('messaging: chat and groupChat', () => {
       expect(dataOf(await carol.request('chat', { type: 1, content: 'x', app_user_ids: 'bob' })).seq).toBe(1);
     });
 
-    it("pushes the message to the sender's other connections, not to the sending one", async () => {
+    it("pushes the message to the sender's other connections, not to the sending one, as text frames", async () => {
       const [alice, bob] = await pair();
       const alicePhone = await t.connect('alice', { waitSync: true });
-      const reply = await alice.request('chat', { type: 1, content: 'sync me', app_user_ids: 'bob' });
+      const reply = await alice.request('chat', { type: 1, content: 'sync me 👋', app_user_ids: 'bob' });
       const copy = await alicePhone.push('chat');
       expect(copy.data).toBe(reply.data);
       expect(copy.msg_id).toBe(reply.msg_id);
+      expect(dataOf(copy).content).toBe('sync me 👋');
       await bob.push('chat');
       expect(await alice.quietFor(150, 'chat')).toEqual([]);
       expect(alice.received((f) => f.action === 'chat')).toEqual([]);
+      // a push is encoded once for all its sockets; it must still go out as a text frame (PROTOCOL §3)
+      expect([alice, alicePhone, bob].map((client) => client.binaryMessages)).toEqual([0, 0, 0]);
     });
 
     it('creates the conversation once when both sides send their first messages at the same time', async () => {

@@ -11,6 +11,10 @@ export interface AuthenticatedUser {
 }
 
 type WriteCallback = (error?: Error) => void;
+/** A frame as JSON text, or as its UTF-8 bytes (a push encoded once for many sockets). */
+export type FrameText = string | Buffer;
+/** Bytes go out as a text frame too (ws would send a Buffer as binary). */
+const AS_TEXT = { binary: false } as const;
 
 /** Close codes of PROTOCOL §2. */
 export const CLOSE_SLOW_CONSUMER = 1013;
@@ -59,7 +63,7 @@ export class Connection {
   lastSeen = Date.now();
   readonly openedAt = Date.now();
   private ready = false;
-  private held: Array<[string, WriteCallback | undefined]> = [];
+  private held: Array<[FrameText, WriteCallback | undefined]> = [];
   private readonly requests: TokenBucket;
   private expiryTimer?: NodeJS.Timeout;
 
@@ -83,7 +87,7 @@ export class Connection {
   }
 
   /** Writes a frame, or holds it until the connect sequence is done; false when it was dropped (closed or slow connection). */
-  send(frame: string, onWritten?: WriteCallback): boolean {
+  send(frame: FrameText, onWritten?: WriteCallback): boolean {
     if (!this.ready) {
       this.held.push([frame, onWritten]);
       return true;
@@ -132,7 +136,7 @@ export class Connection {
     }
   }
 
-  private write(frame: string, onWritten?: WriteCallback): boolean {
+  private write(frame: FrameText, onWritten?: WriteCallback): boolean {
     if (!this.isOpen) {
       onWritten?.(new Error('connection closed'));
       return false;
@@ -143,7 +147,7 @@ export class Connection {
       return false;
     }
     corkUntilNextTick(this.socket);
-    this.socket.send(frame, onWritten);
+    this.socket.send(frame, AS_TEXT, onWritten);
     return true;
   }
 

@@ -43,9 +43,15 @@ export class WsClient {
   private consumed = new Set<Frame>();
   private waiters: Waiter[] = [];
   readonly closed: Promise<{ code: number; reason: string }>;
+  /** Binary WebSocket messages received: PROTOCOL frames are text, so they are counted and never handed to a test. */
+  binaryMessages = 0;
 
   private constructor(readonly socket: WebSocket) {
-    socket.on('message', (raw) => {
+    socket.on('message', (raw, isBinary) => {
+      if (isBinary) {
+        this.binaryMessages++;
+        return;
+      }
       const frame = JSON.parse(raw.toString()) as Frame;
       this.frames.push(frame);
       for (const waiter of [...this.waiters]) {
