@@ -48,6 +48,14 @@ export abstract class Delivery {
   abstract closeUser(userId: number, frame: string, closeCode: number, reason: string): void;
 }
 
+/** One push on its way to this process's connections: its bytes (made on first use) and its counts. */
+interface PushOut {
+  frame: string;
+  bytes: Buffer | undefined;
+  written: number;
+  dropped: number;
+}
+
 /** Delivery to the connections of this process. */
 @Injectable()
 export class LocalDelivery extends Delivery {
@@ -60,29 +68,22 @@ export class LocalDelivery extends Delivery {
   }
 
   push(userIds: Iterable<number>, frame: string, options: PushOptions = {}): void {
-    // encoded to UTF-8 once for every socket it goes to (ws would encode a string per socket)
-    const bytes = Buffer.from(frame);
-    let written = 0;
-    let dropped = 0;
-    for (const userId of userIds) {
-      const [w, d] = this.pushToUser(userId, bytes, options);
-      written += w;
-      dropped += d;
-    }
-    if (written > 0) this.metrics.pushWritten.inc(written);
-    if (dropped > 0) this.metrics.pushDropped.inc(dropped);
+    const out: PushOut = { frame, bytes: undefined, written: 0, dropped: 0 };
+    for (const userId of userIds) this.pushToUser(userId, out, options);
+    if (out.written > 0) this.metrics.pushWritten.inc(out.written);
+    if (out.dropped > 0) this.metrics.pushDropped.inc(out.dropped);
   }
 
-  /** Writes the frame to the user's connections; returns how many were written and dropped. */
-  private pushToUser(userId: number, frame: Buffer, options: PushOptions): [number, number] {
+  private pushToUser(userId: number, out: PushOut, options: PushOptions): void {
     const receipt = options.receipt;
     let reported = false;
-    let written = 0;
-    let dropped = 0;
     for (const connection of this.registry.connectionsOf(userId)) {
       if (connection.id === options.exceptConnectionId) continue;
+      // UTF-8 once for every socket of the push (ws would encode a string per socket), and only when
+      // one is here: with Redis every node gets every push, most for users it does not hold
+      out.bytes ??= Buffer.from(out.frame);
       const sent = connection.send(
-        frame,
+        out.bytes,
         receipt &&
           ((error) => {
             if (error || reported) return;
@@ -90,10 +91,9 @@ export class LocalDelivery extends Delivery {
             this.receipts.written(userId, receipt);
           }),
       );
-      if (sent) written++;
-      else dropped++;
+      if (sent) out.written++;
+      else out.dropped++;
     }
-    return [written, dropped];
   }
 
   closeUser(userId: number, frame: string, closeCode: number, reason: string): void {
